@@ -1,0 +1,18 @@
+"""Test-session setup shared by unit tests (tests/) and notebook runs (notebooks/, via nbmake).
+
+The data are fetched once into the project's data/ folder, exactly as `make data` does (from
+$LULC_DATA_MIRROR when set, as in CI, else from GitHub); quick-mode figures go to a temporary
+folder so that they never overwrite the full-mode figures in figures/.
+"""
+
+import os
+import tempfile
+
+from lulc_helpers import data, runtime
+
+
+def pytest_configure(config):
+    data.ensure_data(verbose=False)
+    os.environ.setdefault(data.DATA_DIR_ENV, str(data.data_dir()))
+    os.environ.setdefault(runtime.FIGURES_DIR_ENV, tempfile.mkdtemp(prefix="lulc-figures-"))
+    os.environ.setdefault("MPLBACKEND", "Agg")

@@ -1,0 +1,407 @@
+"""The paper's data: manifest, verified download, the train/test split, and readers.
+
+Every file of the data repository bh-del/lulc_mining is pinned in `manifest.tsv` (path, commit,
+git blob SHA-1). `fetch()` downloads from GitHub at those commits, or copies from a local mirror
+folder laid out like the repository (argument or the LULC_DATA_MIRROR environment variable),
+verifies each file's blob SHA-1, and writes atomically, so a failed or corrupt file never lands.
+
+Rasters come back as xarray DataArrays with a CRS (rioxarray). Masks are uint8 with 0 = unlabelled.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import os
+import shutil
+import tempfile
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Callable, Iterable
+
+import numpy as np
+import xarray as xr
+
+from . import scheme
+
+RAW_URL = "https://raw.githubusercontent.com/bh-del/lulc_mining/{commit}/{path}"
+MIRROR_ENV = "LULC_DATA_MIRROR"
+DATA_DIR_ENV = "LULC_DATA_DIR"
+BANDS: tuple[str, ...] = ("B02", "B03", "B04", "B05", "B06", "B07", "B08", "B8A", "B11", "B12")
+
+
+class DataError(RuntimeError):
+    """A data file is missing, corrupt, or not what the code expects; the message names the file."""
+
+
+class GridMismatchError(DataError):
+    """Two rasters that must share a grid (image and mask, map and reference) do not."""
+
+
+# ---------------------------------------------------------------- manifest and fetching
+
+
+@dataclass(frozen=True)
+class ManifestEntry:
+    path: str
+    commit: str
+    blob_sha1: str
+    size: int | None
+    optional: bool
+
+    @property
+    def url(self) -> str:
+        return RAW_URL.format(commit=self.commit, path=self.path)
+
+
+def manifest() -> list[ManifestEntry]:
+    text = resources.files(__package__).joinpath("manifest.tsv").read_text()
+    lines = [line for line in text.splitlines() if line and not line.startswith("#")]
+    return [
+        ManifestEntry(
+            path=row["path"],
+            commit=row["source_commit"],
+            blob_sha1=row["git_blob_sha1"],
+            size=None if row["size_bytes"] == "unknown" else int(row["size_bytes"]),
+            optional=row["optional"] == "yes",
+        )
+        for row in csv.DictReader(lines, delimiter="\t")
+    ]
+
+
+def git_blob_sha1(path: str | os.PathLike) -> str:
+    """The SHA-1 that `git hash-object` prints for a file."""
+    path = Path(path)
+    digest = hashlib.sha1(b"blob %d\0" % path.stat().st_size)
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def project_root(start: Path | None = None) -> Path:
+    """The nearest folder at or above `start` (default: cwd) holding pyproject.toml, else cwd.
+
+    Notebooks run from notebooks/, the CLI from anywhere in the clone, Colab from /content:
+    all of them find the same data/ and figures/.
+    """
+    start = (start or Path.cwd()).resolve()
+    for folder in (start, *start.parents):
+        if (folder / "pyproject.toml").is_file():
+            return folder
+    return start
+
+
+def data_dir() -> Path:
+    return Path(os.environ.get(DATA_DIR_ENV) or project_root() / "data")
+
+
+@dataclass(frozen=True)
+class FetchResult:
+    path: str
+    status: str  # verified | downloaded | missing-optional | FAILED
+    detail: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.status != "FAILED"
+
+
+def fetch(
+    dest: str | os.PathLike | None = None,
+    mirror: str | os.PathLike | None = None,
+    entries: Iterable[ManifestEntry] | None = None,
+    report: Callable[[FetchResult], None] | None = None,
+) -> list[FetchResult]:
+    """Make every manifest file present and verified under `dest` (default: `data_dir()`).
+
+    Source: `mirror` (or $LULC_DATA_MIRROR), a folder laid out like the repository; else GitHub.
+    Files already present with the right blob SHA-1 are left alone. Each result is passed to
+    `report` as soon as it is known. A file whose checksum fails is reported FAILED and not written.
+    """
+    dest = Path(dest) if dest is not None else data_dir()
+    origin = "the mirror argument" if mirror is not None else f"${MIRROR_ENV}"
+    mirror = mirror if mirror is not None else os.environ.get(MIRROR_ENV) or None
+    if mirror is not None:
+        mirror = Path(mirror)
+        if not mirror.is_dir():
+            raise DataError(
+                f"data mirror {mirror} (from {origin}) does not exist or is not a folder; "
+                "point it at a copy of the bh-del/lulc_mining repository"
+            )
+    results = []
+    for entry in entries if entries is not None else manifest():
+        result = _fetch_one(entry, dest, mirror)
+        results.append(result)
+        if report is not None:
+            report(result)
+    return results
+
+
+def _fetch_one(entry: ManifestEntry, dest: Path, mirror: Path | None) -> FetchResult:
+    target = dest / entry.path
+    if target.is_file() and git_blob_sha1(target) == entry.blob_sha1:
+        return FetchResult(entry.path, "verified")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".part")[1])
+    try:
+        try:
+            source = _copy_in(entry, mirror, tmp)
+        except FileNotFoundError as missing:
+            if entry.optional:
+                return FetchResult(entry.path, "missing-optional", str(missing))
+            return FetchResult(entry.path, "FAILED", str(missing))
+        except (urllib.error.URLError, OSError) as err:
+            status = "missing-optional" if entry.optional else "FAILED"
+            return FetchResult(entry.path, status, f"could not download {entry.url}: {err}")
+        actual = git_blob_sha1(tmp)
+        if actual != entry.blob_sha1:
+            return FetchResult(
+                entry.path, "FAILED", f"checksum mismatch from {source}: blob SHA-1 {actual}, expected {entry.blob_sha1}"
+            )
+        os.replace(tmp, target)
+        return FetchResult(entry.path, "downloaded", f"from {source}")
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def _copy_in(entry: ManifestEntry, mirror: Path | None, tmp: Path) -> str:
+    if mirror is not None:
+        source = mirror / entry.path
+        if not source.is_file():
+            raise FileNotFoundError(f"{entry.path} is not in the mirror {mirror}")
+        shutil.copyfile(source, tmp)
+        return str(source)
+    try:
+        with urllib.request.urlopen(entry.url, timeout=60) as response, open(tmp, "wb") as out:
+            shutil.copyfileobj(response, out)
+    except urllib.error.HTTPError as err:
+        if err.code == 404:
+            raise FileNotFoundError(f"{entry.url} answered 404") from err
+        raise
+    return entry.url
+
+
+def ensure_data(dest: str | os.PathLike | None = None, verbose: bool = True) -> Path:
+    """Fetch what is missing (quietly if all is there) and return the data folder.
+
+    Raises DataError naming every file that failed; optional files that are missing are listed.
+    """
+    dest = Path(dest) if dest is not None else data_dir()
+    results = fetch(dest)
+    failed = [r for r in results if not r.ok]
+    if failed:
+        raise DataError("data files failed: " + "; ".join(f"{r.path} ({r.detail})" for r in failed))
+    if verbose:
+        fetched = sum(r.status == "downloaded" for r in results)
+        missing = [r.path for r in results if r.status == "missing-optional"]
+        print(f"Data in {dest}: {len(results) - len(missing)} files verified ({fetched} fetched now).")
+        if missing:
+            print(f"Not available, the notebooks go on without them: {', '.join(missing)}")
+    return dest
+
+
+# ---------------------------------------------------------------- scenes and the paper's split
+
+
+@dataclass(frozen=True)
+class Scene:
+    region: str
+    date: str
+    split: str  # "train" or "test"
+    mask: str
+    image: str | None
+    tile: str | None = None
+    reference: str | None = None  # reference polygons (GeoPackage), test scenes only
+    reference_field: str | None = None
+    published_prediction: str | None = None  # the paper's U-Net output raster
+
+    @property
+    def name(self) -> str:
+        return f"{self.region}_{self.date}" + (f"_{self.tile}" if self.tile else "")
+
+    def has_image(self, root: Path | None = None) -> bool:
+        return self.image is not None and ((root or data_dir()) / self.image).is_file()
+
+
+def _train(region: str, date: str, stem: str, tile: str | None = None) -> Scene:
+    return Scene(region, date, "train", f"training_masks/{stem}.tif", f"img_train/{stem}.tif", tile)
+
+
+SCENES: tuple[Scene, ...] = (
+    *(
+        _train("strzegom", d, f"strzegom_{d}_33u")
+        for d in ("20210619", "20220619", "20220719", "20221012", "20230209", "20230301")
+    ),
+    *(_train("kolbuszowa", d, f"kolbuszowa_{d}") for d in ("20210327", "20210411", "20210509", "20210728", "20210906")),
+    *(_train("krakow", "20220603", f"krakow_20220603_34uda_{t}", tile=str(t)) for t in (1, 2, 3)),
+    Scene(
+        "strzegom",
+        "20230709",
+        "test",
+        mask="test_mask/strzegom_20230709_33u.tif",
+        image="img_train/strzegom_20230709_33u.tif",
+        reference="test_mask/strzegom_ref.gpkg",
+        reference_field="label",
+        published_prediction="accuracy_analysis/strzegom_20230709_33u_class.tif",
+    ),
+    Scene(
+        "kolbuszowa",
+        "20210725",
+        "test",
+        mask="test_mask/kolbuszowa_20210725_ref.tif",
+        image=None,  # not public; the U-Net's output raster is
+        reference="test_mask/kolbuszowa_ref.gpkg",
+        reference_field="DN",
+        published_prediction="accuracy_analysis/kolbuszowa_20210725_34u_class.tif",
+    ),
+)
+
+
+def scenes(split: str | None = None, region: str | None = None) -> list[Scene]:
+    return [s for s in SCENES if (split is None or s.split == split) and (region is None or s.region == region)]
+
+
+def test_scene(region: str = "strzegom") -> Scene:
+    return scenes("test", region)[0]
+
+
+# ---------------------------------------------------------------- readers
+
+
+def _open(path: str | os.PathLike) -> xr.DataArray:
+    import rioxarray
+
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"{path}: no such file (run `lulc fetch` or `make data` first)")
+    try:
+        return rioxarray.open_rasterio(path).load()
+    except Exception as err:  # rasterio raises several types for unreadable files
+        raise DataError(f"{path}: not a readable raster ({err})") from err
+
+
+def open_image(path: str | os.PathLike) -> xr.DataArray:
+    """A 10-band Sentinel-2 image (band, y, x), bands named B02..B12 in the paper's order."""
+    image = _open(path)
+    if image.sizes["band"] != len(BANDS):
+        raise DataError(
+            f"{path}: {image.sizes['band']} bands, expected {len(BANDS)} ({' '.join(BANDS)}, in that order)"
+        )
+    if not np.issubdtype(image.dtype, np.integer) and not np.issubdtype(image.dtype, np.floating):
+        raise DataError(f"{path}: pixel type {image.dtype} is not numeric")
+    descriptions = image.attrs.get("long_name")
+    if isinstance(descriptions, (tuple, list)) and all(descriptions) and tuple(descriptions) != BANDS:
+        raise DataError(f"{path}: band descriptions {tuple(descriptions)} differ from the expected {BANDS}")
+    image = image.assign_coords(band=list(BANDS))
+    image.name = Path(path).stem
+    image.attrs["source"] = str(path)
+    return image
+
+
+def open_mask(path: str | os.PathLike) -> xr.DataArray:
+    """A class mask (y, x) as uint8, 0 = unlabelled; raises on codes outside the scheme."""
+    raw = _open(path)
+    if raw.sizes["band"] != 1:
+        raise DataError(f"{path}: {raw.sizes['band']} bands, a mask has one")
+    values = np.nan_to_num(raw.values[0], nan=scheme.NODATA)
+    if not np.array_equal(values, np.round(values)):
+        raise DataError(f"{path}: non-integer class codes")
+    scheme.validate_codes(values, str(path))
+    mask = raw.isel(band=0, drop=True).copy(data=values.astype(np.uint8))
+    mask.rio.write_nodata(scheme.NODATA, inplace=True)
+    mask.name = Path(path).stem
+    mask.attrs["source"] = str(path)
+    return mask
+
+
+def _label(da: xr.DataArray, fallback: str) -> str:
+    return da.attrs.get("source", fallback)
+
+
+def check_aligned(a: xr.DataArray, b: xr.DataArray, a_name: str | None = None, b_name: str | None = None) -> None:
+    """Raise GridMismatchError naming both rasters unless CRS, transform and shape agree."""
+    a_name, b_name = a_name or _label(a, "first raster"), b_name or _label(b, "second raster")
+    problems = []
+    if a.rio.crs != b.rio.crs:
+        problems.append(f"CRS {a.rio.crs} vs {b.rio.crs}")
+    if (a.rio.height, a.rio.width) != (b.rio.height, b.rio.width):
+        problems.append(f"shape {a.rio.height}x{a.rio.width} vs {b.rio.height}x{b.rio.width}")
+    if not a.rio.transform().almost_equals(b.rio.transform(), precision=1e-6):
+        problems.append(f"transform {tuple(a.rio.transform())[:6]} vs {tuple(b.rio.transform())[:6]}")
+    if problems:
+        raise GridMismatchError(f"{a_name} and {b_name} are not on the same grid: {'; '.join(problems)}")
+
+
+def read_reference(path: str | os.PathLike, field: str | None = None):
+    """Reference polygons as a GeoDataFrame with an integer `class_id` column.
+
+    `field` defaults to the first of `label`, `DN` present (Strzegom and Kolbuszowa use those).
+    """
+    import geopandas as gpd
+
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"{path}: no such file")
+    try:
+        frame = gpd.read_file(path)
+    except Exception as err:
+        raise DataError(f"{path}: not a readable vector file ({err})") from err
+    if field is None:
+        field = next((f for f in ("label", "DN") if f in frame.columns), None)
+    if field is None or field not in frame.columns:
+        fields = [c for c in frame.columns if c != "geometry"]
+        raise DataError(f"{path}: no label field {field or '(label or DN)'}; its fields are {fields}")
+    if frame.crs is None:
+        raise DataError(f"{path}: has no CRS, so it cannot be matched to an image")
+    codes = frame[field].to_numpy()
+    scheme.validate_codes(codes, f"{path} field {field}")
+    frame = frame.assign(class_id=codes.astype(np.uint8))
+    frame.attrs["source"] = str(path)
+    return frame
+
+
+def rasterize_reference(reference, like: xr.DataArray, field: str | None = None, all_touched: bool = False) -> xr.DataArray:
+    """Burn reference polygons onto the grid of `like` (uint8 mask, 0 outside polygons).
+
+    `reference` is a path or a GeoDataFrame from `read_reference`. By default a pixel is burnt
+    when its centre falls inside a polygon (rasterio's rule); `all_touched=True` burns every pixel
+    a polygon touches. Polygons in another CRS are reprojected to the grid's CRS.
+    """
+    from rasterio import features
+
+    frame = read_reference(reference, field) if isinstance(reference, (str, os.PathLike)) else reference
+    source = frame.attrs.get("source", "reference polygons")
+    if like.rio.crs is None:
+        raise DataError(f"{_label(like, 'grid')}: has no CRS to rasterise {source} on")
+    try:
+        frame = frame.to_crs(like.rio.crs)
+    except Exception as err:
+        raise DataError(f"{source}: cannot be reprojected to {like.rio.crs} ({err})") from err
+    shape = (like.rio.height, like.rio.width)
+    shapes = ((geom, int(code)) for geom, code in zip(frame.geometry, frame["class_id"]) if geom is not None)
+    burnt = features.rasterize(
+        shapes, out_shape=shape, transform=like.rio.transform(), fill=scheme.NODATA, dtype="uint8", all_touched=all_touched
+    )
+    if not burnt.any():
+        raise DataError(f"{source}: no polygon overlaps the grid of {_label(like, 'the image')}")
+    grid = like.isel(band=0, drop=True) if "band" in like.dims else like
+    mask = grid.copy(data=burnt)
+    mask.attrs = {"source": source}
+    mask.rio.write_crs(like.rio.crs, inplace=True)
+    mask.rio.write_nodata(scheme.NODATA, inplace=True)
+    mask.name = Path(source).stem
+    return mask
+
+
+def load_scene(scene: Scene, root: Path | None = None) -> tuple[xr.DataArray | None, xr.DataArray]:
+    """(image or None when it is not available, mask) for a scene, checked to share one grid."""
+    root = root or data_dir()
+    mask = open_mask(root / scene.mask)
+    image = open_image(root / scene.image) if scene.has_image(root) else None
+    if image is not None:
+        check_aligned(image, mask)
+    return image, mask

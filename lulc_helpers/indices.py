@@ -1,0 +1,56 @@
+"""Spectral indices from named Sentinel-2 bands (normalised differences, so reflectance scale cancels).
+
+Each function takes an image whose `band` coordinate names the bands (`data.open_image`), or a
+mapping of band name to array, and returns float32 with NaN where both bands are zero.
+"""
+
+from __future__ import annotations
+
+from typing import Mapping
+
+import numpy as np
+import xarray as xr
+
+
+def normalized_difference(image, first: str, second: str):
+    """(first - second) / (first + second)."""
+    a, b = _band(image, first), _band(image, second)
+    total = a + b
+    with np.errstate(invalid="ignore", divide="ignore"):
+        ratio = (a - b) / total
+    if isinstance(ratio, xr.DataArray):
+        return ratio.where(total != 0)
+    return np.where(total != 0, ratio, np.float32(np.nan))
+
+
+def _band(image, name: str):
+    if isinstance(image, xr.DataArray):
+        if name not in image.coords["band"].values:
+            raise KeyError(f"band {name} is not in the image (bands: {list(image.coords['band'].values)})")
+        return image.sel(band=name, drop=True).astype(np.float32)
+    if isinstance(image, Mapping):
+        return np.asarray(image[name], dtype=np.float32)
+    raise TypeError("expected an xarray DataArray with a band coordinate or a mapping of band arrays")
+
+
+def ndvi(image):
+    """Vegetation: (NIR - red) / (NIR + red), Rouse et al. 1974 (B08, B04)."""
+    return normalized_difference(image, "B08", "B04")
+
+
+def ndwi(image):
+    """Open water, McFeeters 1996: (green - NIR) / (green + NIR) (B03, B08)."""
+    return normalized_difference(image, "B03", "B08")
+
+
+def mndwi(image):
+    """Modified NDWI, Xu 2006: (green - SWIR1) / (green + SWIR1) (B03, B11)."""
+    return normalized_difference(image, "B03", "B11")
+
+
+def ndmi(image):
+    """Moisture, Gao 1996 / Wilson & Sader 2002: (NIR - SWIR1) / (NIR + SWIR1) (B08, B11)."""
+    return normalized_difference(image, "B08", "B11")
+
+
+INDICES = {"NDVI": ndvi, "NDWI": ndwi, "MNDWI": mndwi, "NDMI": ndmi}

@@ -1,0 +1,61 @@
+"""What every notebook sets up first: seeds, device, where figures go, whether this is Colab."""
+
+from __future__ import annotations
+
+import os
+import random
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from .data import project_root
+
+FIGURES_DIR_ENV = "LULC_FIGURES_DIR"
+
+
+def seed_everything(seed: int = 42) -> None:
+    """Seed Python, NumPy and PyTorch (if installed) so CPU runs repeat exactly."""
+    random.seed(seed)
+    np.random.seed(seed)
+    os.environ["PYTHONHASHSEED"] = str(seed)
+    try:
+        import torch
+    except ImportError:
+        return
+    torch.manual_seed(seed)
+    torch.cuda.manual_seed_all(seed)
+
+
+def pick_device(verbose: bool = True):
+    """CUDA if present, else Apple MPS, else CPU; printed so a learner sees where training runs."""
+    import torch
+
+    if torch.cuda.is_available():
+        device = torch.device("cuda")
+        label = f"CUDA ({torch.cuda.get_device_name(0)})"
+    elif getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+        device, label = torch.device("mps"), "Apple MPS"
+    else:
+        device, label = torch.device("cpu"), f"CPU ({os.cpu_count()} cores)"
+    if verbose:
+        print(f"Device: {label}")
+    return device
+
+
+def in_colab() -> bool:
+    return "google.colab" in sys.modules
+
+
+def figures_dir() -> Path:
+    """$LULC_FIGURES_DIR, else figures/ at the project root; created if missing."""
+    folder = Path(os.environ.get(FIGURES_DIR_ENV) or project_root() / "figures")
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def save_figure(fig, name: str) -> Path:
+    """Save a matplotlib figure as PNG under figures/, named after its notebook (`01_composites.png`)."""
+    path = figures_dir() / (name if name.endswith(".png") else f"{name}.png")
+    fig.savefig(path, dpi=120, bbox_inches="tight")
+    return path

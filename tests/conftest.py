@@ -1,0 +1,14 @@
+import pytest
+
+from lulc_helpers import data
+
+
+@pytest.fixture(scope="session")
+def data_root():
+    """The verified data folder (fetched in the root conftest)."""
+    return data.data_dir()
+
+
+@pytest.fixture(scope="session")
+def strzegom_test(data_root):
+    return data.test_scene("strzegom")
