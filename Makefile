@@ -2,7 +2,7 @@
 PYTHON ?= python3
 VENV   ?= .venv
 BIN     = $(VENV)/bin
-# CPU-only machines can pass TORCH='torch==2.13.0' (or an index URL) to avoid the multi-GB CUDA build.
+# TORCH: what pip installs for PyTorch, e.g. TORCH='torch --index-url https://download.pytorch.org/whl/cpu'.
 TORCH  ?= torch
 NOTEBOOKS := $(sort $(wildcard notebooks/[0-9][0-9]_*.ipynb))
 
@@ -13,7 +13,7 @@ $(BIN)/python:
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
 setup: $(BIN)/python
-	$(BIN)/python -m pip install --quiet "$(TORCH)"
+	$(BIN)/python -m pip install --quiet $(TORCH)
 	$(BIN)/python -m pip install --quiet -e ".[test]"
 
 data: setup

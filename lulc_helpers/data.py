@@ -13,6 +13,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import os
+import re
 import shutil
 import tempfile
 import urllib.error
@@ -20,17 +21,25 @@ import urllib.request
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import TYPE_CHECKING, Callable, Iterable
 
 import numpy as np
 import xarray as xr
 
 from . import scheme
 
+if TYPE_CHECKING:
+    import pandas as pd
+
 RAW_URL = "https://raw.githubusercontent.com/bh-del/lulc_mining/{commit}/{path}"
 MIRROR_ENV = "LULC_DATA_MIRROR"
 DATA_DIR_ENV = "LULC_DATA_DIR"
 BANDS: tuple[str, ...] = ("B02", "B03", "B04", "B05", "B06", "B07", "B08", "B8A", "B11", "B12")
+REFLECTANCE_SCALE = 10000
+# ESA processing baseline 04.00 (from 2022-01-25) adds 1000 to every L2A digital number; the paper's
+# 2021 scenes lack the offset and its 2022-2023 scenes carry it (their darkest water is ~1000, not ~0).
+BOA_ADD_OFFSET = 1000
+BOA_OFFSET_SINCE = "20220125"
 
 
 class DataError(RuntimeError):
@@ -299,7 +308,29 @@ def open_image(path: str | os.PathLike) -> xr.DataArray:
     image = image.assign_coords(band=list(BANDS))
     image.name = Path(path).stem
     image.attrs["source"] = str(path)
+    date = re.search(r"(?<!\d)(20\d{6})(?!\d)", image.name)
+    if date:
+        image.attrs["date"] = date.group(1)
     return image
+
+
+def reflectance(image: xr.DataArray, offset: int | None = None) -> xr.DataArray:
+    """Surface reflectance (0..1, float32) from the stored digital numbers; 0 (no data) becomes NaN.
+
+    `offset` is subtracted first; by default it is BOA_ADD_OFFSET for scenes acquired on or after
+    BOA_OFFSET_SINCE (the date comes from the file name, see `open_image`) and 0 before.
+    """
+    if offset is None:
+        date = image.attrs.get("date")
+        if date is None:
+            raise DataError(
+                f"{_label(image, 'image')}: acquisition date unknown, so the L2A offset is too; pass offset=0 or 1000"
+            )
+        offset = BOA_ADD_OFFSET if date >= BOA_OFFSET_SINCE else 0
+    values = image.astype(np.float32)
+    result = ((values - offset) / REFLECTANCE_SCALE).where(image != 0)
+    result.attrs = {**image.attrs, "units": "reflectance", "offset_removed": offset}
+    return result.rio.write_crs(image.rio.crs)
 
 
 def open_mask(path: str | os.PathLike) -> xr.DataArray:
@@ -405,3 +436,31 @@ def load_scene(scene: Scene, root: Path | None = None) -> tuple[xr.DataArray | N
     if image is not None:
         check_aligned(image, mask)
     return image, mask
+
+
+def catalogue(root: Path | None = None) -> "pd.DataFrame":
+    """One row per scene of the paper's split: region, date, split, CRS, size, which files are here,
+    and labelled pixels per class (columns named by class id)."""
+    import pandas as pd
+
+    from .labels import class_counts
+
+    root = root or data_dir()
+    rows = []
+    for scene in SCENES:
+        mask = open_mask(root / scene.mask)
+        counts = class_counts([mask.values])
+        rows.append(
+            {
+                "scene": scene.name,
+                "region": scene.region,
+                "date": scene.date,
+                "split": scene.split,
+                "crs": str(mask.rio.crs),
+                "size": f"{mask.rio.width}x{mask.rio.height}",
+                "image here": scene.has_image(root),
+                "labelled": int(counts[1:].sum()),
+                **{c.id: int(counts[c.id]) for c in scheme.CLASSES},
+            }
+        )
+    return pd.DataFrame(rows).set_index("scene")

@@ -54,8 +54,8 @@ def figures_dir() -> Path:
     return folder
 
 
-def save_figure(fig, name: str) -> Path:
+def save_figure(fig, name: str) -> None:
     """Save a matplotlib figure as PNG under figures/, named after its notebook (`01_composites.png`)."""
     path = figures_dir() / (name if name.endswith(".png") else f"{name}.png")
     fig.savefig(path, dpi=120, bbox_inches="tight")
-    return path
+    print(f"saved {path}")
