@@ -309,7 +309,10 @@ def _extent(raster: xr.DataArray) -> tuple[float, float, float, float]:
     return left, right, bottom, top
 
 
-def _finish_axes(fig, ax, handles, title: str) -> None:
+def _finish_axes(fig, ax, raster: xr.DataArray, handles, title: str) -> None:
+    left, right, bottom, top = _extent(raster)
+    ax.set_xlim(left, right)  # buffered permitted areas may reach past the map; keep the map's frame
+    ax.set_ylim(bottom, top)
     ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=9, frameon=False)
     ax.ticklabel_format(useOffset=False, style="plain")
     ax.set(xlabel="Easting (m)", ylabel="Northing (m)", title=title)
@@ -354,7 +357,7 @@ def plot_screening_map(
             0.5, 0.97, "DEMONSTRATION LAYER — not official", transform=ax.transAxes, ha="center", va="top",
             fontsize=13, fontweight="bold", color="darkred", bbox={"facecolor": "white", "alpha": 0.85, "edgecolor": "darkred"},
         )
-    _finish_axes(fig, ax, handles, title or "Quarry candidates against permitted areas")
+    _finish_axes(fig, ax, classified, handles, title or "Quarry candidates against permitted areas")
     return fig
 
 
@@ -374,5 +377,5 @@ def plot_quarry_change(before: xr.DataArray, changes, before_label: str = "earli
         if len(part):
             part.boundary.plot(ax=ax, color=colour, linewidth=1.4)
             handles.append(Line2D([], [], color=colour, linewidth=1.4, label=f"{kind} ({part['area_ha'].sum():.1f} ha)"))
-    _finish_axes(fig, ax, handles, title or "Quarry extent change")
+    _finish_axes(fig, ax, before, handles, title or "Quarry extent change")
     return fig

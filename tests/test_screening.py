@@ -141,10 +141,10 @@ def test_permitted_layer_in_another_crs_is_reprojected(tmp_path, scene_map, perm
     assert sorted(screened["status"]) == ["extends beyond", "inside", "outside"]
 
 
-def test_empty_result_is_a_valid_layer_with_the_schema(tmp_path):
+def test_empty_result_is_a_valid_layer_with_the_schema(tmp_path, permitted):
     values = np.full((20, 20), 9)
     burn(values, (3, 4), (3, 4))  # 0.04 ha, below the minimum
-    screened = screening.screen(screening.quarry_polygons(grid(values), min_area_ha=0.1))
+    screened = screening.screen(screening.quarry_polygons(grid(values), min_area_ha=0.1), permitted)
     path = screening.write_candidates(screened, tmp_path / "out" / "candidates.gpkg")
     info = pyogrio.read_info(path, layer="candidates")
     assert info["features"] == 0
