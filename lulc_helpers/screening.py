@@ -133,10 +133,11 @@ def read_permitted(path: str | os.PathLike, layer: str | None = None):
 def screen(candidates, permitted=None, margin_m: float = 10.0, max_excess_ha: float = 0.5, name_field: str | None = None):
     """Compare quarry candidates with permitted areas; returns the candidates with CANDIDATE_COLUMNS.
 
-    status: `outside` (no overlap with any permitted area), `extends beyond` (overlaps, but more than
-    `max_excess_ha` lies further than `margin_m` outside), `inside`, or `not checked` when `permitted`
-    is None. `flagged` is True for the first two. `permitted` is reprojected to the candidates' CRS;
-    `nearest_permitted` holds its `name_field` value (default: its row number).
+    A candidate's excess is its area further than `margin_m` from every permitted area. status:
+    `inside` (excess at most `max_excess_ha`, so a sliver next to a permitted area counts as inside),
+    else `extends beyond` (it overlaps a permitted area) or `outside` (it does not); `not checked`
+    when `permitted` is None. `flagged` is True for `extends beyond` and `outside`. `permitted` is
+    reprojected to the candidates' CRS; `nearest_permitted` holds its `name_field` value (default: its index).
     """
     import geopandas as gpd
 
@@ -165,8 +166,8 @@ def screen(candidates, permitted=None, margin_m: float = 10.0, max_excess_ha: fl
     frame["distance_m"] = frame["id"].map(nearest["distance_m"])
     frame["nearest_permitted"] = frame["id"].map(nearest["nearest_permitted"])
     beyond = frame["excess_ha"] > max_excess_ha + _AREA_EPS_HA
-    touches = frame["overlap_ha"] > _AREA_EPS_HA
-    frame["status"] = np.where(~beyond, "inside", np.where(touches, "extends beyond", "outside"))
+    overlaps = frame["overlap_ha"] > _AREA_EPS_HA
+    frame["status"] = np.where(~beyond, "inside", np.where(overlaps, "extends beyond", "outside"))
     return _finish(frame)
 
 

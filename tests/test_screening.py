@@ -124,6 +124,15 @@ def test_margin_and_area_tolerance(scene_map, permitted):
     assert by_centre(tolerant, (60, 67), (60, 67))["status"] == "outside"
 
 
+def test_a_neighbour_within_the_margin_counts_as_inside(permitted):
+    values = np.full((40, 40), 9)
+    burn(values, (10, 19), (27, 28))  # 2 columns wide, one empty column east of P1 (cols 5-25)
+    candidates = screening.quarry_polygons(grid(values), min_area_ha=0)
+    near = screening.screen(candidates, permitted, margin_m=30, max_excess_ha=0).iloc[0]
+    assert (near["status"], near["overlap_ha"], near["distance_m"]) == ("inside", 0, pytest.approx(10))
+    assert screening.screen(candidates, permitted, margin_m=0, max_excess_ha=0).iloc[0]["status"] == "outside"
+
+
 def test_without_permitted_layer_nothing_is_checked(scene_map):
     screened = screening.screen(screening.quarry_polygons(scene_map, min_area_ha=0.1))
     assert set(screened["status"]) == {"not checked"} and not screened["flagged"].any()
