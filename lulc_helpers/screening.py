@@ -1,0 +1,382 @@
+"""Screening for possibly unpermitted open-pit mining (the paper's Section 4.2).
+
+A quarry candidate is an 8-connected patch of class 10 (`scheme.QUARRY`) pixels of a classified
+map, turned into a polygon with its area in hectares. Candidates are compared with a layer of
+permitted (or known) extraction areas: a candidate is flagged when more than `max_excess_ha` of it
+lies further than `margin_m` outside every permitted area. Extent change between dates counts
+quarry pixels per date and maps where quarries appeared or disappeared.
+
+A flag is a prompt to look, not evidence: the classification has errors, and permitted-area
+layers are often approximate or out of date. All areas and distances are in the map's projected
+CRS (metres); a permitted layer in another CRS is reprojected to it.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import Mapping
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from . import data, scheme
+
+M2_PER_HA = 10_000.0
+_AREA_EPS_HA = 1e-4  # 1 m²: below this, a difference is floating-point noise of the overlay
+STATUSES = ("outside", "extends beyond", "inside", "not checked")
+_FLAGGED_STATUSES = ("outside", "extends beyond")
+CANDIDATE_COLUMNS = {
+    "id": "int64",
+    "area_ha": "float64",
+    "overlap_ha": "float64",  # inside the permitted areas
+    "excess_ha": "float64",  # further than the margin outside every permitted area
+    "distance_m": "float64",  # to the nearest permitted area, 0 when touching or overlapping it
+    "nearest_permitted": "object",
+    "status": "object",
+    "flagged": "bool",
+}
+_DRIVERS = {".gpkg": "GPKG", ".geojson": "GeoJSON", ".json": "GeoJSON"}
+
+
+# ---------------------------------------------------------------- quarry polygons
+
+
+def open_classified(path: str | os.PathLike) -> xr.DataArray:
+    """A classified map (codes 0..10) that holds quarry pixels; DataError naming the file otherwise."""
+    classified = data.open_mask(path)
+    if not (classified.values == scheme.QUARRY).any():
+        raise data.DataError(
+            f"{path}: no class {scheme.QUARRY} ({scheme.get(scheme.QUARRY).name}) pixels, so there is nothing "
+            "to screen; is it a classification in the lulc-mining scheme?"
+        )
+    return classified
+
+
+def _metric_crs(raster: xr.DataArray, what: str):
+    crs = raster.rio.crs
+    if crs is None or not crs.is_projected:
+        raise data.DataError(
+            f"{raster.attrs.get('source', what)}: CRS {crs} is not projected; areas in hectares need metres "
+            "(reproject the map to UTM first)"
+        )
+    return crs
+
+
+def quarry_pixels(classified: xr.DataArray, clean_radius: int = 0) -> np.ndarray:
+    """Boolean quarry mask; `clean_radius` > 0 applies a morphological opening with a
+    (2r+1)-pixel square, which removes specks and spurs narrower than that square."""
+    from scipy import ndimage
+
+    quarry = np.asarray(classified.values) == scheme.QUARRY
+    if clean_radius > 0:
+        quarry = ndimage.binary_opening(quarry, structure=np.ones((2 * clean_radius + 1,) * 2, dtype=bool))
+    return quarry
+
+
+def _polygons(selected: np.ndarray, like: xr.DataArray, min_area_ha: float):
+    """8-connected patches of `selected` as a GeoDataFrame (id, area_ha), largest first."""
+    import geopandas as gpd
+    from rasterio import features
+    from scipy import ndimage
+    from shapely.geometry import shape
+    from shapely.ops import unary_union
+
+    crs = _metric_crs(like, "classified map")
+    patches, _ = ndimage.label(selected, structure=np.ones((3, 3), dtype=bool))
+    pieces: dict[int, list] = {}
+    # shapes() traces 4-connected pieces; pieces of one 8-connected patch are merged below
+    for geometry, value in features.shapes(
+        patches.astype(np.int32), mask=selected, transform=like.rio.transform()
+    ):
+        pieces.setdefault(int(value), []).append(shape(geometry))
+    geometries = [unary_union(parts) for parts in pieces.values()]
+    frame = gpd.GeoDataFrame({"area_ha": [g.area / M2_PER_HA for g in geometries]}, geometry=geometries, crs=crs)
+    frame = frame[frame["area_ha"] >= min_area_ha].sort_values("area_ha", ascending=False, ignore_index=True)
+    frame.insert(0, "id", np.arange(1, len(frame) + 1, dtype=np.int64))
+    return frame
+
+
+def quarry_polygons(classified: xr.DataArray, min_area_ha: float = 0.5, clean_radius: int = 0):
+    """Quarry patches (8-connected class-10 pixels) of at least `min_area_ha` as a GeoDataFrame
+    with `id` (1 = largest) and `area_ha`, in the map's CRS."""
+    return _polygons(quarry_pixels(classified, clean_radius), classified, min_area_ha)
+
+
+# ---------------------------------------------------------------- permitted areas
+
+
+def read_permitted(path: str | os.PathLike, layer: str | None = None):
+    """Permitted or known extraction areas from any vector file GDAL reads (GeoPackage, GeoJSON,
+    shapefile...), polygons only; DataError naming the file when it is unreadable, has no CRS or no polygons."""
+    import geopandas as gpd
+
+    path = Path(path)
+    if not path.exists():
+        raise data.DataError(f"{path}: no such permitted-areas file")
+    try:
+        frame = gpd.read_file(path, layer=layer)
+    except Exception as err:  # pyogrio raises several types for unreadable files
+        raise data.DataError(f"{path}: not a readable vector file of permitted areas ({err})") from err
+    if frame.crs is None:
+        raise data.DataError(f"{path}: has no CRS, so it cannot be matched to the map")
+    polygonal = frame[frame.geometry.notna() & frame.geom_type.isin(["Polygon", "MultiPolygon"])]
+    if polygonal.empty:
+        raise data.DataError(f"{path}: holds no polygons (geometry types: {sorted(set(frame.geom_type.dropna()))})")
+    polygonal = polygonal.reset_index(drop=True)
+    polygonal.attrs["source"] = str(path)
+    return polygonal
+
+
+def screen(candidates, permitted=None, margin_m: float = 10.0, max_excess_ha: float = 0.5, name_field: str | None = None):
+    """Compare quarry candidates with permitted areas; returns the candidates with CANDIDATE_COLUMNS.
+
+    A candidate's excess is its area further than `margin_m` from every permitted area. status:
+    `inside` (excess at most `max_excess_ha`, so a sliver next to a permitted area counts as inside),
+    else `extends beyond` (it overlaps a permitted area) or `outside` (it does not); `not checked`
+    when `permitted` is None. `flagged` is True for `extends beyond` and `outside`. `permitted` is
+    reprojected to the candidates' CRS; `nearest_permitted` holds its `name_field` value (default: its index).
+    """
+    import geopandas as gpd
+
+    frame = candidates[["id", "area_ha", "geometry"]].copy()
+    if permitted is None:
+        frame = frame.assign(
+            overlap_ha=np.nan, excess_ha=np.nan, distance_m=np.nan, nearest_permitted=None, status="not checked"
+        )
+        return _finish(frame)
+    source = permitted.attrs.get("source", "permitted areas")
+    try:
+        permitted = permitted.to_crs(frame.crs)
+    except Exception as err:
+        raise data.DataError(f"{source}: cannot be reprojected to {frame.crs} ({err})") from err
+    if name_field is not None and name_field not in permitted.columns:
+        fields = [c for c in permitted.columns if c != "geometry"]
+        raise data.DataError(f"{source}: no field {name_field!r}; its fields are {fields}")
+    names = permitted[name_field].astype(str) if name_field else pd.Series(permitted.index.astype(str))
+    allowed = permitted.geometry.union_all()
+    zone = allowed.buffer(margin_m) if margin_m > 0 else allowed
+    frame["overlap_ha"] = frame.geometry.intersection(allowed).area / M2_PER_HA
+    frame["excess_ha"] = frame.geometry.difference(zone).area / M2_PER_HA
+    targets = gpd.GeoDataFrame({"nearest_permitted": names.to_numpy()}, geometry=permitted.geometry.to_numpy(), crs=frame.crs)
+    nearest = gpd.sjoin_nearest(frame[["id", "geometry"]], targets, how="left", distance_col="distance_m")
+    nearest = nearest.drop_duplicates("id").set_index("id")  # ties: keep one nearest area
+    frame["distance_m"] = frame["id"].map(nearest["distance_m"])
+    frame["nearest_permitted"] = frame["id"].map(nearest["nearest_permitted"])
+    beyond = frame["excess_ha"] > max_excess_ha + _AREA_EPS_HA
+    overlaps = frame["overlap_ha"] > _AREA_EPS_HA
+    frame["status"] = np.where(~beyond, "inside", np.where(overlaps, "extends beyond", "outside"))
+    return _finish(frame)
+
+
+def _finish(frame):
+    frame["flagged"] = frame["status"].isin(_FLAGGED_STATUSES)
+    frame = frame[[*CANDIDATE_COLUMNS, "geometry"]]
+    return frame.astype(CANDIDATE_COLUMNS)
+
+
+def screening_summary(screened) -> pd.DataFrame:
+    """Candidates and hectares per status, plus a row `all`."""
+    table = screened.groupby("status")["area_ha"].agg(candidates="size", area_ha="sum")
+    table = table.reindex([s for s in STATUSES if s in table.index])
+    table.loc["all"] = [len(screened), screened["area_ha"].sum()]
+    return table.astype({"candidates": "int64"}).reset_index()
+
+
+# ---------------------------------------------------------------- writing
+
+
+def _atomic(path: Path, write) -> Path:
+    """Run `write(tmp_path)` in a temporary folder beside `path`, then move the result into place."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=path.parent, prefix=f".{path.name}.") as folder:
+        tmp = Path(folder) / path.name
+        write(tmp)
+        os.replace(tmp, path)
+    return path
+
+
+def write_candidates(screened, path: str | os.PathLike, layer: str = "candidates") -> Path:
+    """Write the screened candidates (GeoPackage or GeoJSON, by suffix) atomically; an empty result
+    is still a valid layer with the full schema."""
+    path = Path(path)
+    driver = _DRIVERS.get(path.suffix.lower())
+    if driver is None:
+        raise data.DataError(f"{path}: unsupported output format; use .gpkg or .geojson")
+    options = {"layer": layer} if driver == "GPKG" else {}
+    return _atomic(
+        path,
+        lambda tmp: screened.to_file(tmp, driver=driver, geometry_type="MultiPolygon", promote_to_multi=True, **options),
+    )
+
+
+def write_summary_csv(screened, path: str | os.PathLike) -> Path:
+    """One CSV row per candidate (attributes and a point inside it, in the layer's CRS), atomically."""
+    inside = screened.geometry.representative_point()
+    table = pd.DataFrame(screened.drop(columns="geometry")).assign(x=inside.x.round(1), y=inside.y.round(1))
+    return _atomic(Path(path), lambda tmp: table.to_csv(tmp, index=False))
+
+
+# ---------------------------------------------------------------- change over time
+
+
+def _pixel_area_ha(raster: xr.DataArray) -> float:
+    _metric_crs(raster, "raster")
+    width, height = raster.rio.resolution()
+    return abs(width * height) / M2_PER_HA
+
+
+def _change_masks(before: np.ndarray, after: np.ndarray) -> dict[str, np.ndarray]:
+    """Where quarries appeared or disappeared; only pixels labelled at both dates count as change,
+    quarry pixels unlabelled (0) at the earlier date are kept apart."""
+    quarry_before, quarry_after = before == scheme.QUARRY, after == scheme.QUARRY
+    return {
+        "gained": quarry_after & (before != scheme.NODATA) & ~quarry_before,
+        "lost": quarry_before & (after != scheme.NODATA) & ~quarry_after,
+        "earlier unlabelled": quarry_after & (before == scheme.NODATA),
+    }
+
+
+def quarry_change(rasters: Mapping[str, xr.DataArray]) -> pd.DataFrame:
+    """Quarry area per date (`rasters` in time order, all on one grid) and change from the previous date.
+
+    Columns: date, quarry_ha, change_ha (net), gained_ha, lost_ha, earlier_unlabelled_ha. With
+    sparse reference masks (0 = unlabelled) net change mixes real change and labelling; gained and
+    lost count only pixels labelled at both dates.
+    """
+    dates = list(rasters)
+    if not dates:
+        raise ValueError("quarry_change needs at least one raster")
+    first = rasters[dates[0]]
+    for date in dates[1:]:
+        data.check_aligned(first, rasters[date], f"{dates[0]} map", f"{date} map")
+    pixel_ha = _pixel_area_ha(first)
+    rows, previous = [], None
+    for date in dates:
+        values = np.asarray(rasters[date].values)
+        row = {"date": date, "quarry_ha": (values == scheme.QUARRY).sum() * pixel_ha}
+        if previous is not None:
+            row["change_ha"] = row["quarry_ha"] - rows[-1]["quarry_ha"]
+            row.update({f"{k.replace(' ', '_')}_ha": m.sum() * pixel_ha for k, m in _change_masks(previous, values).items()})
+        rows.append(row)
+        previous = values
+    columns = ["date", "quarry_ha", "change_ha", "gained_ha", "lost_ha", "earlier_unlabelled_ha"]
+    return pd.DataFrame(rows).reindex(columns=columns)
+
+
+def change_polygons(before: xr.DataArray, after: xr.DataArray, min_area_ha: float = 0.0):
+    """Where quarries changed between two maps on one grid: polygons with `change`
+    (gained, lost, earlier unlabelled) and `area_ha`."""
+    import geopandas as gpd
+
+    data.check_aligned(before, after, "earlier map", "later map")
+    parts = [
+        _polygons(mask, after, min_area_ha).assign(change=kind)
+        for kind, mask in _change_masks(np.asarray(before.values), np.asarray(after.values)).items()
+    ]
+    frame = pd.concat(parts, ignore_index=True)
+    return gpd.GeoDataFrame(frame[["change", "area_ha", "geometry"]], geometry="geometry", crs=after.rio.crs)
+
+
+# ---------------------------------------------------------------- demonstration layer
+
+
+def demonstration_permitted(mask: xr.DataArray, derived_from: str, buffer_m: float = 20.0, min_area_ha: float = 0.5):
+    """A stand-in for a permitted-areas layer, built from data at hand: the quarry patches of `mask`
+    (for example the earliest reference labels), buffered by `buffer_m` and merged. NOT official;
+    its `source` field says so and what it was derived from."""
+    import geopandas as gpd
+
+    patches = quarry_polygons(mask, min_area_ha=min_area_ha)
+    merged = patches.geometry.buffer(buffer_m).union_all() if len(patches) else None
+    geometries = list(getattr(merged, "geoms", [merged] if merged is not None else []))
+    return gpd.GeoDataFrame(
+        {
+            "name": [f"demo area {i}" for i in range(1, len(geometries) + 1)],
+            "source": f"DEMONSTRATION, not official: derived from {derived_from}",
+        },
+        geometry=geometries,
+        crs=mask.rio.crs,
+    )
+
+
+# ---------------------------------------------------------------- figures
+
+
+def _extent(raster: xr.DataArray) -> tuple[float, float, float, float]:
+    left, bottom, right, top = raster.rio.bounds()
+    return left, right, bottom, top
+
+
+def _finish_axes(fig, ax, raster: xr.DataArray, handles, title: str) -> None:
+    left, right, bottom, top = _extent(raster)
+    ax.set_xlim(left, right)  # buffered permitted areas may reach past the map; keep the map's frame
+    ax.set_ylim(bottom, top)
+    ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=9, frameon=False)
+    ax.ticklabel_format(useOffset=False, style="plain")
+    ax.set(xlabel="Easting (m)", ylabel="Northing (m)", title=title)
+    fig.tight_layout()
+
+
+def _class_handles(raster: xr.DataArray) -> list:
+    from matplotlib.patches import Patch
+
+    present = [c for c in scheme.CLASS_IDS if (np.asarray(raster.values) == c).any()]
+    return [Patch(facecolor=scheme.get(c).colour, label=f"{c} {scheme.get(c).name}") for c in present]
+
+
+def plot_screening_map(
+    classified: xr.DataArray,
+    screened,
+    permitted=None,
+    permitted_label: str = "permitted areas",
+    demonstration: bool = False,
+    title: str | None = None,
+):
+    """Classification in the scheme's colours, permitted areas hatched, candidates outlined
+    (flagged in red, inside in black), with a legend; `demonstration=True` stamps the map as such."""
+    import matplotlib.pyplot as plt
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Patch
+
+    cmap, norm = scheme.colormap()
+    fig, ax = plt.subplots(figsize=(12, 8))
+    ax.imshow(classified.values, cmap=cmap, norm=norm, extent=_extent(classified), interpolation="nearest", alpha=0.85)
+    handles = _class_handles(classified)
+    if permitted is not None:
+        permitted.to_crs(classified.rio.crs).plot(ax=ax, facecolor="none", edgecolor="navy", hatch="///", linewidth=1.2)
+        handles.append(Patch(facecolor="none", edgecolor="navy", hatch="///", label=permitted_label))
+    for flagged, colour, label in ((True, "red", "flagged candidate"), (False, "black", "candidate, not flagged")):
+        part = screened[screened["flagged"] == flagged]
+        if len(part):
+            part.boundary.plot(ax=ax, color=colour, linewidth=1.6)
+            handles.append(Line2D([], [], color=colour, linewidth=1.6, label=label))
+    if demonstration:
+        ax.text(
+            0.5, 0.97, "DEMONSTRATION LAYER — not official", transform=ax.transAxes, ha="center", va="top",
+            fontsize=13, fontweight="bold", color="darkred", bbox={"facecolor": "white", "alpha": 0.85, "edgecolor": "darkred"},
+        )
+    _finish_axes(fig, ax, classified, handles, title or "Quarry candidates against permitted areas")
+    return fig
+
+
+def plot_quarry_change(before: xr.DataArray, changes, before_label: str = "earlier date", title: str | None = None):
+    """Quarry pixels of the earlier map in the scheme's quarry colour, change polygons outlined by kind."""
+    import matplotlib.pyplot as plt
+    from matplotlib.colors import ListedColormap
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Patch
+
+    quarry = np.where(np.asarray(before.values) == scheme.QUARRY, 1.0, np.nan)
+    fig, ax = plt.subplots(figsize=(11, 8))
+    ax.imshow(quarry, cmap=ListedColormap([scheme.get(scheme.QUARRY).colour]), extent=_extent(before), interpolation="nearest")
+    handles = [Patch(facecolor=scheme.get(scheme.QUARRY).colour, label=f"{scheme.get(scheme.QUARRY).name}, {before_label}")]
+    for kind, colour in (("gained", "red"), ("lost", "royalblue"), ("earlier unlabelled", "orange")):
+        part = changes[changes["change"] == kind]
+        if len(part):
+            part.boundary.plot(ax=ax, color=colour, linewidth=1.4)
+            handles.append(Line2D([], [], color=colour, linewidth=1.4, label=f"{kind} ({part['area_ha'].sum():.1f} ha)"))
+    _finish_axes(fig, ax, before, handles, title or "Quarry extent change")
+    return fig
