@@ -150,12 +150,19 @@ def crop_phase(ndvi, ndmi, ndvi_min: float = NDVI_MIN, ndmi_min: float = NDMI_MI
     return phase
 
 
+def has_data(image) -> np.ndarray:
+    """Pixels where every band is non-zero. The Strzegom images carry a zero edge (10 m bands: last row and
+    first column; 20 m bands: first two rows and last column) that their masks still label."""
+    return (np.asarray(image) > 0).all(axis=0)
+
+
 def crop_pixels_of(image, mask, date: str, split: str = ""):
-    """The pixels `mask` labels 4 or 9, with their NDVI and NDMI: columns date, split, phase, NDVI, NDMI."""
+    """The pixels `mask` labels 4 or 9 and the image has data for (`has_data`), with their NDVI and NDMI:
+    columns date, split, phase, NDVI, NDMI."""
     import pandas as pd
 
     values = np.asarray(mask)
-    crop = np.isin(values, CROP_PHASES)
+    crop = np.isin(values, CROP_PHASES) & has_data(image)
     columns = {name: indices.INDICES[name](image).values[crop] for name in PHASE_INDICES}
     return pd.DataFrame({"date": date, "split": split, "phase": values[crop], **columns})
 
@@ -233,8 +240,9 @@ def parcel_series(parcels, scenes: Iterable[data.Scene], root=None):
             out_shape=mask.shape, transform=mask.rio.transform(), fill=0, dtype="int32",
         )
         values = {name: indices.INDICES[name](image).values for name in PHASE_INDICES}
-        for parcel in np.unique(ids[ids > 0]):
-            inside = ids == parcel
+        valid = has_data(image)
+        for parcel in np.unique(ids[(ids > 0) & valid]):
+            inside = (ids == parcel) & valid
             codes = np.bincount(mask.values[inside], minlength=len(scheme.CLASSES) + 1)
             rows.append({"parcel": int(parcel), "date": scene.date, "phase": int(np.argmax(codes)),
                          **{name: float(np.nanmedian(v[inside])) for name, v in values.items()}})
