@@ -6,7 +6,7 @@ from typing import Iterable
 
 import numpy as np
 
-from . import labels, scheme
+from . import labels, plots, scheme
 
 # Colours for why two masks differ (labels.DIFFERENCE_KINDS 1..3); chosen to stand out from the scheme's.
 _DIFFERENCE_COLOURS = {1: "#e7298a", 2: "#ff7f00", 3: "#00bcd4"}
@@ -14,22 +14,12 @@ _DIFFERENCE_COLOURS = {1: "#e7298a", 2: "#ff7f00", 3: "#00bcd4"}
 
 def scheme_legend(ax, ids: Iterable[int], extra=(), **kwargs):
     """A legend of scheme classes (`id name` in the class colour) on `ax`, then any `extra` handles."""
-    from matplotlib.patches import Patch
-
-    handles = [Patch(facecolor=scheme.get(c).colour, label=f"{c} {scheme.get(c).name}") for c in ids]
-    return ax.legend(handles=[*handles, *extra], **kwargs)
+    return ax.legend(handles=[*plots.scheme_legend_handles(list(ids)), *extra], **kwargs)
 
 
 def _extent_km(mask) -> list[float]:
-    x, y = mask["x"].values, mask["y"].values
-    half_x, half_y = abs(x[1] - x[0]) / 2, abs(y[1] - y[0]) / 2
-    return [(x.min() - half_x) / 1e3, (x.max() + half_x) / 1e3, (y.min() - half_y) / 1e3, (y.max() + half_y) / 1e3]
-
-
-def _show_mask(ax, mask, title: str) -> None:
-    cmap, norm = scheme.colormap()
-    ax.imshow(np.asarray(mask), cmap=cmap, norm=norm, extent=_extent_km(mask), interpolation="nearest")
-    ax.set(title=title, xlabel="easting (km)", ylabel="northing (km)")
+    left, bottom, right, top = mask.rio.bounds()
+    return [left / 1e3, right / 1e3, bottom / 1e3, top / 1e3]
 
 
 def plot_mask_comparison(first, second, first_title: str, second_title: str):
@@ -39,8 +29,8 @@ def plot_mask_comparison(first, second, first_title: str, second_title: str):
     from matplotlib.patches import Patch
 
     fig, axes = plt.subplots(1, 3, figsize=(17, 6), sharex=True, sharey=True, layout="constrained")
-    _show_mask(axes[0], first, first_title)
-    _show_mask(axes[1], second, second_title)
+    plots.show_classes(first, axes[0], first_title, legend=False)
+    plots.show_classes(second, axes[1], second_title, legend=False)
     kinds = labels.difference_kinds(first, second)
     extent = _extent_km(first)
     axes[2].imshow(np.asarray(first) > 0, cmap="Greys", vmin=0, vmax=4, extent=extent, interpolation="nearest")
@@ -119,7 +109,7 @@ def plot_phase_rule(pixels, ndvi_min: float, ndmi_min: float, per_class: int = 3
 
 
 def plot_class_balance(table, weights: np.ndarray):
-    """Left: labelled pixels per class over the training scenes of `table` (`labels.count_table`), log
+    """Left: labelled pixels per class over the training scenes of `table` (`data.catalogue`), log
     scale, each bar annotated with its class weight. Right: counts per scene, all of `table` (log colour
     scale; blank = 0)."""
     import matplotlib.pyplot as plt

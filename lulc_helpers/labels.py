@@ -137,7 +137,7 @@ def overall_agreement(classified, reference, ignore_classified: Iterable[int] = 
 CROP_PHASES = (4, 9)  # before harvest / early spring, in vegetation stage
 PHASE_INDICES = ("NDVI", "NDMI")
 # Fitted on the six Strzegom training dates with fit_phase_rule (notebook 02 refits and checks them).
-NDVI_MIN, NDMI_MIN = 0.30, 0.00
+NDVI_MIN, NDMI_MIN = 0.44, 0.00
 
 
 def crop_phase(ndvi, ndmi, ndvi_min: float = NDVI_MIN, ndmi_min: float = NDMI_MIN) -> np.ndarray:
@@ -150,21 +150,21 @@ def crop_phase(ndvi, ndmi, ndvi_min: float = NDVI_MIN, ndmi_min: float = NDMI_MI
     return phase
 
 
-def has_data(image) -> np.ndarray:
-    """Pixels where every band is non-zero. The Strzegom images carry a zero edge (10 m bands: last row and
-    first column; 20 m bands: first two rows and last column) that their masks still label."""
-    return (np.asarray(image) > 0).all(axis=0)
-
-
 def crop_pixels_of(image, mask, date: str, split: str = ""):
-    """The pixels `mask` labels 4 or 9 and the image has data for (`has_data`), with their NDVI and NDMI:
-    columns date, split, phase, NDVI, NDMI."""
+    """The pixels `mask` labels 4 or 9, with NDVI and NDMI from surface reflectance (`data.reflectance`,
+    so the L2A offset of 2022+ scenes is removed): columns date, split, phase, NDVI, NDMI.
+
+    Pixels without data in a band are dropped: the Strzegom images carry a zero edge (10 m bands: last row
+    and first column; 20 m bands: first two rows and last column) that their masks still label.
+    """
     import pandas as pd
 
     values = np.asarray(mask)
-    crop = np.isin(values, CROP_PHASES) & has_data(image)
-    columns = {name: indices.INDICES[name](image).values[crop] for name in PHASE_INDICES}
-    return pd.DataFrame({"date": date, "split": split, "phase": values[crop], **columns})
+    reflectance = data.reflectance(image)
+    columns = {name: indices.INDICES[name](reflectance).values for name in PHASE_INDICES}
+    keep = np.isin(values, CROP_PHASES) & np.isfinite(columns["NDVI"]) & np.isfinite(columns["NDMI"])
+    return pd.DataFrame({"date": date, "split": split, "phase": values[keep],
+                         **{name: v[keep] for name, v in columns.items()}})
 
 
 def crop_pixels(scenes: Iterable[data.Scene], root=None):
@@ -239,8 +239,9 @@ def parcel_series(parcels, scenes: Iterable[data.Scene], root=None):
             ((geom, i + 1) for i, geom in enumerate(crops.to_crs(mask.rio.crs).geometry)),
             out_shape=mask.shape, transform=mask.rio.transform(), fill=0, dtype="int32",
         )
-        values = {name: indices.INDICES[name](image).values for name in PHASE_INDICES}
-        valid = has_data(image)
+        reflectance = data.reflectance(image)
+        values = {name: indices.INDICES[name](reflectance).values for name in PHASE_INDICES}
+        valid = np.isfinite(values["NDVI"]) & np.isfinite(values["NDMI"])
         for parcel in np.unique(ids[(ids > 0) & valid]):
             inside = (ids == parcel) & valid
             codes = np.bincount(mask.values[inside], minlength=len(scheme.CLASSES) + 1)
@@ -250,19 +251,6 @@ def parcel_series(parcels, scenes: Iterable[data.Scene], root=None):
 
 
 # ---------------------------------------------------------------- class balance
-
-
-def count_table(scenes: Iterable[data.Scene] | None = None, root=None):
-    """Labelled pixels per class (columns 1..10) for each scene's mask, with region, date and split."""
-    import pandas as pd
-
-    root = root or data.data_dir()
-    rows = []
-    for scene in data.SCENES if scenes is None else scenes:
-        counts = class_counts([data.open_mask(root / scene.mask).values])
-        rows.append({"scene": scene.name, "region": scene.region, "date": scene.date, "split": scene.split,
-                     **{c: int(counts[c]) for c in scheme.CLASS_IDS}})
-    return pd.DataFrame(rows).set_index("scene")
 
 
 def training_counts(require_image: bool = False, root=None) -> np.ndarray:
