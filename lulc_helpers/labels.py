@@ -1,4 +1,4 @@
-"""Working with the reference labels: class counts and the class weights of the "balance" option."""
+"""Working with the reference labels: class counts and weights, name checks, mask comparison, crop phases."""
 
 from __future__ import annotations
 
