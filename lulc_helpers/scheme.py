@@ -94,3 +94,139 @@ def validate_codes(values: np.ndarray, source: str) -> None:
         raise UnknownClassError(
             f"{source}: unknown class codes {shown} (the scheme has 0 = unlabelled and {CLASS_IDS[0]}..{CLASS_IDS[-1]})"
         )
+
+
+# ---------------------------------------------------------------- CORINE Land Cover level 3 -> the scheme
+
+MAPPED, AMBIGUOUS, NO_EQUIVALENT = "mapped", "ambiguous", "no equivalent"
+
+
+@dataclass(frozen=True)
+class CorineMapping:
+    """One CORINE level-3 code: `mapped` to one class, `ambiguous` (several candidates and the
+    rule that picks one), or `no equivalent` in the scheme (`classes` empty, `rule` says what to do)."""
+
+    code: int
+    name: str
+    status: str
+    classes: tuple[int, ...] = ()
+    rule: str = ""
+
+
+_SEASONAL = (
+    "by the state of the field on the image date: 9 while green (vegetation stage), 4 before harvest "
+    "or in early spring before agrotechnical treatments, 5 when ploughed bare"
+)
+_MOSAIC = "a mosaic: label each parcel by what it shows on the image date"
+
+# Official English names of the CLC nomenclature (EEA); mapping decisions are this project's.
+CORINE: tuple[CorineMapping, ...] = (
+    CorineMapping(111, "Continuous urban fabric", MAPPED, (3,)),
+    CorineMapping(112, "Discontinuous urban fabric", MAPPED, (3,)),
+    CorineMapping(121, "Industrial or commercial units", MAPPED, (3,)),
+    CorineMapping(122, "Road and rail networks and associated land", MAPPED, (7,), "railways go with roads"),
+    CorineMapping(123, "Port areas", MAPPED, (3,)),
+    CorineMapping(124, "Airports", AMBIGUOUS, (3, 7, 6), "terminals 3, runways 7, the grass between them 6"),
+    CorineMapping(131, "Mineral extraction sites", MAPPED, (QUARRY,), "the scheme's quarry class"),
+    CorineMapping(132, "Dump sites", AMBIGUOUS, (10, 5), "spoil heaps of working pits 10, other bare dumps 5"),
+    CorineMapping(133, "Construction sites", AMBIGUOUS, (5, 3), "exposed ground 5, finished buildings 3"),
+    CorineMapping(141, "Green urban areas", AMBIGUOUS, (6, 2, 1), "lawns 6, tree stands by forest type"),
+    CorineMapping(142, "Sport and leisure facilities", AMBIGUOUS, (3, 6), "buildings and courts 3, pitches 6"),
+    CorineMapping(211, "Non-irrigated arable land", AMBIGUOUS, (4, 9, 5), _SEASONAL),
+    CorineMapping(212, "Permanently irrigated land", AMBIGUOUS, (4, 9, 5), _SEASONAL),
+    CorineMapping(213, "Rice fields", AMBIGUOUS, (4, 9, 5), _SEASONAL),
+    CorineMapping(221, "Vineyards", NO_EQUIVALENT, (), "no permanent-crop class; leave unlabelled"),
+    CorineMapping(222, "Fruit trees and berry plantations", NO_EQUIVALENT, (), "no permanent-crop class; leave unlabelled"),
+    CorineMapping(223, "Olive groves", NO_EQUIVALENT, (), "no permanent-crop class; leave unlabelled"),
+    CorineMapping(231, "Pastures", MAPPED, (6,)),
+    CorineMapping(241, "Annual crops associated with permanent crops", AMBIGUOUS, (4, 9, 5), _MOSAIC),
+    CorineMapping(242, "Complex cultivation patterns", AMBIGUOUS, (4, 9, 5, 6), _MOSAIC),
+    CorineMapping(
+        243,
+        "Land principally occupied by agriculture, with significant areas of natural vegetation",
+        AMBIGUOUS,
+        (4, 9, 5, 6, 1, 2),
+        _MOSAIC,
+    ),
+    CorineMapping(244, "Agro-forestry areas", AMBIGUOUS, (6, 2), "open grazing 6, tree cover 2"),
+    CorineMapping(311, "Broad-leaved forest", MAPPED, (2,), "no broad-leaved class; the non-conifer forest class"),
+    CorineMapping(312, "Coniferous forest", MAPPED, (1,)),
+    CorineMapping(313, "Mixed forest", MAPPED, (2,)),
+    CorineMapping(321, "Natural grasslands", MAPPED, (6,)),
+    CorineMapping(322, "Moors and heathland", NO_EQUIVALENT, (), "no shrub class; leave unlabelled"),
+    CorineMapping(323, "Sclerophyllous vegetation", NO_EQUIVALENT, (), "no shrub class; leave unlabelled"),
+    CorineMapping(324, "Transitional woodland-shrub", AMBIGUOUS, (1, 2, 6), "by the dominant cover"),
+    CorineMapping(331, "Beaches, dunes, sands", MAPPED, (5,)),
+    CorineMapping(332, "Bare rocks", AMBIGUOUS, (5, QUARRY), "10 only where rock is being extracted, else 5"),
+    CorineMapping(333, "Sparsely vegetated areas", AMBIGUOUS, (5, 6), "by the share of vegetation"),
+    CorineMapping(334, "Burnt areas", NO_EQUIVALENT, (), "transient; label what the image shows"),
+    CorineMapping(335, "Glaciers and perpetual snow", NO_EQUIVALENT, (), "not in the scheme; leave unlabelled"),
+    CorineMapping(411, "Inland marshes", NO_EQUIVALENT, (), "no wetland class; leave unlabelled"),
+    CorineMapping(412, "Peat bogs", NO_EQUIVALENT, (), "no wetland class; peat cuttings are 131, so 10"),
+    CorineMapping(421, "Salt marshes", NO_EQUIVALENT, (), "no wetland class; leave unlabelled"),
+    CorineMapping(422, "Salines", NO_EQUIVALENT, (), "no wetland class; leave unlabelled"),
+    CorineMapping(423, "Intertidal flats", NO_EQUIVALENT, (), "no wetland class; leave unlabelled"),
+    CorineMapping(511, "Water courses", MAPPED, (8,)),
+    CorineMapping(512, "Water bodies", MAPPED, (8,), "flooded pits too: the water surface is 8"),
+    CorineMapping(521, "Coastal lagoons", MAPPED, (8,)),
+    CorineMapping(522, "Estuaries", MAPPED, (8,)),
+    CorineMapping(523, "Sea and ocean", MAPPED, (8,)),
+)
+_CORINE_BY_CODE = {m.code: m for m in CORINE}
+
+
+def corine(code: int) -> CorineMapping:
+    """The scheme's answer for a CORINE level-3 code (111..523)."""
+    try:
+        return _CORINE_BY_CODE[int(code)]
+    except KeyError:
+        raise UnknownClassError(f"{code} is not a CORINE level-3 code (111..523, 44 codes)") from None
+
+
+def corine_table():
+    """All 44 CORINE codes as a pandas DataFrame: code, name, status, scheme classes, rule."""
+    import pandas as pd
+
+    rows = [
+        {"code": m.code, "CORINE name": m.name, "status": m.status, "classes": ", ".join(map(str, m.classes)), "rule": m.rule}
+        for m in CORINE
+    ]
+    return pd.DataFrame(rows).set_index("code")
+
+
+# ---------------------------------------------------------------- names in the reference GeoPackages
+
+
+@dataclass(frozen=True)
+class ReferenceName:
+    """A value of the `name` field in `strzegom_ref.gpkg`: its meaning and the scheme classes it may carry."""
+
+    name: str
+    meaning: str
+    classes: tuple[int, ...]
+    typo_of: str | None = None
+    note: str = ""
+
+
+REFERENCE_NAMES: tuple[ReferenceName, ...] = (
+    ReferenceName("iglasty", "coniferous (forest)", (1,)),
+    ReferenceName("mieszany", "mixed (forest)", (2,)),
+    ReferenceName("zabudowa", "built-up area", (3,)),
+    ReferenceName("zabnudowa", "built-up area", (3,), typo_of="zabudowa"),
+    ReferenceName("zboze", "cereals (zboże)", (4, 9), note="the season decides: 4 or 9 on the image date"),
+    ReferenceName("gleba", "soil", (5,)),
+    ReferenceName("droga", "road", (7,)),
+    ReferenceName("woda", "water", (8,)),
+    ReferenceName("main", "mine (not a Polish word; read as English 'mine')", (QUARRY,)),
+)
+_REFERENCE_BY_NAME = {n.name: n for n in REFERENCE_NAMES}
+
+
+def reference_name(name: str) -> ReferenceName:
+    """The entry for a reference polygon's `name` value; raises UnknownClassError for names not listed."""
+    try:
+        return _REFERENCE_BY_NAME[str(name).strip().lower()]
+    except KeyError:
+        raise UnknownClassError(
+            f"reference name {name!r} is not known (known: {', '.join(_REFERENCE_BY_NAME)})"
+        ) from None
