@@ -24,6 +24,10 @@ STANDARD = "standard"
 PAPER = "paper"  # rows read as reference, as the paper's tables do
 READINGS = (STANDARD, PAPER)
 METRICS = ("ACC", "TNR", "PA", "UA", "F1")
+READING_NOTE = {
+    STANDARD: "PA = diag/column sum = recall, UA = diag/row sum = precision",
+    PAPER: "rows read as reference, as the paper's tables: PA = diag/row sum, UA = diag/column sum",
+}
 
 _CHUNK = 1 << 23  # pixel pairs per bincount pass: bounds the temporary int64 arrays to ~64 MB
 _MAX_CODE = 4095
@@ -139,6 +143,15 @@ def per_class(matrix, labels: Sequence[int], reading: str = STANDARD) -> pd.Data
     return table
 
 
+def binary_counts(matrix, labels: Sequence[int], reading: str = STANDARD) -> pd.DataFrame:
+    """TP, FP, FN, TN of each class against all others (one-vs-rest); `matrix` has rows = classified."""
+    m = _oriented(matrix, reading)
+    tp = np.diag(m)
+    fp, fn = m.sum(axis=1) - tp, m.sum(axis=0) - tp
+    counts = pd.DataFrame({"TP": tp, "FP": fp, "FN": fn, "TN": m.sum() - tp - fp - fn}, index=pd.Index(labels, name="class"))
+    return counts.astype(np.int64)
+
+
 def accuracy_table(matrix, labels: Sequence[int], reading: str = STANDARD) -> pd.DataFrame:
     """`per_class` plus the paper's rows: "Mean" (unweighted mean over classes) and "Overall" (OA under ACC).
 
@@ -150,6 +163,43 @@ def accuracy_table(matrix, labels: Sequence[int], reading: str = STANDARD) -> pd
     out = pd.concat([table, mean.to_frame().T, overall.to_frame().T])
     out.index = pd.Index([*table.index.tolist(), "Mean", "Overall"], name="class", dtype=object)
     return out
+
+
+def matrix_frame(matrix, labels: Sequence[int]) -> pd.DataFrame:
+    """The matrix as a table with named axes: rows "classified", columns "reference"."""
+    labels = [int(v) for v in labels]
+    return pd.DataFrame(
+        np.asarray(matrix), index=pd.Index(labels, name="classified"), columns=pd.Index(labels, name="reference")
+    )
+
+
+def report(matrix, labels: Sequence[int]) -> dict:
+    """Everything about a matrix as plain JSON-ready values (what `lulc accuracy --json` prints).
+
+    `per_class` and `mean` use the standard reading; `paper_reading` holds the same in the paper's.
+    """
+
+    def rows(reading: str) -> tuple[dict, dict]:
+        table = accuracy_table(matrix, labels, reading)
+        per = {str(c): _plain(table.loc[c]) for c in labels}
+        return per, _plain(table.loc["Mean"])
+
+    per_class_standard, mean_standard = rows(STANDARD)
+    per_class_paper, mean_paper = rows(PAPER)
+    return {
+        "orientation": "rows = classified, columns = reference",
+        "labels": [int(v) for v in labels],
+        "matrix": np.asarray(matrix).astype(int).tolist(),
+        "pixels": int(np.asarray(matrix).sum()),
+        **summary(matrix),
+        "per_class": per_class_standard,
+        "mean": mean_standard,
+        "paper_reading": {"note": READING_NOTE[PAPER], "per_class": per_class_paper, "mean": mean_paper},
+    }
+
+
+def _plain(row: pd.Series) -> dict:
+    return {k: (None if pd.isna(v) else float(v)) for k, v in row.items()}
 
 
 def readings_side_by_side(matrix, labels: Sequence[int]) -> pd.DataFrame:
