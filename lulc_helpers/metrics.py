@@ -124,21 +124,18 @@ def per_class(matrix, labels: Sequence[int], reading: str = STANDARD) -> pd.Data
     `reading="paper"` swaps the roles of rows and columns (the paper's tables: PA = diag / row sum).
     Undefined ratios (0 / 0) are NaN.
     """
-    m = _oriented(matrix, reading)
-    tp = np.diag(m)
-    fp = m.sum(axis=1) - tp
-    fn = m.sum(axis=0) - tp
-    tn = m.sum() - tp - fp - fn
+    counts = binary_counts(matrix, labels, reading).astype(np.float64)
+    tp, fp, fn, tn = (counts[k].to_numpy() for k in ("TP", "FP", "FN", "TN"))
     with np.errstate(invalid="ignore", divide="ignore"):
         table = pd.DataFrame(
             {
-                "ACC": (tp + tn) / m.sum(),
+                "ACC": (tp + tn) / (tp + fp + fn + tn),
                 "TNR": tn / (tn + fp),
                 "PA": tp / (tp + fn),
                 "UA": tp / (tp + fp),
                 "F1": 2 * tp / (2 * tp + fp + fn),
             },
-            index=pd.Index([int(v) for v in labels], name="class"),
+            index=counts.index,
         )
     return table
 
@@ -148,7 +145,8 @@ def binary_counts(matrix, labels: Sequence[int], reading: str = STANDARD) -> pd.
     m = _oriented(matrix, reading)
     tp = np.diag(m)
     fp, fn = m.sum(axis=1) - tp, m.sum(axis=0) - tp
-    counts = pd.DataFrame({"TP": tp, "FP": fp, "FN": fn, "TN": m.sum() - tp - fp - fn}, index=pd.Index(labels, name="class"))
+    index = pd.Index([int(v) for v in labels], name="class")
+    counts = pd.DataFrame({"TP": tp, "FP": fp, "FN": fn, "TN": m.sum() - tp - fp - fn}, index=index)
     return counts.astype(np.int64)
 
 
@@ -463,7 +461,7 @@ def compare_classifiers(maps: Mapping[str, object], reference, n_boot: int = 100
 def synthetic_imbalance(
     ratio: float, n_classes: int = 5, minority_pixels: int = 1000, majority_recall: float = 0.95, minority_recall: float = 0.7
 ) -> tuple[np.ndarray, list[int]]:
-    """Expected confusion matrix (rows = classified) of a classifier whose per-class behaviour is fixed.
+    """Expected pixel counts (float; rows = classified) of a classifier whose per-class behaviour is fixed.
 
     Class 1 has `ratio` times the pixels of each of the other classes. The classifier finds
     `majority_recall` of class 1 and spreads its misses evenly over the minority classes; it finds
@@ -479,7 +477,7 @@ def synthetic_imbalance(
     for j in range(1, n_classes):
         matrix[j, j] = minority_recall * sizes[j]
         matrix[0, j] = (1 - minority_recall) * sizes[j]
-    return np.rint(matrix).astype(np.int64), list(range(1, n_classes + 1))
+    return matrix, list(range(1, n_classes + 1))
 
 
 def imbalance_summary(ratios: Iterable[float], **kwargs) -> pd.DataFrame:
