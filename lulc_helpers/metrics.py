@@ -33,6 +33,54 @@ _CHUNK = 1 << 23  # pixel pairs per bincount pass: bounds the temporary int64 ar
 _MAX_CODE = 4095
 
 
+# The U-Net tables as the paper prints them (Tables 8 and 9: ACC, TNR, PA, UA, F1 per class, then Mean),
+# in the paper's reading; its OA: Strzegom 0.9464, Kolbuszowa 0.9311.
+PAPER_UNET_TABLES = {
+    "strzegom": {
+        1: (0.9842, 0.9852, 0.9547, 0.6857, 0.7981),
+        2: (0.9751, 0.9972, 0.8962, 0.9889, 0.9402),
+        3: (0.9946, 0.9964, 0.8954, 0.8213, 0.8568),
+        4: (0.9764, 0.9772, 0.9733, 0.9119, 0.9416),
+        5: (0.9932, 0.9931, 0.9948, 0.8173, 0.8974),
+        7: (0.9967, 0.9974, 0.7024, 0.3688, 0.4836),
+        8: (0.9989, 0.9998, 0.9449, 0.9906, 0.9673),
+        9: (0.9773, 0.9923, 0.9422, 0.9814, 0.9614),
+        10: (0.9964, 0.9995, 0.9827, 0.9976, 0.9901),
+        "Mean": (0.9881, 0.9931, 0.9207, 0.8404, 0.8707),
+        "Overall": (0.9464, None, None, None, None),
+    },
+    "kolbuszowa": {
+        1: (0.9919, 0.9917, 0.9928, 0.9412, 0.9663),
+        2: (0.9818, 0.9854, 0.9648, 0.9331, 0.9487),
+        3: (0.9885, 0.9936, 0.8640, 0.8482, 0.8560),
+        4: (0.9720, 0.9798, 0.9549, 0.9552, 0.9550),
+        5: (0.9844, 0.9919, 0.9371, 0.9487, 0.9429),
+        6: (0.9727, 0.9866, 0.7910, 0.8179, 0.8042),
+        7: (0.9882, 0.9903, 0.8333, 0.5357, 0.6522),
+        8: (0.9998, 1.0000, 0.9130, 1.0000, 0.9545),
+        9: (0.9830, 0.9995, 0.8756, 0.9964, 0.9321),
+        "Mean": (0.9847, 0.9910, 0.9030, 0.8863, 0.8902),
+        "Overall": (0.9311, None, None, None, None),
+    },
+}
+
+
+def paper_vs_ours(table: pd.DataFrame, printed: Mapping) -> pd.DataFrame:
+    """Long table (class, metric) with columns `paper`, `this run`, `difference` for every printed number.
+
+    `table` comes from `accuracy_table`; `printed` maps a row to its (ACC, TNR, PA, UA, F1) as printed.
+    """
+    rows = [
+        {"class": row, "metric": metric, "paper": value, "this run": float(table.loc[row, metric])}
+        for row, values in printed.items()
+        for metric, value in zip(METRICS, values)
+        if value is not None
+    ]
+    frame = pd.DataFrame(rows).set_index(["class", "metric"])
+    frame["difference"] = (frame["this run"] - frame["paper"]).round(6)
+    return frame
+
+
 # ---------------------------------------------------------------- the confusion matrix
 
 
@@ -229,12 +277,18 @@ def balanced_accuracy(matrix) -> float:
     return float(np.mean(np.diag(m)[present] / reference_totals[present]))
 
 
-def macro_f1(matrix) -> float:
-    """Unweighted mean of per-class F1 (orientation-free: F1 is symmetric in PA and UA)."""
+def macro_f1(matrix, reference_classes_only: bool = False) -> float:
+    """Unweighted mean of per-class F1 (orientation-free: F1 is symmetric in PA and UA).
+
+    By default over every class of the matrix (scikit-learn's macro average); with
+    `reference_classes_only`, over the classes present in the reference (columns), so that a map
+    predicting a class the reference lacks is penalised by its errors, not by an extra F1 of 0.
+    """
     m = _as_matrix(matrix)
     tp = np.diag(m)
     denominator = m.sum(axis=0) + m.sum(axis=1)
-    return float(np.mean(np.where(denominator > 0, 2 * tp / np.where(denominator > 0, denominator, 1), 0.0)))
+    f1 = np.where(denominator > 0, 2 * tp / np.where(denominator > 0, denominator, 1), 0.0)
+    return float(np.mean(f1[m.sum(axis=0) > 0] if reference_classes_only else f1))
 
 
 def mcc(matrix) -> float:
@@ -342,7 +396,12 @@ def stratified_estimates(counts, mapped_areas, labels: Sequence[int] | None = No
 
 
 def bootstrap_ci(
-    matrix, labels: Sequence[int], n_boot: int = 2000, confidence: float = 0.95, seed: int = 0
+    matrix,
+    labels: Sequence[int],
+    n_boot: int = 2000,
+    confidence: float = 0.95,
+    seed: int = 0,
+    reference_classes_only: bool = False,
 ) -> pd.DataFrame:
     """Percentile bootstrap intervals for OA, macro F1 and each class's F1 (rows = classified).
 
@@ -350,7 +409,8 @@ def bootstrap_ci(
     replicate is one multinomial draw of the matrix: exact, and fast for millions of pixels. It treats
     pixels as independent; neighbouring pixels are not, so for polygon references the intervals are
     optimistic (a point sample, as in the GEE notebook, does not have that problem).
-    Returns rows "OA", "macro F1", "F1 <class>" with columns estimate, low, high.
+    Returns rows "OA", "macro F1", "F1 <class>" with columns estimate, low, high;
+    `reference_classes_only` as in `macro_f1`.
     """
     m = _as_matrix(matrix)
     k = m.shape[0]
@@ -359,8 +419,9 @@ def bootstrap_ci(
     tp = np.diagonal(draws, axis1=1, axis2=2)
     denominator = draws.sum(axis=1) + draws.sum(axis=2)
     f1 = np.divide(2 * tp, denominator, out=np.zeros_like(tp), where=denominator > 0)
-    replicates = {"OA": tp.sum(axis=1) / m.sum(), "macro F1": f1.mean(axis=1)}
-    estimates = {"OA": overall_accuracy(m), "macro F1": macro_f1(m)}
+    averaged = m.sum(axis=0) > 0 if reference_classes_only else np.ones(k, dtype=bool)
+    replicates = {"OA": tp.sum(axis=1) / m.sum(), "macro F1": f1[:, averaged].mean(axis=1)}
+    estimates = {"OA": overall_accuracy(m), "macro F1": macro_f1(m, reference_classes_only)}
     point_f1 = per_class(m, labels)["F1"].fillna(0.0)
     for j, label in enumerate(labels):
         replicates[f"F1 {label}"] = f1[:, j]
@@ -425,7 +486,8 @@ def common_pixels(reference, maps: Mapping[str, object]) -> np.ndarray:
 def compare_classifiers(maps: Mapping[str, object], reference, n_boot: int = 1000, seed: int = 0):
     """(scores, p-values) for several maps on the same reference pixels.
 
-    scores: one row per map with OA and macro F1, each with a bootstrap 95% interval, and kappa;
+    scores: one row per map with OA and macro F1 (over the reference's classes; a predicted class the
+    reference lacks counts as error), each with a bootstrap 95% interval, and kappa;
     p-values: McNemar p for every pair (symmetric table, NaN on the diagonal).
     """
     valid = common_pixels(reference, maps)
@@ -435,7 +497,7 @@ def compare_classifiers(maps: Mapping[str, object], reference, n_boot: int = 100
     rows = {}
     for name, pred in flat.items():
         matrix, _ = confusion_matrix(pred, ref, labels)
-        ci = bootstrap_ci(matrix, labels, n_boot=n_boot, seed=seed)
+        ci = bootstrap_ci(matrix, labels, n_boot=n_boot, seed=seed, reference_classes_only=True)
         rows[name] = {
             "pixels": int(matrix.sum()),
             "OA": ci.loc["OA", "estimate"],

@@ -302,6 +302,8 @@ def test_compare_classifiers_uses_the_same_pixels():
     scores, p_values = metrics.compare_classifiers({"A": first, "B": second}, reference, n_boot=200)
     assert scores.pixels.tolist() == [first.size - 5, first.size - 5]
     assert scores.loc["A", "OA"] == pytest.approx((35 + 50) / (first.size - 5))
+    # macro F1 over the reference's classes only (class 1): F1 of class 1 for map A, by hand
+    assert scores.loc["A", "macro F1"] == pytest.approx(2 * 85 / (2 * 85 + 20 + 5 + 0))
     assert p_values.loc["A", "B"] == p_values.loc["B", "A"] == pytest.approx(metrics.mcnemar(first[5:], second[5:], reference[5:]).p_value)
 
 
