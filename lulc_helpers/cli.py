@@ -8,9 +8,11 @@ scheme's UnknownClassError) print one line to stderr and exit 2, no traceback.
 from __future__ import annotations
 
 import argparse
+import json
 import sys
+from pathlib import Path
 
-from . import __version__, data, scheme
+from . import __version__, data, metrics, scheme
 
 
 def add_fetch(subparsers) -> None:
@@ -38,6 +40,60 @@ def _fetch(args) -> int:
     counts = {s: sum(r.status == s for r in results) for s in ("verified", "downloaded", "missing-optional", "FAILED")}
     print(f"{dest}: " + ", ".join(f"{n} {s}" for s, n in counts.items()))
     return 1 if failed else 0
+
+
+def add_accuracy(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "accuracy",
+        help="confusion matrix and per-class accuracy of a classified map",
+        description="Compare a classified map with reference labels (a raster on the same grid, or polygons "
+        "rasterised on the map's grid by the pixel-centre rule) and print the confusion matrix "
+        "(rows = classified, columns = reference), the per-class table and OA. Pixels with 0 in either are ignored.",
+    )
+    parser.add_argument("--classified", required=True, help="classified map (GeoTIFF, class codes 0..10)")
+    parser.add_argument("--reference", required=True, help="reference raster (GeoTIFF) or polygons (GeoPackage, ...)")
+    parser.add_argument("--field", help="class field of a vector reference (default: label or DN)")
+    parser.add_argument(
+        "--exclude-predicted", type=int, nargs="+", default=[], metavar="CODE",
+        help="leave out pixels classified as these codes (the paper left out class 6 in Strzegom)",
+    )
+    parser.add_argument(
+        "--reading", choices=metrics.READINGS, default=metrics.STANDARD,
+        help="standard: PA = diag/column sum (recall); paper: PA = diag/row sum, as the paper's tables print it",
+    )
+    parser.add_argument("--json", action="store_true", help="print one JSON object instead of tables")
+    parser.set_defaults(handler=_accuracy)
+
+
+def _accuracy(args) -> int:
+    classified = data.open_mask(args.classified)
+    reference = _reference_on_grid(Path(args.reference), classified, args.field)
+    matrix, labels = metrics.confusion_matrix(classified, reference, exclude_predicted=args.exclude_predicted)
+    if matrix.sum() == 0:
+        raise data.DataError(
+            f"{args.reference}: no pixel is labelled in both it and {args.classified} (empty overlap)"
+        )
+    if args.json:
+        print(json.dumps(metrics.report(matrix, labels)))
+        return 0
+    table = metrics.accuracy_table(matrix, labels, reading=args.reading)
+    frame = metrics.matrix_frame(matrix, labels)
+    print(f"Confusion matrix, rows = classified ({args.classified}), columns = reference ({args.reference}):")
+    print(frame.to_string())
+    print(f"\nPer-class accuracy ({args.reading} reading; {metrics.READING_NOTE[args.reading]}):")
+    print(table.to_string(float_format=lambda v: f"{v:.4f}", na_rep="-"))
+    print(f"\nOA = {metrics.overall_accuracy(matrix):.4f} over {int(matrix.sum())} pixels")
+    return 0
+
+
+def _reference_on_grid(path: Path, classified, field: str | None):
+    """The reference as a mask on the classified map's grid; a raster must already share the grid."""
+    if path.suffix.lower() in {".tif", ".tiff", ".vrt"}:
+        reference = data.open_mask(path)
+        data.check_aligned(classified, reference)
+        return reference
+    return data.rasterize_reference(path, classified, field)
+
 
 
 def add_screen(subparsers) -> None:
@@ -82,7 +138,7 @@ def _screen(args) -> int:
     return 0
 
 
-COMMANDS = [add_fetch, add_screen]
+COMMANDS = [add_fetch, add_accuracy, add_screen]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,0 +1,558 @@
+"""Accuracy of a classified map against reference labels, read the way the paper reads it and the standard way.
+
+Orientation, everywhere in this module: a confusion matrix has ROWS = CLASSIFIED (map) and
+COLUMNS = REFERENCE, as in the paper's matrices and most remote-sensing texts (scikit-learn
+writes the transpose). With that orientation the standard definitions are
+
+- PA (producer's accuracy, recall)  = diagonal / column sum (share of reference pixels found),
+- UA (user's accuracy, precision)   = diagonal / row sum (share of mapped pixels that are right).
+
+The paper's Tables 8-12 print diagonal / row sum under "PA" and diagonal / column sum under "UA",
+that is, they read the rows as reference. `reading="paper"` reproduces those printed numbers;
+`reading="standard"` (the default) is the textbook one. Class code 0 is unlabelled and never counted.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Iterable, Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+
+STANDARD = "standard"
+PAPER = "paper"  # rows read as reference, as the paper's tables do
+READINGS = (STANDARD, PAPER)
+METRICS = ("ACC", "TNR", "PA", "UA", "F1")
+READING_NOTE = {
+    STANDARD: "PA = diag/column sum = recall, UA = diag/row sum = precision",
+    PAPER: "rows read as reference, as the paper's tables: PA = diag/row sum, UA = diag/column sum",
+}
+
+_CHUNK = 1 << 23  # pixel pairs per bincount pass: bounds the temporary int64 arrays to ~64 MB
+_MAX_CODE = 4095
+
+
+# The U-Net tables as the paper prints them (Tables 8 and 9: ACC, TNR, PA, UA, F1 per class, then Mean),
+# in the paper's reading; its OA: Strzegom 0.9464, Kolbuszowa 0.9311.
+PAPER_UNET_TABLES = {
+    "strzegom": {
+        1: (0.9842, 0.9852, 0.9547, 0.6857, 0.7981),
+        2: (0.9751, 0.9972, 0.8962, 0.9889, 0.9402),
+        3: (0.9946, 0.9964, 0.8954, 0.8213, 0.8568),
+        4: (0.9764, 0.9772, 0.9733, 0.9119, 0.9416),
+        5: (0.9932, 0.9931, 0.9948, 0.8173, 0.8974),
+        7: (0.9967, 0.9974, 0.7024, 0.3688, 0.4836),
+        8: (0.9989, 0.9998, 0.9449, 0.9906, 0.9673),
+        9: (0.9773, 0.9923, 0.9422, 0.9814, 0.9614),
+        10: (0.9964, 0.9995, 0.9827, 0.9976, 0.9901),
+        "Mean": (0.9881, 0.9931, 0.9207, 0.8404, 0.8707),
+        "Overall": (0.9464, None, None, None, None),
+    },
+    "kolbuszowa": {
+        1: (0.9919, 0.9917, 0.9928, 0.9412, 0.9663),
+        2: (0.9818, 0.9854, 0.9648, 0.9331, 0.9487),
+        3: (0.9885, 0.9936, 0.8640, 0.8482, 0.8560),
+        4: (0.9720, 0.9798, 0.9549, 0.9552, 0.9550),
+        5: (0.9844, 0.9919, 0.9371, 0.9487, 0.9429),
+        6: (0.9727, 0.9866, 0.7910, 0.8179, 0.8042),
+        7: (0.9882, 0.9903, 0.8333, 0.5357, 0.6522),
+        8: (0.9998, 1.0000, 0.9130, 1.0000, 0.9545),
+        9: (0.9830, 0.9995, 0.8756, 0.9964, 0.9321),
+        "Mean": (0.9847, 0.9910, 0.9030, 0.8863, 0.8902),
+        "Overall": (0.9311, None, None, None, None),
+    },
+}
+
+
+def paper_vs_ours(table: pd.DataFrame, printed: Mapping) -> pd.DataFrame:
+    """Long table (class, metric) with columns `paper`, `this run`, `difference` for every printed number.
+
+    `table` comes from `accuracy_table`; `printed` maps a row to its (ACC, TNR, PA, UA, F1) as printed.
+    """
+    rows = [
+        {"class": row, "metric": metric, "paper": value, "this run": float(table.loc[row, metric])}
+        for row, values in printed.items()
+        for metric, value in zip(METRICS, values)
+        if value is not None
+    ]
+    frame = pd.DataFrame(rows).set_index(["class", "metric"])
+    frame["difference"] = (frame["this run"] - frame["paper"]).round(6)
+    return frame
+
+
+# ---------------------------------------------------------------- the confusion matrix
+
+
+def confusion_matrix(
+    classified, reference, labels: Sequence[int] | None = None, exclude_predicted: Iterable[int] = ()
+) -> tuple[np.ndarray, list[int]]:
+    """(matrix, labels): pixel counts with rows = classified, columns = reference.
+
+    `classified` and `reference` are arrays (or DataArrays) of the same shape holding class codes;
+    pixels where either is 0 (unlabelled) are ignored, and so are pixels whose classified code is in
+    `exclude_predicted` (the paper left out the 17 Strzegom pixels classified as 6, a class absent
+    from its reference). `labels` defaults to the sorted union of the codes of both arrays over the
+    pixels counted (a class mapped only outside the reference gets no empty row); pixels with codes
+    outside a given `labels` are ignored, as scikit-learn does. One integer bincount over
+    `code_classified * base + code_reference`, in chunks, so 10^8 pixels need no Python loop.
+    """
+    pred, ref = _codes(classified, "classified"), _codes(reference, "reference")
+    if pred.shape != ref.shape:
+        raise ValueError(f"classified {pred.shape} and reference {ref.shape} differ in shape")
+    base = int(max(pred.max(initial=0), ref.max(initial=0))) + 1
+    if base > _MAX_CODE + 1:
+        raise ValueError(f"class codes up to {_MAX_CODE} are supported, found {base - 1}")
+    counts = np.zeros(base * base, dtype=np.int64)
+    for start in range(0, pred.size, _CHUNK):
+        pair = pred[start : start + _CHUNK].astype(np.int64) * base + ref[start : start + _CHUNK]
+        counts += np.bincount(pair, minlength=base * base)
+    full = counts.reshape(base, base)
+    full[0, :] = 0
+    full[:, 0] = 0
+    for code in exclude_predicted:
+        if 0 <= int(code) < base:
+            full[int(code), :] = 0
+    if labels is None:
+        labels = np.flatnonzero(full.sum(axis=1) + full.sum(axis=0)).tolist()
+    labels = [int(v) for v in labels]
+    inside = [v for v in labels if 0 < v < base]
+    matrix = np.zeros((len(labels), len(labels)), dtype=np.int64)
+    at = [labels.index(v) for v in inside]
+    matrix[np.ix_(at, at)] = full[np.ix_(inside, inside)]
+    return matrix, labels
+
+
+def _codes(values, name: str) -> np.ndarray:
+    array = np.asarray(getattr(values, "values", values)).ravel()
+    if array.dtype.kind == "f":
+        array = np.nan_to_num(array, nan=0.0)
+        if not np.array_equal(array, np.round(array)):
+            raise ValueError(f"{name}: class codes must be whole numbers")
+        array = array.astype(np.int64)
+    elif array.dtype.kind not in "iub":
+        raise ValueError(f"{name}: class codes must be integers, got {array.dtype}")
+    if array.size and array.min() < 0:
+        raise ValueError(f"{name}: negative class codes")
+    return array
+
+
+def _as_matrix(matrix) -> np.ndarray:
+    matrix = np.asarray(matrix, dtype=np.float64)
+    if matrix.ndim != 2 or matrix.shape[0] != matrix.shape[1]:
+        raise ValueError(f"a confusion matrix is square, got shape {matrix.shape}")
+    if matrix.sum() <= 0:
+        raise ValueError("the confusion matrix is empty (no pixel labelled in both rasters)")
+    return matrix
+
+
+def _oriented(matrix, reading: str) -> np.ndarray:
+    """The matrix with rows = classified, columns = reference for the chosen reading."""
+    if reading not in READINGS:
+        raise ValueError(f"reading must be one of {READINGS}, got {reading!r}")
+    matrix = _as_matrix(matrix)
+    return matrix.T if reading == PAPER else matrix
+
+
+# ---------------------------------------------------------------- per-class and summary metrics
+
+
+def overall_accuracy(matrix) -> float:
+    """Diagonal / total (the same in either orientation)."""
+    matrix = _as_matrix(matrix)
+    return float(np.trace(matrix) / matrix.sum())
+
+
+def per_class(matrix, labels: Sequence[int], reading: str = STANDARD) -> pd.DataFrame:
+    """ACC, TNR, PA, UA, F1 per class, indexed by class id; `matrix` has rows = classified.
+
+    For class c with TP = diagonal, FP = row sum - TP (mapped as c, reference other),
+    FN = column sum - TP, TN = rest: ACC = (TP + TN) / N, TNR = TN / (TN + FP),
+    PA = TP / (TP + FN), UA = TP / (TP + FP), F1 = 2 TP / (2 TP + FP + FN).
+    `reading="paper"` swaps the roles of rows and columns (the paper's tables: PA = diag / row sum).
+    Undefined ratios (0 / 0) are NaN.
+    """
+    counts = binary_counts(matrix, labels, reading).astype(np.float64)
+    tp, fp, fn, tn = (counts[k].to_numpy() for k in ("TP", "FP", "FN", "TN"))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        table = pd.DataFrame(
+            {
+                "ACC": (tp + tn) / (tp + fp + fn + tn),
+                "TNR": tn / (tn + fp),
+                "PA": tp / (tp + fn),
+                "UA": tp / (tp + fp),
+                "F1": 2 * tp / (2 * tp + fp + fn),
+            },
+            index=counts.index,
+        )
+    return table
+
+
+def binary_counts(matrix, labels: Sequence[int], reading: str = STANDARD) -> pd.DataFrame:
+    """TP, FP, FN, TN of each class against all others (one-vs-rest); `matrix` has rows = classified."""
+    m = _oriented(matrix, reading)
+    tp = np.diag(m)
+    fp, fn = m.sum(axis=1) - tp, m.sum(axis=0) - tp
+    index = pd.Index([int(v) for v in labels], name="class")
+    counts = pd.DataFrame({"TP": tp, "FP": fp, "FN": fn, "TN": m.sum() - tp - fp - fn}, index=index)
+    return counts.astype(np.int64)
+
+
+def accuracy_table(matrix, labels: Sequence[int], reading: str = STANDARD) -> pd.DataFrame:
+    """`per_class` plus the paper's rows: "Mean" (unweighted mean over classes) and "Overall" (OA under ACC).
+
+    Rows = classified in `matrix`; `reading="paper"` gives the numbers as the paper's tables print them.
+    """
+    table = per_class(matrix, labels, reading)
+    mean = table.mean(axis=0).rename("Mean")
+    overall = pd.Series({"ACC": overall_accuracy(matrix)}, name="Overall").reindex(METRICS)
+    out = pd.concat([table, mean.to_frame().T, overall.to_frame().T])
+    out.index = pd.Index([*table.index.tolist(), "Mean", "Overall"], name="class", dtype=object)
+    return out
+
+
+def matrix_frame(matrix, labels: Sequence[int]) -> pd.DataFrame:
+    """The matrix as a table with named axes: rows "classified", columns "reference"."""
+    labels = [int(v) for v in labels]
+    return pd.DataFrame(
+        np.asarray(matrix), index=pd.Index(labels, name="classified"), columns=pd.Index(labels, name="reference")
+    )
+
+
+def report(matrix, labels: Sequence[int]) -> dict:
+    """Everything about a matrix as plain JSON-ready values (what `lulc accuracy --json` prints).
+
+    `per_class` and `mean` use the standard reading; `paper_reading` holds the same in the paper's.
+    """
+
+    def rows(reading: str) -> tuple[dict, dict]:
+        table = accuracy_table(matrix, labels, reading)
+        per = {str(c): _plain(table.loc[c]) for c in labels}
+        return per, _plain(table.loc["Mean"])
+
+    per_class_standard, mean_standard = rows(STANDARD)
+    per_class_paper, mean_paper = rows(PAPER)
+    return {
+        "orientation": "rows = classified, columns = reference",
+        "labels": [int(v) for v in labels],
+        "matrix": np.asarray(matrix).astype(int).tolist(),
+        "pixels": int(np.asarray(matrix).sum()),
+        **summary(matrix),
+        "per_class": per_class_standard,
+        "mean": mean_standard,
+        "paper_reading": {"note": READING_NOTE[PAPER], "per_class": per_class_paper, "mean": mean_paper},
+    }
+
+
+def _plain(row: pd.Series) -> dict:
+    return {k: (None if pd.isna(v) else float(v)) for k, v in row.items()}
+
+
+def readings_side_by_side(matrix, labels: Sequence[int]) -> pd.DataFrame:
+    """PA and UA per class in the standard reading and in the paper's (rows as reference) reading."""
+    standard, paper = per_class(matrix, labels, STANDARD), per_class(matrix, labels, PAPER)
+    return pd.DataFrame(
+        {
+            "PA standard (diag/col)": standard["PA"],
+            "UA standard (diag/row)": standard["UA"],
+            "PA paper (diag/row)": paper["PA"],
+            "UA paper (diag/col)": paper["UA"],
+        }
+    )
+
+
+def kappa(matrix) -> float:
+    """Cohen's kappa: (OA - chance agreement) / (1 - chance agreement); symmetric in orientation."""
+    m = _as_matrix(matrix)
+    n = m.sum()
+    chance = float((m.sum(axis=0) * m.sum(axis=1)).sum() / n**2)
+    return (overall_accuracy(m) - chance) / (1 - chance)
+
+
+def balanced_accuracy(matrix) -> float:
+    """Mean producer's accuracy (recall) over classes present in the reference; rows = classified."""
+    m = _as_matrix(matrix)
+    reference_totals = m.sum(axis=0)
+    present = reference_totals > 0
+    return float(np.mean(np.diag(m)[present] / reference_totals[present]))
+
+
+def macro_f1(matrix, reference_classes_only: bool = False) -> float:
+    """Unweighted mean of per-class F1 (orientation-free: F1 is symmetric in PA and UA).
+
+    By default over every class of the matrix (scikit-learn's macro average); with
+    `reference_classes_only`, over the classes present in the reference (columns), so that a map
+    predicting a class the reference lacks is penalised by its errors, not by an extra F1 of 0.
+    """
+    m = _as_matrix(matrix)
+    tp = np.diag(m)
+    denominator = m.sum(axis=0) + m.sum(axis=1)
+    f1 = np.where(denominator > 0, 2 * tp / np.where(denominator > 0, denominator, 1), 0.0)
+    return float(np.mean(f1[m.sum(axis=0) > 0] if reference_classes_only else f1))
+
+
+def mcc(matrix) -> float:
+    """Matthews correlation coefficient, multiclass (Gorodkin 2004); 0 when undefined."""
+    m = _as_matrix(matrix)
+    n, correct = m.sum(), np.trace(m)
+    predicted, actual = m.sum(axis=1), m.sum(axis=0)
+    denominator = np.sqrt((n**2 - predicted @ predicted) * (n**2 - actual @ actual))
+    return float((correct * n - predicted @ actual) / denominator) if denominator > 0 else 0.0
+
+
+def disagreement(matrix) -> dict[str, float]:
+    """Quantity and allocation disagreement (Pontius & Millones 2011), as proportions; rows = classified.
+
+    quantity = sum_g |row_g - col_g| / 2, allocation = sum_g 2 min(row_g - p_gg, col_g - p_gg) / 2,
+    with p the matrix as proportions; quantity + allocation = 1 - OA.
+    """
+    p = _as_matrix(matrix)
+    p = p / p.sum()
+    rows, cols, diag = p.sum(axis=1), p.sum(axis=0), np.diag(p)
+    quantity = float(np.abs(rows - cols).sum() / 2)
+    allocation = float(np.minimum(rows - diag, cols - diag).sum())
+    return {"quantity": quantity, "allocation": allocation, "total": quantity + allocation}
+
+
+def summary(matrix) -> dict[str, float]:
+    """Every single-number score of a matrix (rows = classified): OA, kappa, balanced accuracy, MCC, macro F1, Q, A."""
+    split = disagreement(matrix)
+    return {
+        "overall_accuracy": overall_accuracy(matrix),
+        "kappa": kappa(matrix),
+        "balanced_accuracy": balanced_accuracy(matrix),
+        "mcc": mcc(matrix),
+        "macro_f1": macro_f1(matrix),
+        "quantity_disagreement": split["quantity"],
+        "allocation_disagreement": split["allocation"],
+    }
+
+
+# ---------------------------------------------------------------- stratified estimators (Olofsson et al. 2014)
+
+
+@dataclass(frozen=True)
+class StratifiedEstimate:
+    """Area-weighted accuracy and area from a stratified random sample; every `*_ci` is a 95% half-width.
+
+    `proportions` is the estimated error matrix in area proportions (rows = map, columns = reference).
+    Areas are in the unit of the mapped areas given (pixels, hectares...).
+    """
+
+    proportions: pd.DataFrame
+    overall_accuracy: float
+    overall_accuracy_ci: float
+    table: pd.DataFrame  # per class: UA, UA_ci, PA, PA_ci, area, area_ci, mapped_area
+
+
+def stratified_estimates(counts, mapped_areas, labels: Sequence[int] | None = None, z: float = 1.96) -> StratifiedEstimate:
+    """Olofsson et al. (2014) estimators from sample counts (rows = map class, columns = reference).
+
+    `mapped_areas[i]` is the area the map gives class i (its stratum size). Each stratum needs at
+    least two sample units. OA, UA, PA and reference-class areas come with z * standard error.
+    """
+    n = np.asarray(counts, dtype=np.float64)
+    area = np.asarray(mapped_areas, dtype=np.float64)
+    if n.ndim != 2 or n.shape[0] != n.shape[1] or area.shape != (n.shape[0],):
+        raise ValueError("counts must be a square matrix and mapped_areas one value per row")
+    n_i = n.sum(axis=1)
+    if (n_i < 2).any():
+        raise ValueError("every map class (row) needs at least two sample units")
+    labels = list(range(1, n.shape[0] + 1)) if labels is None else [int(v) for v in labels]
+    total = area.sum()
+    w = area / total
+    within = n / n_i[:, None]  # n_ij / n_i.
+    p = w[:, None] * within
+    diag = np.diag(p)
+    ref_prop = p.sum(axis=0)
+    ua = np.diag(within)
+    pa = diag / ref_prop
+    oa = diag.sum()
+    oa_var = np.sum(w**2 * ua * (1 - ua) / (n_i - 1))
+    ua_var = ua * (1 - ua) / (n_i - 1)
+    # eq. 7 of Olofsson et al. 2014, with N = areas: N_.j estimated reference total, N_j. mapped total
+    ref_area = area @ within
+    cell_var = area[:, None] ** 2 * within * (1 - within) / (n_i[:, None] - 1)
+    off_diagonal = cell_var.sum(axis=0) - np.diag(cell_var)
+    pa_var = (area**2 * (1 - pa) ** 2 * ua * (1 - ua) / (n_i - 1) + pa**2 * off_diagonal) / ref_area**2
+    area_se = np.sqrt(np.sum((w[:, None] * p - p**2) / (n_i[:, None] - 1), axis=0))
+    table = pd.DataFrame(
+        {
+            "UA": ua,
+            "UA_ci": z * np.sqrt(ua_var),
+            "PA": pa,
+            "PA_ci": z * np.sqrt(pa_var),
+            "area": ref_prop * total,
+            "area_ci": z * area_se * total,
+            "mapped_area": area,
+        },
+        index=pd.Index(labels, name="class"),
+    )
+    proportions = pd.DataFrame(p, index=pd.Index(labels, name="map"), columns=pd.Index(labels, name="reference"))
+    return StratifiedEstimate(proportions, float(oa), float(z * np.sqrt(oa_var)), table)
+
+
+# ---------------------------------------------------------------- bootstrap and McNemar
+
+
+def bootstrap_ci(
+    matrix,
+    labels: Sequence[int],
+    n_boot: int = 2000,
+    confidence: float = 0.95,
+    seed: int = 0,
+    reference_classes_only: bool = False,
+) -> pd.DataFrame:
+    """Percentile bootstrap intervals for OA, macro F1 and each class's F1 (rows = classified).
+
+    Resampling N pixel pairs with replacement only changes how many pairs fall in each cell, so each
+    replicate is one multinomial draw of the matrix: exact, and fast for millions of pixels. It treats
+    pixels as independent; neighbouring pixels are not, so for polygon references the intervals are
+    optimistic (a point sample, as in the GEE notebook, does not have that problem).
+    Returns rows "OA", "macro F1", "F1 <class>" with columns estimate, low, high;
+    `reference_classes_only` as in `macro_f1`.
+    """
+    m = _as_matrix(matrix)
+    k = m.shape[0]
+    rng = np.random.default_rng(seed)
+    draws = rng.multinomial(int(m.sum()), (m / m.sum()).ravel(), size=n_boot).reshape(n_boot, k, k).astype(np.float64)
+    tp = np.diagonal(draws, axis1=1, axis2=2)
+    denominator = draws.sum(axis=1) + draws.sum(axis=2)
+    f1 = np.divide(2 * tp, denominator, out=np.zeros_like(tp), where=denominator > 0)
+    averaged = m.sum(axis=0) > 0 if reference_classes_only else np.ones(k, dtype=bool)
+    replicates = {"OA": tp.sum(axis=1) / m.sum(), "macro F1": f1[:, averaged].mean(axis=1)}
+    estimates = {"OA": overall_accuracy(m), "macro F1": macro_f1(m, reference_classes_only)}
+    point_f1 = per_class(m, labels)["F1"].fillna(0.0)
+    for j, label in enumerate(labels):
+        replicates[f"F1 {label}"] = f1[:, j]
+        estimates[f"F1 {label}"] = float(point_f1.iloc[j])
+    tail = (1 - confidence) / 2 * 100
+    rows = {
+        name: {"estimate": estimates[name], "low": np.percentile(v, tail), "high": np.percentile(v, 100 - tail)}
+        for name, v in replicates.items()
+    }
+    return pd.DataFrame.from_dict(rows, orient="index")
+
+
+@dataclass(frozen=True)
+class McNemarResult:
+    only_first_correct: int  # b: pixels the first classifier gets right and the second wrong
+    only_second_correct: int  # c
+    statistic: float  # chi-square (continuity-corrected) or, for the exact test, min(b, c)
+    p_value: float
+    method: str  # "exact binomial" or "chi-square, continuity-corrected"
+
+
+EXACT_BELOW = 25  # discordant pairs under which the exact binomial test is used
+
+
+def mcnemar(first, second, reference) -> McNemarResult:
+    """McNemar's test: do two classifiers differ in accuracy on the same reference pixels?
+
+    Only pixels labelled in the reference and in both maps count. With b + c discordant pixels,
+    b + c < 25 uses the exact two-sided binomial test (b ~ Bin(b + c, 1/2)); otherwise the
+    chi-square statistic (|b - c| - 1)^2 / (b + c) with Edwards' continuity correction, 1 d.o.f.
+    Pixels are treated as independent, so with spatially clustered references p is optimistic.
+    """
+    from scipy import stats
+
+    a, b_map, ref = (_codes(x, name) for x, name in ((first, "first"), (second, "second"), (reference, "reference")))
+    if not a.shape == b_map.shape == ref.shape:
+        raise ValueError(f"shapes differ: first {a.shape}, second {b_map.shape}, reference {ref.shape}")
+    valid = (ref != 0) & (a != 0) & (b_map != 0)
+    right_a, right_b = a[valid] == ref[valid], b_map[valid] == ref[valid]
+    b = int(np.count_nonzero(right_a & ~right_b))
+    c = int(np.count_nonzero(~right_a & right_b))
+    if b + c == 0:
+        return McNemarResult(b, c, 0.0, 1.0, "no discordant pixels")
+    if b + c < EXACT_BELOW:
+        p = stats.binomtest(b, b + c, 0.5).pvalue
+        return McNemarResult(b, c, float(min(b, c)), float(p), "exact binomial")
+    chi2 = (abs(b - c) - 1) ** 2 / (b + c)
+    return McNemarResult(b, c, float(chi2), float(stats.chi2.sf(chi2, 1)), "chi-square, continuity-corrected")
+
+
+def common_pixels(reference, maps: Mapping[str, object]) -> np.ndarray:
+    """Boolean mask of pixels labelled in the reference and in every map (a fair common test set)."""
+    valid = _codes(reference, "reference") != 0
+    for name, values in maps.items():
+        codes = _codes(values, name)
+        if codes.shape != valid.shape:
+            raise ValueError(f"{name}: shape {codes.shape} differs from the reference's {valid.shape}")
+        valid &= codes != 0
+    return valid
+
+
+def compare_classifiers(maps: Mapping[str, object], reference, n_boot: int = 1000, seed: int = 0):
+    """(scores, p-values) for several maps on the same reference pixels.
+
+    scores: one row per map with OA and macro F1 (over the reference's classes; a predicted class the
+    reference lacks counts as error), each with a bootstrap 95% interval, and kappa;
+    p-values: McNemar p for every pair (symmetric table, NaN on the diagonal).
+    """
+    valid = common_pixels(reference, maps)
+    ref = _codes(reference, "reference")[valid]
+    flat = {name: _codes(values, name)[valid] for name, values in maps.items()}
+    labels = sorted(set(np.unique(ref).tolist()).union(*(np.unique(v).tolist() for v in flat.values())))
+    rows = {}
+    for name, pred in flat.items():
+        matrix, _ = confusion_matrix(pred, ref, labels)
+        ci = bootstrap_ci(matrix, labels, n_boot=n_boot, seed=seed, reference_classes_only=True)
+        rows[name] = {
+            "pixels": int(matrix.sum()),
+            "OA": ci.loc["OA", "estimate"],
+            "OA low": ci.loc["OA", "low"],
+            "OA high": ci.loc["OA", "high"],
+            "macro F1": ci.loc["macro F1", "estimate"],
+            "macro F1 low": ci.loc["macro F1", "low"],
+            "macro F1 high": ci.loc["macro F1", "high"],
+            "kappa": kappa(matrix),
+        }
+    names = list(flat)
+    p_values = pd.DataFrame(np.nan, index=names, columns=names)
+    for i, first in enumerate(names):
+        for second in names[i + 1 :]:
+            p = mcnemar(flat[first], flat[second], ref).p_value
+            p_values.loc[first, second] = p_values.loc[second, first] = p
+    return pd.DataFrame.from_dict(rows, orient="index"), p_values
+
+
+# ---------------------------------------------------------------- the imbalance demonstration
+
+
+def synthetic_imbalance(
+    ratio: float, n_classes: int = 5, minority_pixels: int = 1000, majority_recall: float = 0.95, minority_recall: float = 0.7
+) -> tuple[np.ndarray, list[int]]:
+    """Expected pixel counts (float; rows = classified) of a classifier whose per-class behaviour is fixed.
+
+    Class 1 has `ratio` times the pixels of each of the other classes. The classifier finds
+    `majority_recall` of class 1 and spreads its misses evenly over the minority classes; it finds
+    `minority_recall` of each minority class and labels the rest class 1. Only the class sizes change
+    with `ratio`, so any metric that moves is reacting to imbalance, not to the classifier.
+    """
+    if ratio < 1 or n_classes < 2:
+        raise ValueError("ratio must be >= 1 and n_classes >= 2")
+    sizes = np.array([ratio * minority_pixels] + [minority_pixels] * (n_classes - 1), dtype=np.float64)
+    matrix = np.zeros((n_classes, n_classes))
+    matrix[0, 0] = majority_recall * sizes[0]
+    matrix[1:, 0] = (1 - majority_recall) * sizes[0] / (n_classes - 1)
+    for j in range(1, n_classes):
+        matrix[j, j] = minority_recall * sizes[j]
+        matrix[0, j] = (1 - minority_recall) * sizes[j]
+    return matrix, list(range(1, n_classes + 1))
+
+
+def imbalance_summary(ratios: Iterable[float], **kwargs) -> pd.DataFrame:
+    """OA, mean per-class ACC, mean PA, mean UA and macro F1 of `synthetic_imbalance` at each ratio."""
+    rows = {}
+    for ratio in ratios:
+        matrix, labels = synthetic_imbalance(ratio, **kwargs)
+        mean = accuracy_table(matrix, labels).loc["Mean"]
+        rows[ratio] = {
+            "OA": overall_accuracy(matrix),
+            "mean ACC": mean["ACC"],
+            "mean PA": mean["PA"],
+            "mean UA": mean["UA"],
+            "macro F1": mean["F1"],
+        }
+    return pd.DataFrame.from_dict(rows, orient="index").rename_axis("imbalance ratio")

@@ -1,0 +1,59 @@
+"""lulc_helpers.plots: axes say classified vs reference, ticks use the scheme's names, normalisation is right."""
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pytest
+
+from lulc_helpers import metrics, plots, scheme
+
+MATRIX = np.array([[8, 2, 0], [1, 6, 3], [1, 2, 7]])  # rows = classified
+LABELS = [3, 5, 10]
+
+
+def _heat_values(ax):
+    return np.asarray(ax.collections[0].get_array()).reshape(MATRIX.shape)
+
+
+@pytest.mark.parametrize(
+    "normalise, expected",
+    [
+        (None, MATRIX),
+        ("rows", MATRIX / MATRIX.sum(axis=1, keepdims=True)),
+        ("columns", MATRIX / MATRIX.sum(axis=0, keepdims=True)),
+    ],
+)
+def test_heatmap_values_and_axis_labels(normalise, expected):
+    ax = plots.confusion_heatmap(MATRIX, LABELS, normalise)
+    np.testing.assert_allclose(_heat_values(ax), expected)
+    assert "Reference" in ax.get_xlabel() and "Classified" in ax.get_ylabel()
+    assert [t.get_text() for t in ax.get_yticklabels()] == [f"{c} {scheme.get(c).name}" for c in LABELS]
+    plt.close("all")
+
+
+def test_column_normalised_diagonal_is_producers_accuracy():
+    ax = plots.confusion_heatmap(MATRIX, LABELS, "columns")
+    np.testing.assert_allclose(np.diag(_heat_values(ax)), [8 / 10, 6 / 10, 7 / 10])  # diag / column sum, by hand
+    plt.close("all")
+
+
+def test_panels_and_bars():
+    fig = plots.confusion_panels(MATRIX, LABELS, "demo")
+    assert len([a for a in fig.axes if a.get_xlabel()]) == 3
+    ax = plots.per_class_bars(metrics.accuracy_table(MATRIX, LABELS))
+    assert len(ax.patches) == 3 * len(LABELS)  # PA, UA, F1 per class; Mean and Overall rows left out
+    assert ax.get_xticklabels()[0].get_text() == "3 Urban"
+    plt.close("all")
+
+
+def test_imbalance_figures():
+    ax = plots.imbalance_curves([1, 10, 100])
+    assert {line.get_label() for line in ax.get_lines()} == {"OA", "mean ACC", "mean PA", "mean UA", "macro F1"}
+    fig = plots.imbalance_figure(20)
+    assert len(fig.axes[1].patches) == 5
+    plt.close("all")
+    with pytest.raises(ValueError):
+        plots.normalised(MATRIX, "diagonal")
