@@ -1,0 +1,349 @@
+"""CART, Random Forest and a linear SVM with scikit-learn: the paper's GEE classifiers, run locally.
+
+The local backend of notebook 04 (`gee.py` is the Earth Engine one, with the same steps):
+stratified point samples from class masks, the three classifiers trained on the 10 bands,
+classification of a whole scene into a GeoTIFF like the U-Net's, and evaluation on test points
+and on every reference pixel through `lulc_helpers.metrics`. Confusion matrices follow the
+package's orientation: rows = classified (map), columns = reference.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import tempfile
+import time
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from . import data, metrics, scheme
+
+METHODS: tuple[str, ...] = ("cart", "rf", "svm")
+METHOD_NAMES = {"cart": "CART", "rf": "Random Forest", "svm": "SVM (linear)"}
+RF_TREES = 10  # the paper's smileRandomForest(10)
+
+# The paper's 280 GEE test points per reference class (Strzegom 20230709). Not printed in the paper:
+# recovered from its CART/RF/SVM tables, where PA x count is a whole number for every classifier
+# and the TNR column agrees (tests/test_classical.py checks both).
+PAPER_TEST_COUNTS: dict[int, int] = {1: 10, 2: 35, 3: 70, 4: 70, 5: 5, 7: 20, 8: 20, 9: 30, 10: 20}
+POINT_COLUMNS = ("source", "row", "col", "x", "y", "label")
+
+
+# ---------------------------------------------------------------- sampling
+
+
+def sample_points(
+    masks: xr.DataArray | Sequence[xr.DataArray],
+    counts: int | Mapping[int, int],
+    seed: int = 42,
+    images: Sequence[xr.DataArray | None] | None = None,
+) -> pd.DataFrame:
+    """Stratified random points from one or several class masks (pixels pooled over all masks).
+
+    `counts` is points per class (an int for every class present, or {class: n}); a class with
+    fewer labelled pixels gives all of them, recorded in `attrs["shortfall"]` as {class: (asked, got)}.
+    Columns: source (mask name), row, col, x, y (pixel centre, the mask's CRS), label, and the
+    band values B02..B12 when `images` (one per mask, on its grid) are given.
+    """
+    masks = [masks] if isinstance(masks, xr.DataArray) else list(masks)
+    if images is not None and len(images) != len(masks):
+        raise ValueError(f"{len(images)} images for {len(masks)} masks")
+    flat = [np.flatnonzero(m.values) for m in masks]
+    which = np.concatenate([np.full(idx.size, i) for i, idx in enumerate(flat)])
+    labels = np.concatenate([m.values.ravel()[idx] for m, idx in zip(masks, flat)]).astype(np.int64)
+    flat = np.concatenate(flat)
+    wanted = {int(c): counts for c in np.unique(labels)} if isinstance(counts, int) else dict(counts)
+    rng = np.random.default_rng(seed)
+    chosen, shortfall = [], {}
+    for code, n in sorted(wanted.items()):
+        pool = np.flatnonzero(labels == code)
+        if pool.size < n:
+            shortfall[code] = (n, int(pool.size))
+        chosen.append(np.sort(rng.choice(pool, size=min(n, pool.size), replace=False)))
+    pick = np.concatenate(chosen) if chosen else np.array([], dtype=np.int64)
+    frame = pd.concat(
+        [_points_of(masks[i], flat[pick[which[pick] == i]], images[i] if images else None) for i in range(len(masks))],
+        ignore_index=True,
+    )
+    frame = frame.sort_values(["label", "source", "row", "col"], ignore_index=True)
+    frame.attrs["shortfall"] = shortfall
+    frame.attrs["crs"] = str(masks[0].rio.crs)
+    return frame
+
+
+def _points_of(mask: xr.DataArray, flat: np.ndarray, image: xr.DataArray | None) -> pd.DataFrame:
+    rows, cols = np.unravel_index(flat, mask.shape)
+    frame = pd.DataFrame(
+        {
+            "source": str(mask.name),
+            "row": rows,
+            "col": cols,
+            "x": mask["x"].values[cols],
+            "y": mask["y"].values[rows],
+            "label": mask.values[rows, cols].astype(np.uint8),
+        }
+    )
+    if image is not None:
+        data.check_aligned(image, mask)
+        frame[list(data.BANDS)] = image.sel(band=list(data.BANDS)).values[:, rows, cols].T
+    return frame
+
+
+def training_points(per_class: int | Mapping[int, int] = 500, seed: int = 42, region: str = "strzegom") -> pd.DataFrame:
+    """Points with band values from the region's training masks and images (the U-Net's training scenes).
+
+    Scenes whose image is not available are skipped and listed in `attrs["skipped"]`.
+    """
+    pairs = [(scene, *data.load_scene(scene)) for scene in data.scenes("train", region)]
+    usable = [(image, mask) for _, image, mask in pairs if image is not None]
+    if not usable:
+        raise data.DataError(f"no training image for region {region!r} under {data.data_dir()} (run `lulc fetch`)")
+    images, masks = zip(*usable)
+    points = sample_points(list(masks), per_class, seed, images=list(images))
+    points.attrs["skipped"] = [scene.name for scene, image, _ in pairs if image is None]
+    return points
+
+
+def test_reference(scene: data.Scene | None = None, kind: str = "polygons") -> xr.DataArray:
+    """The test scene's reference on its image grid: the polygons rasterised (pixel centres), or the mask GeoTIFF.
+
+    "polygons" is the reference that reproduces the paper's Strzegom matrix (DESIGN.md).
+    """
+    scene = scene or data.test_scene()
+    _, mask = data.load_scene(scene)
+    if kind == "mask":
+        return mask
+    if kind == "polygons":
+        return data.rasterize_reference(data.data_dir() / scene.reference, like=mask, field=scene.reference_field)
+    raise ValueError(f"reference kind {kind!r}: use 'polygons' or 'mask'")
+
+
+def test_points(counts: int | Mapping[int, int] = PAPER_TEST_COUNTS, seed: int = 42, kind: str = "polygons") -> pd.DataFrame:
+    """Stratified test points from the Strzegom 20230709 reference (default: the paper's 280-point design)."""
+    return sample_points(test_reference(kind=kind), counts, seed)
+
+
+# ---------------------------------------------------------------- classifiers
+
+
+def make_classifier(method: str, seed: int = 42):
+    """An unfitted scikit-learn model: CART, Random Forest with 10 trees, or a linear-kernel C-SVM.
+
+    The SVM standardises the bands first: libsvm on raw reflectance (0..10000) barely converges.
+    """
+    from sklearn.ensemble import RandomForestClassifier
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+    from sklearn.svm import SVC
+    from sklearn.tree import DecisionTreeClassifier
+
+    builders = {
+        "cart": lambda: DecisionTreeClassifier(random_state=seed),
+        "rf": lambda: RandomForestClassifier(n_estimators=RF_TREES, random_state=seed, n_jobs=1),
+        "svm": lambda: make_pipeline(StandardScaler(), SVC(kernel="linear", C=1.0, random_state=seed)),
+    }
+    if method not in builders:
+        raise ValueError(f"unknown method {method!r}: choose one of {', '.join(METHODS)}")
+    return builders[method]()
+
+
+def features(points: pd.DataFrame) -> np.ndarray:
+    missing = [b for b in data.BANDS if b not in points.columns]
+    if missing:
+        raise ValueError(f"points lack the band columns {missing}; sample them with images")
+    return points[list(data.BANDS)].to_numpy(dtype=np.float32)
+
+
+@dataclass
+class Trained:
+    method: str
+    model: object
+    fit_s: float
+
+
+def fit(method: str, points: pd.DataFrame, seed: int = 42) -> Trained:
+    model = make_classifier(method, seed)
+    start = time.perf_counter()
+    model.fit(features(points), points["label"].to_numpy())
+    return Trained(method, model, time.perf_counter() - start)
+
+
+def classify_image(trained: Trained, image: xr.DataArray, chunk: int = 1 << 16) -> xr.DataArray:
+    """Classify every pixel of a 10-band image: uint8 (y, x) on its grid; `attrs["predict_s"]` holds the time."""
+    pixels = image.sel(band=list(data.BANDS)).values.reshape(len(data.BANDS), -1).T.astype(np.float32)
+    start = time.perf_counter()
+    labels = np.concatenate([trained.model.predict(pixels[i : i + chunk]) for i in range(0, len(pixels), chunk)])
+    elapsed = time.perf_counter() - start
+    grid = image.isel(band=0, drop=True)
+    classified = grid.copy(data=labels.reshape(grid.shape).astype(np.uint8))
+    classified.attrs = {"method": trained.method, "predict_s": elapsed, "fit_s": trained.fit_s}
+    classified.name = trained.method
+    classified.rio.write_crs(image.rio.crs, inplace=True)
+    classified.rio.write_nodata(scheme.NODATA, inplace=True)
+    return classified
+
+
+def write_classification(classified: xr.DataArray, path: str | os.PathLike) -> Path:
+    """A one-band uint8 GeoTIFF with nodata 0 and the scheme's colour table, written atomically."""
+    import rasterio
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    profile = dict(
+        driver="GTiff", dtype="uint8", count=1, nodata=scheme.NODATA, compress="deflate",
+        width=classified.rio.width, height=classified.rio.height, crs=classified.rio.crs,
+        transform=classified.rio.transform(),
+    )
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
+    os.close(fd)
+    try:
+        with rasterio.open(tmp, "w", **profile) as out:
+            out.write(classified.values.astype(np.uint8), 1)
+            out.write_colormap(1, scheme.gdal_colour_table())
+            out.set_band_description(1, f"class ({classified.attrs.get('method', 'classification')})")
+        os.replace(tmp, path)
+    finally:
+        Path(tmp).unlink(missing_ok=True)
+    return path
+
+
+def predictions_dir() -> Path:
+    """runs/predictions/ at the project root, where every notebook writes and reads classified maps."""
+    return data.project_root() / "runs" / "predictions"
+
+
+def prediction_path(method: str, scene: data.Scene | None = None) -> Path:
+    scene = scene or data.test_scene()
+    return predictions_dir() / f"{method}_{scene.name}.tif"
+
+
+def unet_prediction_path(scene: data.Scene | None = None) -> Path:
+    """The U-Net map of notebook 03 when it exists, else the paper's published U-Net raster."""
+    scene = scene or data.test_scene()
+    ours = prediction_path("unet", scene)
+    return ours if ours.is_file() else data.data_dir() / scene.published_prediction
+
+
+def open_classification(path: str | os.PathLike, name: str | None = None) -> xr.DataArray:
+    classified = data.open_mask(path)
+    classified.name = name or classified.name
+    return classified
+
+
+def run(
+    methods: Sequence[str] = METHODS, per_class: int | Mapping[int, int] = 500, seed: int = 42, write: bool = True
+) -> dict[str, xr.DataArray]:
+    """Train each method on the Strzegom training points and classify the 20230709 test image.
+
+    Returns {method: classified map}; with `write`, each map also goes to `prediction_path(method)`.
+    """
+    scene = data.test_scene()
+    image, _ = data.load_scene(scene)
+    if image is None:
+        raise data.DataError(f"{data.data_dir() / scene.image}: the test image is missing (run `lulc fetch`)")
+    points = training_points(per_class, seed)
+    maps = {}
+    for method in methods:
+        maps[method] = classify_image(fit(method, points, seed), image)
+        maps[method].attrs["training_points"] = len(points)
+        if write:
+            maps[method].attrs["path"] = str(write_classification(maps[method], prediction_path(method, scene)))
+    return maps
+
+
+# ---------------------------------------------------------------- evaluation
+
+
+def values_at_points(classified: xr.DataArray, points: pd.DataFrame) -> np.ndarray:
+    """The map's codes at the points' x, y (same CRS); 0 for points outside the map."""
+    inverse = ~classified.rio.transform()
+    cols, rows = inverse * (points["x"].to_numpy(), points["y"].to_numpy())
+    rows, cols = np.floor(rows).astype(int), np.floor(cols).astype(int)
+    inside = (rows >= 0) & (rows < classified.rio.height) & (cols >= 0) & (cols < classified.rio.width)
+    values = np.zeros(len(points), dtype=np.uint8)
+    values[inside] = classified.values[rows[inside], cols[inside]]
+    return values
+
+
+def matrix_on_points(classified: xr.DataArray, points: pd.DataFrame):
+    """(matrix, labels) on the test points; rows = classified, columns = reference."""
+    return metrics.confusion_matrix(values_at_points(classified, points), points["label"].to_numpy())
+
+
+def matrix_on_pixels(classified: xr.DataArray, reference: xr.DataArray):
+    """(matrix, labels) on every labelled reference pixel; rows = classified, columns = reference."""
+    data.check_aligned(classified, reference)
+    return metrics.confusion_matrix(classified.values, reference.values)
+
+
+def macro_f1(matrix, labels) -> float:
+    """Mean F1 over the classes present in the reference (columns with samples), so absent classes do not count."""
+    table = metrics.per_class(matrix, labels)
+    present = [k for k, n in zip(labels, np.asarray(matrix).sum(axis=0)) if n > 0]
+    return float(table.loc[present, "F1"].fillna(0).mean())
+
+
+def _paired(classified: xr.DataArray, on) -> tuple[np.ndarray, np.ndarray]:
+    """(classified, reference) samples for points (a DataFrame) or for all pixels of a reference map."""
+    if isinstance(on, pd.DataFrame):
+        return values_at_points(classified, on), on["label"].to_numpy()
+    data.check_aligned(classified, on)
+    keep = on.values != scheme.NODATA
+    return classified.values[keep], on.values[keep]
+
+
+def comparison_table(maps: Mapping[str, xr.DataArray], evaluations: Mapping[str, object], n_boot: int = 1000, seed: int = 0):
+    """OA with a 95 % bootstrap interval and macro F1 for every map on every evaluation set.
+
+    `evaluations` maps a name to test points (DataFrame) or a reference raster; every map is
+    scored on exactly the same samples. Rows: (evaluation, map).
+    """
+    rows = []
+    for where, on in evaluations.items():
+        for name, classified in maps.items():
+            predicted, reference = _paired(classified, on)
+            matrix, labels = metrics.confusion_matrix(predicted, reference)
+            low, high = metrics.bootstrap_ci(predicted, reference, n_boot=n_boot, seed=seed)
+            rows.append(
+                {"evaluated on": where, "map": name, "samples": int(matrix.sum()), "OA": metrics.overall_accuracy(matrix),
+                 "OA 95% low": low, "OA 95% high": high, "macro F1": macro_f1(matrix, labels)}
+            )
+    return pd.DataFrame(rows).set_index(["evaluated on", "map"])
+
+
+def mcnemar_table(maps: Mapping[str, xr.DataArray], baseline: str, evaluations: Mapping[str, object]) -> pd.DataFrame:
+    """McNemar's test of `baseline` against every other map, on the same samples of each evaluation set."""
+    rows = []
+    for where, on in evaluations.items():
+        base, reference = _paired(maps[baseline], on)
+        for name, classified in maps.items():
+            if name == baseline:
+                continue
+            statistic, p_value, only_base, only_other = metrics.mcnemar(base, _paired(classified, on)[0], reference)
+            rows.append(
+                {"evaluated on": where, "pair": f"{baseline} vs {name}", f"only {baseline} right": only_base,
+                 "only other right": only_other, "chi2": statistic, "p": p_value}
+            )
+    return pd.DataFrame(rows).set_index(["evaluated on", "pair"])
+
+
+# ---------------------------------------------------------------- the paper's numbers
+
+
+def paper_gee_table(method: str) -> pd.DataFrame:
+    """The paper's per-class table for a GEE classifier (ACC TNR PA UA F1; rows 1..10 as printed, Mean, Overall)."""
+    text = resources.files(__package__).joinpath("paper_gee_tables.tsv").read_text()
+    lines = [line for line in text.splitlines() if line and not line.startswith("#")]
+    rows = [r for r in csv.DictReader(lines, delimiter="\t") if r["method"] == method]
+    if not rows:
+        raise ValueError(f"no paper table for {method!r}: choose one of {', '.join(METHODS)}")
+    index = [int(r["class"]) if r["class"].isdigit() else r["class"] for r in rows]
+    columns = ["ACC", "TNR", "PA", "UA", "F1"]
+    values = [[float(r[c]) if r[c] else np.nan for c in columns] for r in rows]
+    return pd.DataFrame(values, index=pd.Index(index, name="class", dtype=object), columns=columns)
