@@ -20,6 +20,7 @@ from typing import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
+import rioxarray  # noqa: F401  (registers the .rio accessor used on every map)
 import xarray as xr
 
 from . import data, metrics, scheme

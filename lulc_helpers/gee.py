@@ -52,11 +52,15 @@ def _ee():
     return ee
 
 
-def initialize(project: str | None = None, verbose: bool = True) -> bool:
+LOCAL_FALLBACK = "Running the classifiers locally with scikit-learn instead."
+
+
+def initialize(project: str | None = None, verbose: bool = True, fallback: str = LOCAL_FALLBACK) -> bool:
     """Connect to Earth Engine with stored credentials; True on success, else False and one line saying why.
 
     The Cloud project comes from `project` or $EE_PROJECT_ID. Never prompts: run
-    `earthengine authenticate` (or `ee.Authenticate()` in Colab) once beforehand.
+    `earthengine authenticate` (or `ee.Authenticate()` in Colab) once beforehand. `fallback`
+    ends the line printed on failure (what the caller does instead).
     """
     project = project or os.environ.get(PROJECT_ENV) or None
     try:
@@ -70,7 +74,7 @@ def initialize(project: str | None = None, verbose: bool = True) -> bool:
             raise GEEUnavailable(f"Earth Engine is not available ({first_line})") from None
     except GEEUnavailable as why:
         if verbose:
-            print(f"{why}. Running the classifiers locally with scikit-learn instead.")
+            print(f"{why}. {fallback}".rstrip())
         return False
     if verbose:
         print(f"Earth Engine initialised with project {project}.")
