@@ -96,12 +96,18 @@ def _points_of(mask: xr.DataArray, flat: np.ndarray, image: xr.DataArray | None)
     return frame
 
 
-def training_points(per_class: int | Mapping[int, int] = 500, seed: int = 42, region: str = "strzegom") -> pd.DataFrame:
+def training_points(
+    per_class: int | Mapping[int, int] = 500, seed: int = 42, region: str = "strzegom", dates: Sequence[str] | None = None
+) -> pd.DataFrame:
     """Points with band values from the region's training masks and images (the U-Net's training scenes).
 
+    `dates` (e.g. ["20220619", "20220719"]) keeps only those scenes; default: all of them.
     Scenes whose image is not available are skipped and listed in `attrs["skipped"]`.
     """
-    pairs = [(scene, *data.load_scene(scene)) for scene in data.scenes("train", region)]
+    chosen = [s for s in data.scenes("train", region) if dates is None or s.date in dates]
+    if not chosen:
+        raise data.DataError(f"no {region} training scene for dates {list(dates or [])}")
+    pairs = [(scene, *data.load_scene(scene)) for scene in chosen]
     usable = [(image, mask) for _, image, mask in pairs if image is not None]
     if not usable:
         raise data.DataError(f"no training image for region {region!r} under {data.data_dir()} (run `lulc fetch`)")
@@ -238,17 +244,17 @@ def open_classification(path: str | os.PathLike, name: str | None = None) -> xr.
 
 
 def run(
-    methods: Sequence[str] = METHODS, per_class: int | Mapping[int, int] = 500, seed: int = 42, write: bool = True
+    points: pd.DataFrame, methods: Sequence[str] = METHODS, seed: int = 42, write: bool = True
 ) -> dict[str, xr.DataArray]:
-    """Train each method on the Strzegom training points and classify the 20230709 test image.
+    """Train each method on `points` (from `training_points`) and classify the Strzegom 20230709 test image.
 
-    Returns {method: classified map}; with `write`, each map also goes to `prediction_path(method)`.
+    Returns {method: classified map} with fit and predict times in its attrs; with `write`, each
+    map also goes to `prediction_path(method)` (runs/predictions/METHOD_strzegom_20230709.tif).
     """
     scene = data.test_scene()
     image, _ = data.load_scene(scene)
     if image is None:
         raise data.DataError(f"{data.data_dir() / scene.image}: the test image is missing (run `lulc fetch`)")
-    points = training_points(per_class, seed)
     maps = {}
     for method in methods:
         maps[method] = classify_image(fit(method, points, seed), image)
@@ -256,6 +262,32 @@ def run(
         if write:
             maps[method].attrs["path"] = str(write_classification(maps[method], prediction_path(method, scene)))
     return maps
+
+
+def timing_table(maps: Mapping[str, xr.DataArray]) -> pd.DataFrame:
+    """Fit and predict seconds per method (from `run`), and the prediction speed."""
+    rows = {
+        METHOD_NAMES.get(method, method): {
+            "training points": m.attrs["training_points"], "fit (s)": m.attrs["fit_s"], "predict (s)": m.attrs["predict_s"],
+            "pixels per second": m.size / max(m.attrs["predict_s"], 1e-9),
+        }
+        for method, m in maps.items()
+    }
+    return pd.DataFrame(rows).T
+
+
+def point_count_table(train: pd.DataFrame, test: pd.DataFrame) -> pd.DataFrame:
+    """Points per class: training (this run), test (paper, recovered from its tables) and test (this run)."""
+    table = pd.DataFrame(
+        {
+            "training points": train["label"].value_counts(),
+            "test points, paper": pd.Series(PAPER_TEST_COUNTS),
+            "test points, this run": test["label"].value_counts(),
+        }
+    ).sort_index().fillna(0).astype(int)
+    table.index = [f"{k} {scheme.get(k).name}" for k in table.index]
+    table.loc["Total"] = table.sum()
+    return table
 
 
 # ---------------------------------------------------------------- evaluation
@@ -336,6 +368,8 @@ def mcnemar_table(maps: Mapping[str, xr.DataArray], baseline: str, evaluations: 
 
 # ---------------------------------------------------------------- the paper's numbers
 
+PAPER_OA = {"cart": 0.7679, "rf": 0.8000, "svm": 0.7857}  # Section 3.2, on the 280 test points
+
 
 def paper_gee_table(method: str) -> pd.DataFrame:
     """The paper's per-class table for a GEE classifier (ACC TNR PA UA F1; rows 1..10 as printed, Mean, Overall)."""
@@ -348,3 +382,35 @@ def paper_gee_table(method: str) -> pd.DataFrame:
     columns = ["ACC", "TNR", "PA", "UA", "F1"]
     values = [[float(r[c]) if r[c] else np.nan for c in columns] for r in rows]
     return pd.DataFrame(values, index=pd.Index(index, name="class", dtype=object), columns=columns)
+
+
+def paper_comparison(method: str, matrix, labels) -> pd.DataFrame:
+    """Our per-class table (rows = classified matrix) beside the paper's: columns (metric, paper | this run)."""
+    ours = metrics.accuracy_table(matrix, labels)
+    paper = paper_gee_table(method)
+    index = list(dict.fromkeys([*paper.index, *ours.index]))
+    columns = pd.MultiIndex.from_product([paper.columns, ["paper", "this run"]])
+    table = pd.DataFrame(index=pd.Index(index, name="class", dtype=object), columns=columns, dtype=float)
+    for metric in paper.columns:
+        table[(metric, "paper")] = paper[metric].reindex(index)
+        table[(metric, "this run")] = ours[metric].reindex(index) if metric in ours else np.nan
+    return table
+
+
+def paper_mean_rows() -> pd.DataFrame:
+    """The paper's printed Mean PA/UA/F1 against the mean over its 9 class rows and the 9-row sum / 10.
+
+    CART's Mean is the 9-class mean; RF's and SVM's equal the sum divided by 10, as if the absent
+    class 6 counted with PA = UA = F1 = 0, which lowers their macro averages by a tenth.
+    """
+    rows = []
+    for method in METHODS:
+        table = paper_gee_table(method)
+        classes = [k for k in table.index if isinstance(k, int)]
+        for metric in ("PA", "UA", "F1"):
+            rows.append(
+                {"method": METHOD_NAMES[method], "metric": metric, "printed Mean": table.loc["Mean", metric],
+                 f"mean of {len(classes)} classes": table.loc[classes, metric].mean(),
+                 "sum / 10": table.loc[classes, metric].sum() / 10}
+            )
+    return pd.DataFrame(rows).set_index(["method", "metric"]).round(4)

@@ -76,7 +76,8 @@ def _classify(args) -> int:
         gee.download_classified(classified, grid, out)
         print(f"{out}: {args.method} from Earth Engine (paper's training points)")
         return 0
-    (classified,) = classical.run([args.method], args.per_class, args.seed, write=False).values()
+    points = classical.training_points(args.per_class, args.seed)
+    (classified,) = classical.run(points, [args.method], args.seed, write=False).values()
     classical.write_classification(classified, out)
     print(
         f"{out}: {args.method}, {classified.attrs['training_points']} training points, "

@@ -101,6 +101,10 @@ def test_training_points_come_from_all_strzegom_training_scenes(strzegom_test):
     assert points.groupby("label").size().to_dict() == {int(k): 20 for k in sorted(present)}
     assert set(points["source"]) <= {f"{s.name}_33u" for s in data.scenes("train", "strzegom")}
     assert points.attrs["skipped"] == []
+    summer = classical.training_points(per_class=5, seed=0, dates=["20220619", "20220719"])
+    assert set(summer["source"]) == {"strzegom_20220619_33u", "strzegom_20220719_33u"}
+    with pytest.raises(data.DataError, match="19990101"):
+        classical.training_points(dates=["19990101"])
 
 
 def test_test_points_follow_the_paper_design(strzegom_test):
@@ -199,6 +203,25 @@ def test_unet_map_prefers_our_run(tmp_path, monkeypatch, strzegom_test, data_roo
     ours.parent.mkdir(parents=True)
     ours.write_bytes(b"")
     assert classical.unet_prediction_path() == ours
+
+
+def test_paper_comparison_and_mean_rows():
+    matrix = np.array([[3, 1], [0, 4]])  # rows = classified: class 1 PA = 3/3, UA = 3/4
+    table = classical.paper_comparison("cart", matrix, [1, 2])
+    assert table.loc[1, ("PA", "this run")] == 1.0 and table.loc[1, ("UA", "this run")] == 0.75
+    assert table.loc[1, ("PA", "paper")] == 0.7 and table.loc["Overall", ("ACC", "paper")] == 0.7679
+    assert table.loc["Overall", ("ACC", "this run")] == pytest.approx(7 / 8)
+    means = classical.paper_mean_rows()
+    assert means.loc[("Random Forest", "PA"), "sum / 10"] == means.loc[("Random Forest", "PA"), "printed Mean"]
+    assert means.loc[("CART", "PA"), "mean of 9 classes"] == means.loc[("CART", "PA"), "printed Mean"]
+
+
+def test_point_count_table_totals():
+    train = pd.DataFrame({"label": [1, 1, 10]})
+    test = pd.DataFrame({"label": [10]})
+    table = classical.point_count_table(train, test)
+    assert table.loc["Total"].tolist() == [3, 280, 1]
+    assert table.loc["1 Conifer forest", "training points"] == 2
 
 
 # ---------------------------------------------------------------- CLI
