@@ -39,6 +39,12 @@ POINT_COLUMNS = ("source", "row", "col", "x", "y", "label")
 # ---------------------------------------------------------------- sampling
 
 
+def valid_pixels(image: xr.DataArray) -> np.ndarray:
+    """(y, x) bool: pixels with a value in every band. The images carry 0 in some bands along their edges
+    (resampling of the 20 m bands), and surface reflectance is never exactly 0, so 0 marks no data."""
+    return (image.sel(band=list(data.BANDS)).values > 0).all(axis=0)
+
+
 def sample_points(
     masks: xr.DataArray | Sequence[xr.DataArray],
     counts: int | Mapping[int, int],
@@ -50,12 +56,16 @@ def sample_points(
     `counts` is points per class (an int for every class present, or {class: n}); a class with
     fewer labelled pixels gives all of them, recorded in `attrs["shortfall"]` as {class: (asked, got)}.
     Columns: source (mask name), row, col, x, y (pixel centre, the mask's CRS), label, and the
-    band values B02..B12 when `images` (one per mask, on its grid) are given.
+    band values B02..B12 when `images` (one per mask, on its grid) are given; then only pixels
+    with data in every band (`valid_pixels`) are drawn.
     """
     masks = [masks] if isinstance(masks, xr.DataArray) else list(masks)
     if images is not None and len(images) != len(masks):
         raise ValueError(f"{len(images)} images for {len(masks)} masks")
-    flat = [np.flatnonzero(m.values) for m in masks]
+    usable = [m.values != scheme.NODATA for m in masks]
+    if images is not None:
+        usable = [u & valid_pixels(image) for u, image in zip(usable, images)]
+    flat = [np.flatnonzero(u) for u in usable]
     which = np.concatenate([np.full(idx.size, i) for i, idx in enumerate(flat)])
     labels = np.concatenate([m.values.ravel()[idx] for m, idx in zip(masks, flat)]).astype(np.int64)
     flat = np.concatenate(flat)
@@ -182,13 +192,18 @@ def fit(method: str, points: pd.DataFrame, seed: int = 42) -> Trained:
 
 
 def classify_image(trained: Trained, image: xr.DataArray, chunk: int = 1 << 16) -> xr.DataArray:
-    """Classify every pixel of a 10-band image: uint8 (y, x) on its grid; `attrs["predict_s"]` holds the time."""
-    pixels = image.sel(band=list(data.BANDS)).values.reshape(len(data.BANDS), -1).T.astype(np.float32)
+    """Classify every pixel with data in all bands: uint8 (y, x) on the image grid, 0 elsewhere.
+
+    `attrs["predict_s"]` holds the prediction time.
+    """
+    valid = valid_pixels(image).ravel()
+    pixels = image.sel(band=list(data.BANDS)).values.reshape(len(data.BANDS), -1).T[valid].astype(np.float32)
     start = time.perf_counter()
-    labels = np.concatenate([trained.model.predict(pixels[i : i + chunk]) for i in range(0, len(pixels), chunk)])
+    labels = np.zeros(valid.size, dtype=np.uint8)
+    labels[valid] = np.concatenate([trained.model.predict(pixels[i : i + chunk]) for i in range(0, len(pixels), chunk)])
     elapsed = time.perf_counter() - start
     grid = image.isel(band=0, drop=True)
-    classified = grid.copy(data=labels.reshape(grid.shape).astype(np.uint8))
+    classified = grid.copy(data=labels.reshape(grid.shape))
     classified.attrs = {"method": trained.method, "predict_s": elapsed, "fit_s": trained.fit_s}
     classified.name = trained.method
     classified.rio.write_crs(image.rio.crs, inplace=True)
@@ -322,27 +337,38 @@ def macro_f1(matrix, labels) -> float:
     return float(table.loc[present, "F1"].fillna(0).mean())
 
 
-def _paired(classified: xr.DataArray, on) -> tuple[np.ndarray, np.ndarray]:
-    """(classified, reference) samples for points (a DataFrame) or for all pixels of a reference map."""
+def common_samples(maps: Mapping[str, xr.DataArray], on) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """({name: classified}, reference) on the samples where the reference and every map have a class.
+
+    `on` is test points (a DataFrame with x, y, label) or a reference raster on the maps' grid, so
+    that every map is scored on exactly the same samples.
+    """
     if isinstance(on, pd.DataFrame):
-        return values_at_points(classified, on), on["label"].to_numpy()
-    data.check_aligned(classified, on)
-    keep = on.values != scheme.NODATA
-    return classified.values[keep], on.values[keep]
+        predicted = {name: values_at_points(m, on) for name, m in maps.items()}
+        reference = on["label"].to_numpy()
+    else:
+        for m in maps.values():
+            data.check_aligned(m, on)
+        predicted = {name: m.values.ravel() for name, m in maps.items()}
+        reference = on.values.ravel()
+    keep = reference != scheme.NODATA
+    for values in predicted.values():
+        keep &= values != scheme.NODATA
+    return {name: values[keep] for name, values in predicted.items()}, reference[keep]
 
 
 def comparison_table(maps: Mapping[str, xr.DataArray], evaluations: Mapping[str, object], n_boot: int = 1000, seed: int = 0):
     """OA with a 95 % bootstrap interval and macro F1 for every map on every evaluation set.
 
-    `evaluations` maps a name to test points (DataFrame) or a reference raster; every map is
-    scored on exactly the same samples. Rows: (evaluation, map).
+    `evaluations` maps a name to test points (DataFrame) or a reference raster; within a set,
+    every map is scored on the same samples (`common_samples`). Rows: (evaluation, map).
     """
     rows = []
     for where, on in evaluations.items():
-        for name, classified in maps.items():
-            predicted, reference = _paired(classified, on)
-            matrix, labels = metrics.confusion_matrix(predicted, reference)
-            low, high = metrics.bootstrap_ci(predicted, reference, n_boot=n_boot, seed=seed)
+        predicted, reference = common_samples(maps, on)
+        for name, values in predicted.items():
+            matrix, labels = metrics.confusion_matrix(values, reference)
+            low, high = metrics.bootstrap_ci(values, reference, n_boot=n_boot, seed=seed)
             rows.append(
                 {"evaluated on": where, "map": name, "samples": int(matrix.sum()), "OA": metrics.overall_accuracy(matrix),
                  "OA 95% low": low, "OA 95% high": high, "macro F1": macro_f1(matrix, labels)}
@@ -354,11 +380,11 @@ def mcnemar_table(maps: Mapping[str, xr.DataArray], baseline: str, evaluations: 
     """McNemar's test of `baseline` against every other map, on the same samples of each evaluation set."""
     rows = []
     for where, on in evaluations.items():
-        base, reference = _paired(maps[baseline], on)
-        for name, classified in maps.items():
+        predicted, reference = common_samples(maps, on)
+        for name, values in predicted.items():
             if name == baseline:
                 continue
-            statistic, p_value, only_base, only_other = metrics.mcnemar(base, _paired(classified, on)[0], reference)
+            statistic, p_value, only_base, only_other = metrics.mcnemar(predicted[baseline], values, reference)
             rows.append(
                 {"evaluated on": where, "pair": f"{baseline} vs {name}", f"only {baseline} right": only_base,
                  "only other right": only_other, "chi2": statistic, "p": p_value}
@@ -395,6 +421,22 @@ def paper_comparison(method: str, matrix, labels) -> pd.DataFrame:
         table[(metric, "paper")] = paper[metric].reindex(index)
         table[(metric, "this run")] = ours[metric].reindex(index) if metric in ours else np.nan
     return table
+
+
+def oa_summary(matrices: Mapping[str, tuple]) -> pd.DataFrame:
+    """OA and macro F1 per method on the test points, the paper's beside ours ({method: (matrix, labels)}).
+
+    The paper's macro F1 is the mean of its printed per-class F1 (its Mean rows differ; see `paper_mean_rows`).
+    """
+    rows = {}
+    for method, (matrix, labels) in matrices.items():
+        paper = paper_gee_table(method)
+        classes = [k for k in paper.index if isinstance(k, int)]
+        rows[METHOD_NAMES[method]] = {
+            ("OA", "paper"): PAPER_OA[method], ("OA", "this run"): metrics.overall_accuracy(matrix),
+            ("macro F1", "paper"): paper.loc[classes, "F1"].mean(), ("macro F1", "this run"): macro_f1(matrix, labels),
+        }
+    return pd.DataFrame(rows).T
 
 
 def paper_mean_rows() -> pd.DataFrame:

@@ -217,6 +217,17 @@ def download_classified(classified, like: xr.DataArray, path: str | os.PathLike)
         Path(tmp).unlink(missing_ok=True)
 
 
+def download_maps(ee_maps: Mapping[str, object], like: xr.DataArray) -> dict[str, xr.DataArray]:
+    """Download {method: classified ee.Image} onto the grid of `like`, to runs/predictions/METHOD_gee_SCENE.tif;
+    returns {"CART (GEE)": map, ...} for side-by-side evaluation with the local maps."""
+    return {
+        f"{classical.METHOD_NAMES[method]} (GEE)": classical.open_classification(
+            download_classified(image, like, classical.prediction_path(f"{method}_gee")), f"{method}_gee"
+        )
+        for method, image in ee_maps.items()
+    }
+
+
 def vis_params() -> Mapping[str, object]:
     """Earth Engine visualisation of class codes 1..10 in the scheme's colours."""
     return {"min": scheme.CLASS_IDS[0], "max": scheme.CLASS_IDS[-1], "palette": [c.lstrip("#") for c in scheme.colours()]}

@@ -151,6 +151,14 @@ def add_ee_layer(m, image, name: str) -> None:
 # ---------------------------------------------------------------- reading a clicked point
 
 
+def latlon(x: float, y: float, crs) -> tuple[float, float]:
+    """(lat, lon) in WGS84 of a point given in `crs` (e.g. a test point's x, y)."""
+    from pyproj import Transformer
+
+    lon, lat = Transformer.from_crs(crs, "EPSG:4326", always_xy=True).transform(x, y)
+    return lat, lon
+
+
 def values_at(layers: Mapping[str, xr.DataArray], lat: float, lon: float) -> dict[str, int]:
     """{layer name: class code} at a WGS84 point (0 where the layer has no data or the point is outside)."""
     from pyproj import Transformer

@@ -28,7 +28,7 @@ def _grid(values, name="grid", origin=(500000.0, 5600000.0)):
 
 def _image(masks_shape, seed=0):
     rng = np.random.default_rng(seed)
-    values = rng.integers(0, 10000, (len(data.BANDS), *masks_shape)).astype(np.uint16)
+    values = rng.integers(1, 10000, (len(data.BANDS), *masks_shape)).astype(np.uint16)
     grid = _grid(values[0])
     image = xr.DataArray(values, dims=("band", "y", "x"), coords={"band": list(data.BANDS), "y": grid.y, "x": grid.x})
     image.rio.write_crs("EPSG:32633", inplace=True)
@@ -84,6 +84,29 @@ def test_sample_points_is_stratified_exact_and_seeded():
     other = classical.sample_points(mask, {1: 7, 2: 50, 3: 60}, seed=2, images=[image])
     pd.testing.assert_frame_equal(points, again)
     assert not points[["row", "col"]].equals(other[["row", "col"]])
+
+
+def test_pixels_without_data_are_neither_sampled_nor_classified():
+    mask = _grid(np.full((6, 6), 4, dtype=np.uint8))
+    image = _image(mask.shape)
+    image.values[6, :, 0] = 0  # B08 missing in the first column, as along the scenes' edges
+    points = classical.sample_points(mask, 100, seed=0, images=[image])
+    assert len(points) == 30 and (points["col"] > 0).all() and points.attrs["shortfall"] == {4: (100, 30)}
+    training = pd.DataFrame(np.full((2, len(data.BANDS)), 500.0), columns=list(data.BANDS)).assign(label=[4, 7])
+    classified = classical.classify_image(classical.fit("cart", training), image)
+    assert (classified.values[:, 0] == 0).all() and (classified.values[:, 1:] > 0).all()
+
+
+def test_maps_are_compared_on_common_samples():
+    reference = _grid(np.array([[1, 1, 2, 2]], dtype=np.uint8))
+    full = _grid(np.array([[1, 2, 2, 2]], dtype=np.uint8))
+    holed = _grid(np.array([[0, 1, 2, 2]], dtype=np.uint8))
+    predicted, ref = classical.common_samples({"full": full, "holed": holed}, reference)
+    assert ref.tolist() == [1, 2, 2] and predicted["full"].tolist() == [2, 2, 2]
+    table = classical.comparison_table({"full": full, "holed": holed}, {"px": reference}, n_boot=20)
+    assert table["samples"].tolist() == [3, 3]
+    # on the 3 common pixels: full gets 2 of 3 right, holed all 3
+    assert table.loc[("px", "full"), "OA"] == pytest.approx(2 / 3) and table.loc[("px", "holed"), "OA"] == 1.0
 
 
 def test_sample_points_pools_several_masks():
@@ -216,6 +239,16 @@ def test_paper_comparison_and_mean_rows():
     assert means.loc[("CART", "PA"), "mean of 9 classes"] == means.loc[("CART", "PA"), "printed Mean"]
 
 
+def test_oa_summary_puts_the_papers_oa_beside_ours():
+    matrix = np.array([[3, 1], [0, 4]])
+    table = classical.oa_summary({"rf": (matrix, [1, 2])})
+    assert table.loc["Random Forest", ("OA", "paper")] == 0.8
+    assert table.loc["Random Forest", ("OA", "this run")] == pytest.approx(7 / 8)
+    # macro F1: class 1: 2*3/(6+1) = 6/7, class 2: 2*4/(8+1) = 8/9
+    assert table.loc["Random Forest", ("macro F1", "this run")] == pytest.approx((6 / 7 + 8 / 9) / 2)
+    assert table.loc["Random Forest", ("macro F1", "paper")] == pytest.approx(7.1 / 9, abs=1e-4)  # hand sum of Table RF F1
+
+
 def test_point_count_table_totals():
     train = pd.DataFrame({"label": [1, 1, 10]})
     test = pd.DataFrame({"label": [10]})
@@ -234,7 +267,8 @@ def test_cli_classify_local_writes_a_geotiff(tmp_path, capsys, strzegom_test):
     classified = data.open_mask(out)
     _, mask = data.load_scene(strzegom_test)
     data.check_aligned(classified, mask)
-    assert set(np.unique(classified.values)) <= set(scheme.CLASS_IDS)
+    assert set(np.unique(classified.values)) <= {0, *scheme.CLASS_IDS}
+    assert (classified.values == 0).mean() < 0.02  # only the image's edge pixels without data
 
 
 def test_cli_classify_gee_without_project_is_one_line(monkeypatch, capsys, tmp_path):

@@ -106,6 +106,7 @@ def test_click_reads_every_layer(layers):
     assert "10 Quarries, open pits" in handler.panel.value and "3 Urban" in handler.panel.value
     handler(type="mousemove", coordinates=[0.0, 0.0])  # only clicks update the panel
     assert "3 Urban" in handler.panel.value
+    assert maps.latlon(ORIGIN[0] + 55, ORIGIN[1] - 305, "EPSG:32633") == pytest.approx((lat, lon))
     far = maps.values_at(layers, 52.0, 21.0)  # Warsaw: outside the scene
     assert far == {"RF": 0, "Reference": 0}
     assert "no data" in maps.describe_point(layers, 52.0, 21.0)
