@@ -142,8 +142,10 @@ def test_reference(scene: data.Scene | None = None, kind: str = "polygons") -> x
 
 
 def test_points(counts: int | Mapping[int, int] = PAPER_TEST_COUNTS, seed: int = 42, kind: str = "polygons") -> pd.DataFrame:
-    """Stratified test points from the Strzegom 20230709 reference (default: the paper's 280-point design)."""
-    return sample_points(test_reference(kind=kind), counts, seed)
+    """Stratified test points from the Strzegom 20230709 reference (default: the paper's 280-point design),
+    on pixels where the test image has data in every band, so every classifier can be scored on each point."""
+    image, _ = data.load_scene(data.test_scene())
+    return sample_points(test_reference(kind=kind), counts, seed, images=None if image is None else [image])
 
 
 # ---------------------------------------------------------------- classifiers

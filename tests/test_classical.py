@@ -136,6 +136,8 @@ def test_test_points_follow_the_paper_design(strzegom_test):
     assert points.groupby("label").size().to_dict() == classical.PAPER_TEST_COUNTS
     reference = classical.test_reference(kind="polygons")
     assert (classical.values_at_points(reference, points) == points["label"]).all()
+    image, _ = data.load_scene(strzegom_test)
+    assert classical.valid_pixels(image)[points["row"], points["col"]].all()
 
 
 # ---------------------------------------------------------------- classifiers
