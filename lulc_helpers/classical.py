@@ -33,7 +33,6 @@ RF_TREES = 10  # the paper's smileRandomForest(10)
 # recovered from its CART/RF/SVM tables, where PA x count is a whole number for every classifier
 # and the TNR column agrees (tests/test_classical.py checks both).
 PAPER_TEST_COUNTS: dict[int, int] = {1: 10, 2: 35, 3: 70, 4: 70, 5: 5, 7: 20, 8: 20, 9: 30, 10: 20}
-POINT_COLUMNS = ("source", "row", "col", "x", "y", "label")
 
 
 # ---------------------------------------------------------------- sampling
@@ -231,6 +230,7 @@ def write_classification(classified: xr.DataArray, path: str | os.PathLike) -> P
             out.write(classified.values.astype(np.uint8), 1)
             out.write_colormap(1, scheme.gdal_colour_table())
             out.set_band_description(1, f"class ({classified.attrs.get('method', 'classification')})")
+        os.chmod(tmp, 0o644)  # mkstemp creates 0600; a map is for everyone to read
         os.replace(tmp, path)
     finally:
         Path(tmp).unlink(missing_ok=True)

@@ -160,3 +160,27 @@ def test_vis_params_use_the_scheme_palette():
     assert (vis["min"], vis["max"]) == (1, 10)
     assert vis["palette"][0] == "2e8b57" and vis["palette"][9] == "696969"  # conifer forest, quarries (data README)
     assert vis["palette"] == [scheme.get(k).colour.lstrip("#") for k in range(1, 11)]
+
+
+def test_download_lands_on_the_local_grid_with_colours(ee_offline, monkeypatch, tmp_path, strzegom_test, data_root):
+    """getDownloadId is answered locally and the 'download' is the published U-Net raster (same grid)."""
+    import io
+
+    import rasterio
+
+    from lulc_helpers import data
+
+    requests = []
+    monkeypatch.setattr(ee_offline.data, "getDownloadId", lambda params: requests.append(params) or {"docid": "d", "token": "t"})
+    published = (data_root / strzegom_test.published_prediction).read_bytes()
+    monkeypatch.setattr(gee.urllib.request, "urlopen", lambda url, timeout: io.BytesIO(published))
+    _, mask = data.load_scene(strzegom_test)
+    path = gee.download_classified(ee_offline.Image(1).toByte(), mask, tmp_path / "rf_gee.tif")
+    (request,) = requests
+    assert request["format"] == "GEO_TIFF"
+    assert request["crs"] == "EPSG:32633" and request["dimensions"] == "401x401"
+    assert request["crs_transform"] == [10.0, 0.0, 585420.0, 0.0, -10.0, 5652250.0]
+    with rasterio.open(path) as src:
+        assert (src.width, src.height, src.nodata) == (401, 401, 0)
+        assert src.colormap(1)[10][:3] == (0x69, 0x69, 0x69)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["rf_gee.tif"]
