@@ -1,0 +1,455 @@
+"""CART, Random Forest and a linear SVM with scikit-learn: the paper's GEE classifiers, run locally.
+
+The local backend of notebook 04 (`gee.py` is the Earth Engine one, with the same steps):
+stratified point samples from class masks, the three classifiers trained on the 10 bands,
+classification of a whole scene into a GeoTIFF like the U-Net's, and evaluation on test points
+and on every reference pixel through `lulc_helpers.metrics`. Confusion matrices follow the
+package's orientation: rows = classified (map), columns = reference.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import tempfile
+import time
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+import rioxarray  # noqa: F401  (registers the .rio accessor used on every map)
+import xarray as xr
+
+from . import data, metrics, scheme
+
+METHODS: tuple[str, ...] = ("cart", "rf", "svm")
+METHOD_NAMES = {"cart": "CART", "rf": "Random Forest", "svm": "SVM (linear)"}
+RF_TREES = 10  # the paper's smileRandomForest(10)
+
+# The paper's 280 GEE test points per reference class (Strzegom 20230709). Not printed in the paper:
+# recovered from its CART/RF/SVM tables, where PA x count is a whole number for every classifier
+# and the TNR column agrees (tests/test_classical.py checks both).
+PAPER_TEST_COUNTS: dict[int, int] = {1: 10, 2: 35, 3: 70, 4: 70, 5: 5, 7: 20, 8: 20, 9: 30, 10: 20}
+
+
+# ---------------------------------------------------------------- sampling
+
+
+def valid_pixels(image: xr.DataArray) -> np.ndarray:
+    """(y, x) bool: pixels with a value in every band. The images carry 0 in some bands along their edges
+    (resampling of the 20 m bands), and surface reflectance is never exactly 0, so 0 marks no data."""
+    return (image.sel(band=list(data.BANDS)).values > 0).all(axis=0)
+
+
+def sample_points(
+    masks: xr.DataArray | Sequence[xr.DataArray],
+    counts: int | Mapping[int, int],
+    seed: int = 42,
+    images: Sequence[xr.DataArray | None] | None = None,
+) -> pd.DataFrame:
+    """Stratified random points from one or several class masks (pixels pooled over all masks).
+
+    `counts` is points per class (an int for every class present, or {class: n}); a class with
+    fewer labelled pixels gives all of them, recorded in `attrs["shortfall"]` as {class: (asked, got)}.
+    Columns: source (mask name), row, col, x, y (pixel centre, the mask's CRS), label, and the
+    band values B02..B12 when `images` (one per mask, on its grid) are given; then only pixels
+    with data in every band (`valid_pixels`) are drawn.
+    """
+    masks = [masks] if isinstance(masks, xr.DataArray) else list(masks)
+    if images is not None and len(images) != len(masks):
+        raise ValueError(f"{len(images)} images for {len(masks)} masks")
+    usable = [m.values != scheme.NODATA for m in masks]
+    if images is not None:
+        usable = [u & valid_pixels(image) for u, image in zip(usable, images)]
+    flat = [np.flatnonzero(u) for u in usable]
+    which = np.concatenate([np.full(idx.size, i) for i, idx in enumerate(flat)])
+    labels = np.concatenate([m.values.ravel()[idx] for m, idx in zip(masks, flat)]).astype(np.int64)
+    flat = np.concatenate(flat)
+    wanted = {int(c): counts for c in np.unique(labels)} if isinstance(counts, int) else dict(counts)
+    rng = np.random.default_rng(seed)
+    chosen, shortfall = [], {}
+    for code, n in sorted(wanted.items()):
+        pool = np.flatnonzero(labels == code)
+        if pool.size < n:
+            shortfall[code] = (n, int(pool.size))
+        chosen.append(np.sort(rng.choice(pool, size=min(n, pool.size), replace=False)))
+    pick = np.concatenate(chosen) if chosen else np.array([], dtype=np.int64)
+    frame = pd.concat(
+        [_points_of(masks[i], flat[pick[which[pick] == i]], images[i] if images else None) for i in range(len(masks))],
+        ignore_index=True,
+    )
+    frame = frame.sort_values(["label", "source", "row", "col"], ignore_index=True)
+    frame.attrs["shortfall"] = shortfall
+    frame.attrs["crs"] = str(masks[0].rio.crs)
+    return frame
+
+
+def _points_of(mask: xr.DataArray, flat: np.ndarray, image: xr.DataArray | None) -> pd.DataFrame:
+    rows, cols = np.unravel_index(flat, mask.shape)
+    frame = pd.DataFrame(
+        {
+            "source": str(mask.name),
+            "row": rows,
+            "col": cols,
+            "x": mask["x"].values[cols],
+            "y": mask["y"].values[rows],
+            "label": mask.values[rows, cols].astype(np.uint8),
+        }
+    )
+    if image is not None:
+        data.check_aligned(image, mask)
+        frame[list(data.BANDS)] = image.sel(band=list(data.BANDS)).values[:, rows, cols].T
+    return frame
+
+
+def training_points(
+    per_class: int | Mapping[int, int] = 500, seed: int = 42, region: str = "strzegom", dates: Sequence[str] | None = None
+) -> pd.DataFrame:
+    """Points with band values from the region's training masks and images (the U-Net's training scenes).
+
+    `dates` (e.g. ["20220619", "20220719"]) keeps only those scenes; default: all of them.
+    Scenes whose image is not available are skipped and listed in `attrs["skipped"]`.
+    """
+    chosen = [s for s in data.scenes("train", region) if dates is None or s.date in dates]
+    if not chosen:
+        raise data.DataError(f"no {region} training scene for dates {list(dates or [])}")
+    pairs = [(scene, *data.load_scene(scene)) for scene in chosen]
+    usable = [(image, mask) for _, image, mask in pairs if image is not None]
+    if not usable:
+        raise data.DataError(f"no training image for region {region!r} under {data.data_dir()} (run `lulc fetch`)")
+    images, masks = zip(*usable)
+    points = sample_points(list(masks), per_class, seed, images=list(images))
+    points.attrs["skipped"] = [scene.name for scene, image, _ in pairs if image is None]
+    return points
+
+
+def test_reference(scene: data.Scene | None = None, kind: str = "polygons") -> xr.DataArray:
+    """The test scene's reference on its image grid: the polygons rasterised (pixel centres), or the mask GeoTIFF.
+
+    "polygons" is the reference that reproduces the paper's Strzegom matrix (DESIGN.md).
+    """
+    scene = scene or data.test_scene()
+    _, mask = data.load_scene(scene)
+    if kind == "mask":
+        return mask
+    if kind == "polygons":
+        return data.rasterize_reference(data.data_dir() / scene.reference, like=mask, field=scene.reference_field)
+    raise ValueError(f"reference kind {kind!r}: use 'polygons' or 'mask'")
+
+
+def test_points(counts: int | Mapping[int, int] = PAPER_TEST_COUNTS, seed: int = 42, kind: str = "polygons") -> pd.DataFrame:
+    """Stratified test points from the Strzegom 20230709 reference (default: the paper's 280-point design),
+    on pixels where the test image has data in every band, so every classifier can be scored on each point."""
+    image, _ = data.load_scene(data.test_scene())
+    return sample_points(test_reference(kind=kind), counts, seed, images=None if image is None else [image])
+
+
+# ---------------------------------------------------------------- classifiers
+
+
+def make_classifier(method: str, seed: int = 42):
+    """An unfitted scikit-learn model: CART, Random Forest with 10 trees, or a linear-kernel C-SVM.
+
+    The SVM standardises the bands first: libsvm on raw reflectance (0..10000) barely converges.
+    """
+    from sklearn.ensemble import RandomForestClassifier
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+    from sklearn.svm import SVC
+    from sklearn.tree import DecisionTreeClassifier
+
+    builders = {
+        "cart": lambda: DecisionTreeClassifier(random_state=seed),
+        "rf": lambda: RandomForestClassifier(n_estimators=RF_TREES, random_state=seed, n_jobs=1),
+        "svm": lambda: make_pipeline(StandardScaler(), SVC(kernel="linear", C=1.0, random_state=seed)),
+    }
+    if method not in builders:
+        raise ValueError(f"unknown method {method!r}: choose one of {', '.join(METHODS)}")
+    return builders[method]()
+
+
+def features(points: pd.DataFrame) -> np.ndarray:
+    missing = [b for b in data.BANDS if b not in points.columns]
+    if missing:
+        raise ValueError(f"points lack the band columns {missing}; sample them with images")
+    return points[list(data.BANDS)].to_numpy(dtype=np.float32)
+
+
+@dataclass
+class Trained:
+    method: str
+    model: object
+    fit_s: float
+
+
+def fit(method: str, points: pd.DataFrame, seed: int = 42) -> Trained:
+    model = make_classifier(method, seed)
+    start = time.perf_counter()
+    model.fit(features(points), points["label"].to_numpy())
+    return Trained(method, model, time.perf_counter() - start)
+
+
+def classify_image(trained: Trained, image: xr.DataArray, chunk: int = 1 << 16) -> xr.DataArray:
+    """Classify every pixel with data in all bands: uint8 (y, x) on the image grid, 0 elsewhere.
+
+    `attrs["predict_s"]` holds the prediction time.
+    """
+    valid = valid_pixels(image).ravel()
+    pixels = image.sel(band=list(data.BANDS)).values.reshape(len(data.BANDS), -1).T[valid].astype(np.float32)
+    start = time.perf_counter()
+    labels = np.zeros(valid.size, dtype=np.uint8)
+    labels[valid] = np.concatenate([trained.model.predict(pixels[i : i + chunk]) for i in range(0, len(pixels), chunk)])
+    elapsed = time.perf_counter() - start
+    grid = image.isel(band=0, drop=True)
+    classified = grid.copy(data=labels.reshape(grid.shape))
+    classified.attrs = {"method": trained.method, "predict_s": elapsed, "fit_s": trained.fit_s}
+    classified.name = trained.method
+    classified.rio.write_crs(image.rio.crs, inplace=True)
+    classified.rio.write_nodata(scheme.NODATA, inplace=True)
+    return classified
+
+
+def write_classification(classified: xr.DataArray, path: str | os.PathLike) -> Path:
+    """A one-band uint8 GeoTIFF with nodata 0 and the scheme's colour table, written atomically."""
+    import rasterio
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    profile = dict(
+        driver="GTiff", dtype="uint8", count=1, nodata=scheme.NODATA, compress="deflate",
+        width=classified.rio.width, height=classified.rio.height, crs=classified.rio.crs,
+        transform=classified.rio.transform(),
+    )
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
+    os.close(fd)
+    try:
+        with rasterio.open(tmp, "w", **profile) as out:
+            out.write(classified.values.astype(np.uint8), 1)
+            out.write_colormap(1, scheme.gdal_colour_table())
+            out.set_band_description(1, f"class ({classified.attrs.get('method', 'classification')})")
+        os.chmod(tmp, 0o644)  # mkstemp creates 0600; a map is for everyone to read
+        os.replace(tmp, path)
+    finally:
+        Path(tmp).unlink(missing_ok=True)
+    return path
+
+
+def predictions_dir() -> Path:
+    """runs/predictions/ at the project root, where every notebook writes and reads classified maps."""
+    return data.project_root() / "runs" / "predictions"
+
+
+def prediction_path(method: str, scene: data.Scene | None = None) -> Path:
+    scene = scene or data.test_scene()
+    return predictions_dir() / f"{method}_{scene.name}.tif"
+
+
+def unet_prediction_path(scene: data.Scene | None = None) -> Path:
+    """The U-Net map of notebook 03 when it exists, else the paper's published U-Net raster."""
+    scene = scene or data.test_scene()
+    ours = prediction_path("unet", scene)
+    return ours if ours.is_file() else data.data_dir() / scene.published_prediction
+
+
+def open_classification(path: str | os.PathLike, name: str | None = None) -> xr.DataArray:
+    classified = data.open_mask(path)
+    classified.name = name or classified.name
+    return classified
+
+
+def run(
+    points: pd.DataFrame, methods: Sequence[str] = METHODS, seed: int = 42, write: bool = True
+) -> dict[str, xr.DataArray]:
+    """Train each method on `points` (from `training_points`) and classify the Strzegom 20230709 test image.
+
+    Returns {method: classified map} with fit and predict times in its attrs; with `write`, each
+    map also goes to `prediction_path(method)` (runs/predictions/METHOD_strzegom_20230709.tif).
+    """
+    scene = data.test_scene()
+    image, _ = data.load_scene(scene)
+    if image is None:
+        raise data.DataError(f"{data.data_dir() / scene.image}: the test image is missing (run `lulc fetch`)")
+    maps = {}
+    for method in methods:
+        maps[method] = classify_image(fit(method, points, seed), image)
+        maps[method].attrs["training_points"] = len(points)
+        if write:
+            maps[method].attrs["path"] = str(write_classification(maps[method], prediction_path(method, scene)))
+    return maps
+
+
+def timing_table(maps: Mapping[str, xr.DataArray]) -> pd.DataFrame:
+    """Fit and predict seconds per method (from `run`), and the prediction speed."""
+    rows = {
+        METHOD_NAMES.get(method, method): {
+            "training points": m.attrs["training_points"], "fit (s)": m.attrs["fit_s"], "predict (s)": m.attrs["predict_s"],
+            "pixels per second": m.size / max(m.attrs["predict_s"], 1e-9),
+        }
+        for method, m in maps.items()
+    }
+    return pd.DataFrame(rows).T
+
+
+def point_count_table(train: pd.DataFrame, test: pd.DataFrame) -> pd.DataFrame:
+    """Points per class: training (this run), test (paper, recovered from its tables) and test (this run)."""
+    table = pd.DataFrame(
+        {
+            "training points": train["label"].value_counts(),
+            "test points, paper": pd.Series(PAPER_TEST_COUNTS),
+            "test points, this run": test["label"].value_counts(),
+        }
+    ).sort_index().fillna(0).astype(int)
+    table.index = [f"{k} {scheme.get(k).name}" for k in table.index]
+    table.loc["Total"] = table.sum()
+    return table
+
+
+# ---------------------------------------------------------------- evaluation
+
+
+def values_at_points(classified: xr.DataArray, points: pd.DataFrame) -> np.ndarray:
+    """The map's codes at the points' x, y (same CRS); 0 for points outside the map."""
+    inverse = ~classified.rio.transform()
+    cols, rows = inverse * (points["x"].to_numpy(), points["y"].to_numpy())
+    rows, cols = np.floor(rows).astype(int), np.floor(cols).astype(int)
+    inside = (rows >= 0) & (rows < classified.rio.height) & (cols >= 0) & (cols < classified.rio.width)
+    values = np.zeros(len(points), dtype=np.uint8)
+    values[inside] = classified.values[rows[inside], cols[inside]]
+    return values
+
+
+def matrix_on_points(classified: xr.DataArray, points: pd.DataFrame):
+    """(matrix, labels) on the test points; rows = classified, columns = reference."""
+    return metrics.confusion_matrix(values_at_points(classified, points), points["label"].to_numpy())
+
+
+def matrix_on_pixels(classified: xr.DataArray, reference: xr.DataArray):
+    """(matrix, labels) on every labelled reference pixel; rows = classified, columns = reference."""
+    data.check_aligned(classified, reference)
+    return metrics.confusion_matrix(classified.values, reference.values)
+
+
+def common_samples(maps: Mapping[str, xr.DataArray], on) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """({name: classified}, reference) on the samples where the reference and every map have a class.
+
+    `on` is test points (a DataFrame with x, y, label) or a reference raster on the maps' grid, so
+    that every map is scored on exactly the same samples.
+    """
+    if isinstance(on, pd.DataFrame):
+        predicted = {name: values_at_points(m, on) for name, m in maps.items()}
+        reference = on["label"].to_numpy()
+    else:
+        for m in maps.values():
+            data.check_aligned(m, on)
+        predicted = {name: m.values.ravel() for name, m in maps.items()}
+        reference = on.values.ravel()
+    keep = reference != scheme.NODATA
+    for values in predicted.values():
+        keep &= values != scheme.NODATA
+    return {name: values[keep] for name, values in predicted.items()}, reference[keep]
+
+
+def comparison_table(maps: Mapping[str, xr.DataArray], evaluations: Mapping[str, object], n_boot: int = 1000, seed: int = 0):
+    """OA with a 95 % bootstrap interval and macro F1 for every map on every evaluation set.
+
+    `evaluations` maps a name to test points (DataFrame) or a reference raster; within a set,
+    every map is scored on the same samples (`common_samples`). Rows: (evaluation, map).
+    """
+    rows = []
+    for where, on in evaluations.items():
+        predicted, reference = common_samples(maps, on)
+        for name, values in predicted.items():
+            matrix, labels = metrics.confusion_matrix(values, reference)
+            ci = metrics.bootstrap_ci(matrix, labels, n_boot=n_boot, seed=seed, reference_classes_only=True)
+            rows.append(
+                {"evaluated on": where, "map": name, "samples": int(matrix.sum()), "OA": ci.loc["OA", "estimate"],
+                 "OA 95% low": ci.loc["OA", "low"], "OA 95% high": ci.loc["OA", "high"],
+                 "macro F1": ci.loc["macro F1", "estimate"]}
+            )
+    return pd.DataFrame(rows).set_index(["evaluated on", "map"])
+
+
+def mcnemar_table(maps: Mapping[str, xr.DataArray], baseline: str, evaluations: Mapping[str, object]) -> pd.DataFrame:
+    """McNemar's test of `baseline` against every other map, on the same samples of each evaluation set."""
+    rows = []
+    for where, on in evaluations.items():
+        predicted, reference = common_samples(maps, on)
+        for name, values in predicted.items():
+            if name == baseline:
+                continue
+            test = metrics.mcnemar(predicted[baseline], values, reference)
+            rows.append(
+                {"evaluated on": where, "pair": f"{baseline} vs {name}", f"only {baseline} right": test.only_first_correct,
+                 "only other right": test.only_second_correct, "statistic": test.statistic, "p": test.p_value,
+                 "test": test.method}
+            )
+    return pd.DataFrame(rows).set_index(["evaluated on", "pair"])
+
+
+# ---------------------------------------------------------------- the paper's numbers
+
+PAPER_OA = {"cart": 0.7679, "rf": 0.8000, "svm": 0.7857}  # Section 3.2, on the 280 test points
+
+
+def paper_gee_table(method: str) -> pd.DataFrame:
+    """The paper's per-class table for a GEE classifier (ACC TNR PA UA F1; rows 1..10 as printed, Mean, Overall)."""
+    text = resources.files(__package__).joinpath("paper_gee_tables.tsv").read_text()
+    lines = [line for line in text.splitlines() if line and not line.startswith("#")]
+    rows = [r for r in csv.DictReader(lines, delimiter="\t") if r["method"] == method]
+    if not rows:
+        raise ValueError(f"no paper table for {method!r}: choose one of {', '.join(METHODS)}")
+    index = [int(r["class"]) if r["class"].isdigit() else r["class"] for r in rows]
+    columns = ["ACC", "TNR", "PA", "UA", "F1"]
+    values = [[float(r[c]) if r[c] else np.nan for c in columns] for r in rows]
+    return pd.DataFrame(values, index=pd.Index(index, name="class", dtype=object), columns=columns)
+
+
+def paper_comparison(method: str, matrix, labels) -> pd.DataFrame:
+    """Our per-class table (rows = classified matrix) beside the paper's: columns (metric, paper | this run)."""
+    ours = metrics.accuracy_table(matrix, labels)
+    paper = paper_gee_table(method)
+    index = list(dict.fromkeys([*paper.index, *ours.index]))
+    columns = pd.MultiIndex.from_product([paper.columns, ["paper", "this run"]])
+    table = pd.DataFrame(index=pd.Index(index, name="class", dtype=object), columns=columns, dtype=float)
+    for metric in paper.columns:
+        table[(metric, "paper")] = paper[metric].reindex(index)
+        table[(metric, "this run")] = ours[metric].reindex(index) if metric in ours else np.nan
+    return table
+
+
+def oa_summary(matrices: Mapping[str, tuple]) -> pd.DataFrame:
+    """OA and macro F1 per method on the test points, the paper's beside ours ({method: (matrix, labels)}).
+
+    The paper's macro F1 is the mean of its printed per-class F1 (its Mean rows differ; see `paper_mean_rows`).
+    """
+    rows = {}
+    for method, (matrix, labels) in matrices.items():
+        paper = paper_gee_table(method)
+        classes = [k for k in paper.index if isinstance(k, int)]
+        rows[METHOD_NAMES[method]] = {
+            ("OA", "paper"): PAPER_OA[method], ("OA", "this run"): metrics.overall_accuracy(matrix),
+            ("macro F1", "paper"): paper.loc[classes, "F1"].mean(), ("macro F1", "this run"): metrics.macro_f1(matrix, reference_classes_only=True),
+        }
+    return pd.DataFrame(rows).T
+
+
+def paper_mean_rows() -> pd.DataFrame:
+    """The paper's printed Mean PA/UA/F1 against the mean over its 9 class rows and the 9-row sum / 10.
+
+    CART's Mean is the 9-class mean; RF's and SVM's equal the sum divided by 10, as if the absent
+    class 6 counted with PA = UA = F1 = 0, which lowers their macro averages by a tenth.
+    """
+    rows = []
+    for method in METHODS:
+        table = paper_gee_table(method)
+        classes = [k for k in table.index if isinstance(k, int)]
+        for metric in ("PA", "UA", "F1"):
+            rows.append(
+                {"method": METHOD_NAMES[method], "metric": metric, "printed Mean": table.loc["Mean", metric],
+                 f"mean of {len(classes)} classes": table.loc[classes, metric].mean(),
+                 "sum / 10": table.loc[classes, metric].sum() / 10}
+            )
+    return pd.DataFrame(rows).set_index(["method", "metric"]).round(4)

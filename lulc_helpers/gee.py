@@ -1,0 +1,233 @@
+"""The paper's Google Earth Engine workflow: CART, Random Forest (10 trees) and a linear SVM on Sentinel-2 L2A.
+
+The Earth Engine backend of notebook 04, with the steps of `classical.py` (the local backend):
+`initialize`, `scene`, training points (the paper's assets or points from the local sampler),
+`make_classifier`, `fit`, `classify_image`, `matrix_on_points` (errorMatrix handed to
+`lulc_helpers.metrics`), `export_classified` / `download_classified`.
+
+Earth Engine's `errorMatrix` has rows = reference (actual) and columns = classified; this package
+uses rows = classified, columns = reference, so `reference_rows_to_classified_rows` transposes.
+Every function except `initialize` builds a lazy graph; nothing runs on the server until a
+result is requested (`getInfo`, an export, a map layer).
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import urllib.request
+from pathlib import Path
+from typing import Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from . import classical, data, scheme
+
+COLLECTION = "COPERNICUS/S2_SR_HARMONIZED"
+# Our files name the bands B02..B12, Earth Engine B2..B12: the one mapping between them.
+EE_BANDS: dict[str, str] = {band: "B" + band[1:].lstrip("0") for band in data.BANDS}
+PAPER_ASSETS = {
+    "train": "projects/urban-atlas-benchmark/assets/train_points_labels",
+    "test": "projects/urban-atlas-benchmark/assets/test_points_labels",
+}
+PAPER_DATE = "2023-07-09"
+PROJECT_ENV = "EE_PROJECT_ID"  # the variable geemap also reads
+LABEL = "label"  # the point property holding the class code
+CLASS_BAND = "classification"  # the band `Image.classify` writes
+SCALE = 10
+INSTALL_HINT = 'pip install "earthengine-api==1.7.50"'
+
+
+class GEEUnavailable(RuntimeError):
+    """Earth Engine cannot be used here: the package is missing or there are no credentials."""
+
+
+def _ee():
+    try:
+        import ee
+    except ImportError:
+        raise GEEUnavailable(f"earthengine-api is not installed ({INSTALL_HINT})") from None
+    return ee
+
+
+LOCAL_FALLBACK = "Running the classifiers locally with scikit-learn instead."
+
+
+def initialize(project: str | None = None, verbose: bool = True, fallback: str = LOCAL_FALLBACK) -> bool:
+    """Connect to Earth Engine with stored credentials; True on success, else False and one line saying why.
+
+    The Cloud project comes from `project` or $EE_PROJECT_ID. Never prompts: run
+    `earthengine authenticate` (or `ee.Authenticate()` in Colab) once beforehand. `fallback`
+    ends the line printed on failure (what the caller does instead).
+    """
+    project = project or os.environ.get(PROJECT_ENV) or None
+    try:
+        ee = _ee()
+        if project is None:
+            raise GEEUnavailable(f"no Earth Engine project: pass project=... or set ${PROJECT_ENV}")
+        try:
+            ee.Initialize(project=project)
+        except Exception as err:  # ee, google-auth and HTTP errors alike mean "not available here"
+            first_line = (str(err).strip().splitlines() or [type(err).__name__])[0]
+            raise GEEUnavailable(f"Earth Engine is not available ({first_line})") from None
+    except GEEUnavailable as why:
+        if verbose:
+            print(f"{why}. {fallback}".rstrip())
+        return False
+    if verbose:
+        print(f"Earth Engine initialised with project {project}.")
+    return True
+
+
+# ---------------------------------------------------------------- scene and points
+
+
+def region(like: xr.DataArray | None = None):
+    """The footprint of a raster (default: the Strzegom test mask) as an ee.Geometry in the raster's CRS."""
+    ee = _ee()
+    like = like if like is not None else data.load_scene(data.test_scene())[1]
+    return ee.Geometry.Rectangle(list(like.rio.bounds()), str(like.rio.crs), False)
+
+
+def scene(area, date: str = PAPER_DATE, max_cloud: float = 20):
+    """The Sentinel-2 L2A (harmonised) mosaic of one day over `area`, its 10 bands, granules under `max_cloud` %."""
+    ee = _ee()
+    start = ee.Date(date)
+    collection = (
+        ee.ImageCollection(COLLECTION)
+        .filterBounds(area)
+        .filterDate(start, start.advance(1, "day"))
+        .filter(ee.Filter.lt("CLOUDY_PIXEL_PERCENTAGE", max_cloud))
+        .select(list(EE_BANDS.values()))
+    )
+    return collection.mosaic().clip(area)
+
+
+def paper_points(split: str):
+    """The paper's point assets: "train" or "test" (280 Strzegom points)."""
+    if split not in PAPER_ASSETS:
+        raise ValueError(f"split {split!r}: use 'train' or 'test'")
+    return _ee().FeatureCollection(PAPER_ASSETS[split])
+
+
+def points_to_ee(points: pd.DataFrame, crs: str | None = None, label: str = LABEL):
+    """Points from `classical.sample_points` as an ee.FeatureCollection (geometry in their CRS, property `label`)."""
+    ee = _ee()
+    crs = crs or points.attrs.get("crs")
+    if crs is None:
+        raise ValueError("the points carry no CRS: pass crs=")
+    return ee.FeatureCollection(
+        [
+            ee.Feature(ee.Geometry.Point([float(x), float(y)], crs), {label: int(code)})
+            for x, y, code in zip(points["x"], points["y"], points["label"])
+        ]
+    )
+
+
+# ---------------------------------------------------------------- classifiers
+
+
+def make_classifier(method: str, seed: int = 42):
+    """ee.Classifier: smileCart, smileRandomForest with 10 trees, or libsvm C-SVC with a linear kernel."""
+    ee = _ee()
+    builders = {
+        "cart": lambda: ee.Classifier.smileCart(),
+        "rf": lambda: ee.Classifier.smileRandomForest(numberOfTrees=classical.RF_TREES, seed=seed),
+        "svm": lambda: ee.Classifier.libsvm(svmType="C_SVC", kernelType="LINEAR"),
+    }
+    if method not in builders:
+        raise ValueError(f"unknown method {method!r}: choose one of {', '.join(classical.METHODS)}")
+    return builders[method]()
+
+
+def fit(method: str, image, training, seed: int = 42, label: str = LABEL):
+    """Train on the image's band values at the training points (a FeatureCollection with `label`)."""
+    samples = image.sampleRegions(collection=training, properties=[label], scale=SCALE)
+    return make_classifier(method, seed).train(samples, label, image.bandNames())
+
+
+def classify_image(trained, image):
+    return image.classify(trained, CLASS_BAND).toByte()
+
+
+def error_matrix(classified, test, label: str = LABEL):
+    """ee.ConfusionMatrix on the test points, rows = reference (actual), columns = classified, order 1..10."""
+    samples = classified.sampleRegions(collection=test, properties=[label], scale=SCALE)
+    return samples.errorMatrix(label, CLASS_BAND, list(scheme.CLASS_IDS))
+
+
+def reference_rows_to_classified_rows(matrix) -> np.ndarray:
+    """Earth Engine's orientation (rows = reference) to this package's (rows = classified): a transpose."""
+    return np.asarray(matrix).T
+
+
+def matrix_on_points(classified, test, label: str = LABEL):
+    """(matrix, labels) for `lulc_helpers.metrics`, rows = classified, columns = reference (runs on the server)."""
+    on_server = error_matrix(classified, test, label).array().getInfo()
+    return reference_rows_to_classified_rows(on_server), list(scheme.CLASS_IDS)
+
+
+def run(methods: Sequence[str] = classical.METHODS, date: str = PAPER_DATE, training=None, seed: int = 42, like=None):
+    """{method: classified ee.Image} for the area of `like` (default: the Strzegom test grid).
+
+    `training` defaults to the paper's training asset; pass `points_to_ee(...)` to use local points.
+    """
+    area = region(like)
+    image = scene(area, date)
+    training = training if training is not None else paper_points("train")
+    return {method: classify_image(fit(method, image, training, seed), image) for method in methods}
+
+
+# ---------------------------------------------------------------- export
+
+
+def grid_params(like: xr.DataArray) -> dict:
+    """CRS and affine transform of a local grid, so an export lands pixel for pixel on it."""
+    t = like.rio.transform()
+    return {"crs": str(like.rio.crs), "crs_transform": [t.a, t.b, t.c, t.d, t.e, t.f],
+            "dimensions": f"{like.rio.width}x{like.rio.height}"}
+
+
+def export_classified(classified, like: xr.DataArray, description: str, folder: str = "lulc-mining"):
+    """A Google Drive export task of a classified image on the grid of `like`; call `.start()` to run it."""
+    ee = _ee()
+    grid = grid_params(like)
+    return ee.batch.Export.image.toDrive(
+        image=classified, description=description, folder=folder, fileNamePrefix=description,
+        crs=grid["crs"], crsTransform=grid["crs_transform"], dimensions=grid["dimensions"], fileFormat="GeoTIFF",
+    )
+
+
+def download_classified(classified, like: xr.DataArray, path: str | os.PathLike) -> Path:
+    """Download a classified image as a GeoTIFF on the grid of `like` (small areas), then add the colour table."""
+    url = classified.getDownloadURL({**grid_params(like), "format": "GEO_TIFF"})
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
+    os.close(fd)
+    try:
+        with urllib.request.urlopen(url, timeout=300) as response, open(tmp, "wb") as out:
+            out.write(response.read())
+        downloaded = classical.open_classification(tmp, name=path.stem)
+        downloaded.attrs["method"] = f"{path.stem} (Earth Engine)"
+        return classical.write_classification(downloaded, path)
+    finally:
+        Path(tmp).unlink(missing_ok=True)
+
+
+def download_maps(ee_maps: Mapping[str, object], like: xr.DataArray) -> dict[str, xr.DataArray]:
+    """Download {method: classified ee.Image} onto the grid of `like`, to runs/predictions/METHOD_gee_SCENE.tif;
+    returns {"CART (GEE)": map, ...} for side-by-side evaluation with the local maps."""
+    return {
+        f"{classical.METHOD_NAMES[method]} (GEE)": classical.open_classification(
+            download_classified(image, like, classical.prediction_path(f"{method}_gee")), f"{method}_gee"
+        )
+        for method, image in ee_maps.items()
+    }
+
+
+def vis_params() -> Mapping[str, object]:
+    """Earth Engine visualisation of class codes 1..10 in the scheme's colours."""
+    return {"min": scheme.CLASS_IDS[0], "max": scheme.CLASS_IDS[-1], "palette": [c.lstrip("#") for c in scheme.colours()]}

@@ -1,0 +1,234 @@
+"""Interactive geemap maps of classifications that work offline, in the scheme's colours.
+
+Local rasters go on the map as PNG image overlays (data URLs, no tile server, no Earth Engine):
+each raster is first warped to Web Mercator (nearest neighbour for classes), the projection
+Leaflet draws in, so that the overlay's lat/lon bounds place every pixel where it belongs; a UTM
+raster stretched between its lat/lon corners would be rotated by the grid convergence (about
+1 degree at Strzegom, 70 m at the edge of the 4 km scene).
+
+Side by side: two maps in an ipywidgets HBox whose centre and zoom are linked in the browser
+(`jslink`), because ipyleaflet's SplitMapControl fails with image overlays (DESIGN.md).
+A click on `class_map` shows the class of every layer at that point (`values_at` reads them).
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+from typing import Mapping
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from . import classical, scheme
+
+WEB_MERCATOR = "EPSG:3857"
+MAP_HEIGHT = "520px"
+
+
+def _geemap():
+    try:
+        import geemap
+    except ImportError:
+        raise ImportError('geemap is not installed: pip install "geemap>=0.37,<0.39" (the maps need it)') from None
+    return geemap
+
+
+# ---------------------------------------------------------------- rasters as PNG overlays
+
+
+def _to_web_mercator(raster: xr.DataArray, categorical: bool) -> xr.DataArray:
+    from rasterio.enums import Resampling
+
+    resampling = Resampling.nearest if categorical else Resampling.bilinear
+    return raster.rio.reproject(WEB_MERCATOR, resampling=resampling, nodata=scheme.NODATA)
+
+
+def _latlon_bounds(raster: xr.DataArray) -> tuple[tuple[float, float], tuple[float, float]]:
+    """((south, west), (north, east)), the form ipyleaflet takes."""
+    from rasterio.warp import transform_bounds
+
+    west, south, east, north = transform_bounds(raster.rio.crs, "EPSG:4326", *raster.rio.bounds())
+    return (south, west), (north, east)
+
+
+def _png_data_url(rgba: np.ndarray) -> str:
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.fromarray(rgba, "RGBA").save(buffer, format="PNG")
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def colourise(codes: np.ndarray) -> np.ndarray:
+    """RGBA (h, w, 4) uint8 of class codes in the scheme's colours; 0 is transparent."""
+    table = np.zeros((256, 4), dtype=np.uint8)
+    for code, colour in scheme.gdal_colour_table().items():
+        table[code] = colour
+    return table[np.asarray(codes, dtype=np.uint8)]
+
+
+def class_overlay(classified: xr.DataArray) -> tuple[str, tuple]:
+    """(PNG data URL, lat/lon bounds) of a class map, warped to Web Mercator."""
+    warped = _to_web_mercator(classified, categorical=True)
+    return _png_data_url(colourise(warped.values)), _latlon_bounds(warped)
+
+
+def true_colour_overlay(image: xr.DataArray, percentiles: tuple[float, float] = (2, 98)) -> tuple[str, tuple]:
+    """(PNG data URL, lat/lon bounds) of B04/B03/B02 stretched between two percentiles."""
+    rgb = image.sel(band=["B04", "B03", "B02"]).astype(np.float32)
+    warped = _to_web_mercator(rgb, categorical=False).values
+    valid = warped.any(axis=0)
+    low, high = np.percentile(warped[:, valid], percentiles)
+    scaled = np.clip((warped - low) / (high - low) * 255, 0, 255).astype(np.uint8)
+    alpha = np.where(valid, 255, 0).astype(np.uint8)
+    png = _png_data_url(np.dstack([*scaled, alpha]))
+    return png, _latlon_bounds(_to_web_mercator(image.isel(band=0), categorical=True))
+
+
+def _overlay_layer(url: str, bounds: tuple, name: str):
+    import ipyleaflet
+
+    return ipyleaflet.ImageOverlay(url=url, bounds=bounds, name=name)
+
+
+# ---------------------------------------------------------------- maps
+
+
+def base_map(center: tuple[float, float], zoom: int = 14, **kwargs):
+    """A geemap Map that never touches Earth Engine (a plain geemap.Map() would ask for credentials)."""
+    geemap = _geemap()
+    return geemap.Map(center=center, zoom=zoom, ee_initialize=False, height=MAP_HEIGHT, **kwargs)
+
+
+def _centre(raster: xr.DataArray) -> tuple[float, float]:
+    (south, west), (north, east) = _latlon_bounds(raster)
+    return (south + north) / 2, (west + east) / 2
+
+
+def class_map(layers: Mapping[str, xr.DataArray], image: xr.DataArray | None = None, title: str = "Land cover"):
+    """A geemap Map: the true-colour composite (if `image`), every class map as a layer, legend, layer switcher,
+    and a click inspector that lists the class of each layer at the clicked point."""
+    first = next(iter(layers.values()))
+    m = base_map(_centre(first))
+    if image is not None:
+        m.add(_overlay_layer(*true_colour_overlay(image), name="True colour (B04 B03 B02)"))
+    for name, classified in layers.items():
+        m.add(_overlay_layer(*class_overlay(classified), name=name))
+    m.add_legend(title=title, legend_dict=scheme.legend_dict(), position="bottomright")
+    m.add_layer_control(position="topright")
+    add_inspector(m, layers)
+    return m
+
+
+def side_by_side(left: tuple[str, xr.DataArray], right: tuple[str, xr.DataArray], image: xr.DataArray | None = None):
+    """Two maps in one row with linked centre and zoom (panning one pans the other, in the browser)."""
+    import ipywidgets
+
+    maps = []
+    for name, classified in (left, right):
+        m = base_map(_centre(classified), toolbar_ctrl=False, draw_ctrl=False, search_ctrl=False, layout_ctrl=False)
+        m.layout.width = "50%"
+        if image is not None:
+            m.add(_overlay_layer(*true_colour_overlay(image), name="True colour (B04 B03 B02)"))
+        m.add(_overlay_layer(*class_overlay(classified), name=name))
+        m.add_text(name, position="topright")
+        maps.append(m)
+    maps[-1].add_legend(title="Land cover", legend_dict=scheme.legend_dict(), position="bottomright")
+    box = ipywidgets.HBox(maps, layout=ipywidgets.Layout(width="100%"))
+    box.links = [ipywidgets.jslink((maps[0], trait), (maps[1], trait)) for trait in ("center", "zoom")]
+    return box
+
+
+def add_ee_layer(m, image, name: str) -> None:
+    """Earth Engine mode: a classified ee.Image on a geemap Map in the scheme's palette."""
+    from . import gee
+
+    m.add_layer(image, gee.vis_params(), name)
+
+
+# ---------------------------------------------------------------- reading a clicked point
+
+
+def latlon(x: float, y: float, crs) -> tuple[float, float]:
+    """(lat, lon) in WGS84 of a point given in `crs` (e.g. a test point's x, y)."""
+    from pyproj import Transformer
+
+    lon, lat = Transformer.from_crs(crs, "EPSG:4326", always_xy=True).transform(x, y)
+    return lat, lon
+
+
+def values_at(layers: Mapping[str, xr.DataArray], lat: float, lon: float) -> dict[str, int]:
+    """{layer name: class code} at a WGS84 point (0 where the layer has no data or the point is outside)."""
+    from pyproj import Transformer
+
+    found = {}
+    for name, raster in layers.items():
+        x, y = Transformer.from_crs("EPSG:4326", raster.rio.crs, always_xy=True).transform(lon, lat)
+        found[name] = int(classical.values_at_points(raster, pd.DataFrame({"x": [x], "y": [y]}))[0])
+    return found
+
+
+def describe_point(layers: Mapping[str, xr.DataArray], lat: float, lon: float) -> str:
+    """An HTML table of the class of every layer at a point, each with its colour swatch."""
+    rows = []
+    for name, code in values_at(layers, lat, lon).items():
+        label = f"{code} {scheme.get(code).name}" if code != scheme.NODATA else "no data"
+        colour = scheme.get(code).colour if code != scheme.NODATA else "transparent"
+        swatch = f'<span style="display:inline-block;width:10px;height:10px;background:{colour}"></span>'
+        rows.append(f"<tr><td>{name}</td><td>{swatch} {label}</td></tr>")
+    return f"<b>{lat:.5f} N, {lon:.5f} E</b><table>{''.join(rows)}</table>"
+
+
+def add_inspector(m, layers: Mapping[str, xr.DataArray]):
+    """Show the classes of all `layers` at every clicked point in a box on the map; returns the click handler."""
+    import ipyleaflet
+    import ipywidgets
+
+    panel = ipywidgets.HTML("Click the map to read the class of every layer.")
+    m.add(ipyleaflet.WidgetControl(widget=panel, position="bottomleft"))
+
+    def on_click(**event):
+        if event.get("type") == "click":
+            lat, lon = event["coordinates"]
+            panel.value = describe_point(layers, lat, lon)
+
+    m.on_interaction(on_click)
+    on_click.panel = panel
+    return on_click
+
+
+# ---------------------------------------------------------------- a static figure of the same maps
+
+
+def figure(layers: Mapping[str, xr.DataArray], image: xr.DataArray | None = None, columns: int = 3):
+    """A matplotlib figure of the true-colour composite and every class map, with the scheme's legend."""
+    import matplotlib.pyplot as plt
+    from matplotlib.patches import Patch
+
+    panels = ([("True colour", None)] if image is not None else []) + list(layers.items())
+    rows = -(-len(panels) // columns)
+    fig, axes = plt.subplots(rows, columns, figsize=(4 * columns, 4 * rows), squeeze=False)
+    cmap, norm = scheme.colormap()
+    for ax, (name, classified) in zip(axes.flat, panels):
+        if classified is None:
+            rgb = image.sel(band=["B04", "B03", "B02"]).values.astype(np.float32)
+            low, high = np.percentile(rgb, (2, 98))
+            ax.imshow(np.clip((rgb.transpose(1, 2, 0) - low) / (high - low), 0, 1))
+        else:
+            ax.imshow(classified.values, cmap=cmap, norm=norm, interpolation="nearest")
+        ax.set_title(name)
+        ax.set_axis_off()
+    for ax in axes.flat[len(panels) :]:
+        ax.set_axis_off()
+    handles = [Patch(color=colour, label=label) for label, colour in zip(scheme.names(), scheme.colours())]
+    fig.legend(handles=handles, loc="lower center", ncol=5, frameon=False, bbox_to_anchor=(0.5, -0.02))
+    fig.tight_layout(rect=(0, 0.06, 1, 1))
+    return fig
+
+
+def maps_of(paths: Mapping[str, str]) -> dict[str, xr.DataArray]:
+    """{name: class map} read from GeoTIFF paths (`data.open_mask` checks the codes)."""
+    return {name: classical.open_classification(path, name) for name, path in paths.items()}
+
