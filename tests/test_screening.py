@@ -300,3 +300,10 @@ def test_cli_refuses_an_unreadable_permitted_file(files, capsys):
     err = capsys.readouterr().err
     assert code == 2 and "permits.shp" in err and len(err.strip().splitlines()) == 1
     assert not (files / "c.gpkg").exists()
+
+
+def test_cli_refuses_a_negative_minimum_area(files, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(["screen", "--classified", str(files / "map.tif"), "--min-area-ha", "-1", "--out", str(files / "c.gpkg")])
+    assert exit_info.value.code == 2 and "--min-area-ha: -1 is negative" in capsys.readouterr().err
+    assert not (files / "c.gpkg").exists()
