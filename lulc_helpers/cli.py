@@ -96,6 +96,18 @@ def _reference_on_grid(path: Path, classified, field: str | None):
 
 
 
+def _non_negative(number_type):
+    """An argparse type: `number_type` values of at least 0 (a negative area or margin has no meaning)."""
+
+    def parse(text: str):
+        value = number_type(text)
+        if value < 0:
+            raise argparse.ArgumentTypeError(f"{text} is negative; use 0 or more")
+        return value
+
+    return parse
+
+
 def add_screen(subparsers) -> None:
     parser = subparsers.add_parser(
         "screen",
@@ -109,11 +121,11 @@ def add_screen(subparsers) -> None:
     parser.add_argument("--permitted", help="permitted or known extraction areas (any vector file GDAL reads)")
     parser.add_argument("--permitted-layer", help="layer of --permitted to read (default: the first)")
     parser.add_argument("--name-field", help="field of --permitted naming each area (default: its row number)")
-    parser.add_argument("--min-area-ha", type=float, default=0.5, help="smallest polygon kept, hectares (default 0.5)")
-    parser.add_argument("--clean-radius", type=int, default=0, help="morphological opening radius, pixels (default 0: none)")
-    parser.add_argument("--margin-m", type=float, default=10.0, help="tolerance around permitted areas, metres (default 10)")
+    parser.add_argument("--min-area-ha", type=_non_negative(float), default=0.5, help="smallest polygon kept, hectares (default 0.5)")
+    parser.add_argument("--clean-radius", type=_non_negative(int), default=0, help="morphological opening radius, pixels (default 0: none)")
+    parser.add_argument("--margin-m", type=_non_negative(float), default=10.0, help="tolerance around permitted areas, metres (default 10)")
     parser.add_argument(
-        "--max-excess-ha", type=float, default=0.5, help="area allowed beyond the margin before flagging, hectares (default 0.5)"
+        "--max-excess-ha", type=_non_negative(float), default=0.5, help="area allowed beyond the margin before flagging, hectares (default 0.5)"
     )
     parser.add_argument("--out", required=True, help="candidates layer to write (.gpkg or .geojson)")
     parser.add_argument("--csv", help="CSV summary to write (default: --out with suffix .csv)")

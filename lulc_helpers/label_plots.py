@@ -38,12 +38,14 @@ def plot_mask_comparison(first, second, first_title: str, second_title: str):
     for kind, colour in _DIFFERENCE_COLOURS.items():
         overlay[kinds == kind] = plt.matplotlib.colors.to_rgba(colour)
     axes[2].imshow(overlay, extent=extent, interpolation="nearest")
-    axes[2].set(title=f"where they differ ({int((kinds > 0).sum())} pixels)", xlabel="easting (km)")
+    axes[2].set_title(f"where they differ ({int((kinds > 0).sum())} pixels)", fontsize=9)
+    axes[2].set_xlabel("easting (km)")
     present = sorted((set(np.unique(np.asarray(first))) | set(np.unique(np.asarray(second)))) - {scheme.NODATA})
     scheme_legend(axes[1], present, loc="upper left", bbox_to_anchor=(0, -0.12), ncol=3, fontsize=8)
     names = {1: "both labelled, classes differ", 2: f"only in {first_title}", 3: f"only in {second_title}"}
+    labelled = Patch(facecolor=plt.get_cmap("Greys")(0.25), label=f"labelled in {first_title}, no difference")
     axes[2].legend(
-        handles=[Patch(facecolor=c, label=names[k]) for k, c in _DIFFERENCE_COLOURS.items()],
+        handles=[Patch(facecolor=c, label=names[k]) for k, c in _DIFFERENCE_COLOURS.items()] + [labelled],
         loc="upper left", bbox_to_anchor=(0, -0.12), fontsize=8,
     )
     return fig

@@ -12,9 +12,10 @@ from . import data, indices, scheme
 def class_counts(masks: Iterable[np.ndarray]) -> np.ndarray:
     """Labelled pixels per class over all masks: an array indexed by class id (index 0 = unlabelled)."""
     counts = np.zeros(len(scheme.CLASSES) + 1, dtype=np.int64)
-    for mask in masks:
+    for number, mask in enumerate(masks, start=1):
         values = np.asarray(mask).astype(np.int64).ravel()
-        counts += np.bincount(values, minlength=counts.size)[: counts.size]
+        scheme.validate_codes(values, f"mask {number}")  # a stray code would otherwise be dropped silently
+        counts += np.bincount(values, minlength=counts.size)
     return counts
 
 
@@ -119,19 +120,6 @@ def agreement_per_class(first, second):
     return pd.DataFrame(rows).set_index("class")
 
 
-def overall_agreement(classified, reference, ignore_classified: Iterable[int] = ()) -> float:
-    """Share of the reference's labelled pixels where `classified` gives the same class (overall accuracy).
-
-    Pixels whose classified value is in `ignore_classified` are left out (the paper drops the 17
-    Strzegom pixels classified as 6, a class absent from its reference).
-    """
-    mapped, ref = _pair(classified, reference)
-    keep = (ref != scheme.NODATA) & ~np.isin(mapped, list(ignore_classified))
-    if not keep.any():
-        raise ValueError("no labelled reference pixel to compare")
-    return float((mapped[keep] == ref[keep]).mean())
-
-
 # ---------------------------------------------------------------- seasonal crop phases (classes 4 and 9)
 
 CROP_PHASES = (4, 9)  # before harvest / early spring, in vegetation stage
@@ -150,6 +138,13 @@ def crop_phase(ndvi, ndmi, ndvi_min: float = NDVI_MIN, ndmi_min: float = NDMI_MI
     return phase
 
 
+def _phase_indices(image) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """PHASE_INDICES of `image` from surface reflectance (L2A offset removed) and where all are finite."""
+    reflectance = data.reflectance(image)
+    values = {name: indices.INDICES[name](reflectance).values for name in PHASE_INDICES}
+    return values, np.logical_and.reduce([np.isfinite(v) for v in values.values()])
+
+
 def crop_pixels_of(image, mask, date: str, split: str = ""):
     """The pixels `mask` labels 4 or 9, with NDVI and NDMI from surface reflectance (`data.reflectance`,
     so the L2A offset of 2022+ scenes is removed): columns date, split, phase, NDVI, NDMI.
@@ -160,9 +155,8 @@ def crop_pixels_of(image, mask, date: str, split: str = ""):
     import pandas as pd
 
     values = np.asarray(mask)
-    reflectance = data.reflectance(image)
-    columns = {name: indices.INDICES[name](reflectance).values for name in PHASE_INDICES}
-    keep = np.isin(values, CROP_PHASES) & np.isfinite(columns["NDVI"]) & np.isfinite(columns["NDMI"])
+    columns, valid = _phase_indices(image)
+    keep = np.isin(values, CROP_PHASES) & valid
     return pd.DataFrame({"date": date, "split": split, "phase": values[keep],
                          **{name: v[keep] for name, v in columns.items()}})
 
@@ -239,9 +233,7 @@ def parcel_series(parcels, scenes: Iterable[data.Scene], root=None):
             ((geom, i + 1) for i, geom in enumerate(crops.to_crs(mask.rio.crs).geometry)),
             out_shape=mask.shape, transform=mask.rio.transform(), fill=0, dtype="int32",
         )
-        reflectance = data.reflectance(image)
-        values = {name: indices.INDICES[name](reflectance).values for name in PHASE_INDICES}
-        valid = np.isfinite(values["NDVI"]) & np.isfinite(values["NDMI"])
+        values, valid = _phase_indices(image)
         for parcel in np.unique(ids[(ids > 0) & valid]):
             inside = (ids == parcel) & valid
             codes = np.bincount(mask.values[inside], minlength=len(scheme.CLASSES) + 1)

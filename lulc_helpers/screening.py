@@ -229,22 +229,25 @@ def _pixel_area_ha(raster: xr.DataArray) -> float:
 
 
 def _change_masks(before: np.ndarray, after: np.ndarray) -> dict[str, np.ndarray]:
-    """Where quarries appeared or disappeared; only pixels labelled at both dates count as change,
-    quarry pixels unlabelled (0) at the earlier date are kept apart."""
+    """Where quarries appeared or disappeared; only pixels labelled at both dates count as change.
+    Quarry pixels unlabelled (0) at the other date are kept apart, so that net change =
+    gained - lost + earlier unlabelled - later unlabelled."""
     quarry_before, quarry_after = before == scheme.QUARRY, after == scheme.QUARRY
     return {
         "gained": quarry_after & (before != scheme.NODATA) & ~quarry_before,
         "lost": quarry_before & (after != scheme.NODATA) & ~quarry_after,
         "earlier unlabelled": quarry_after & (before == scheme.NODATA),
+        "later unlabelled": quarry_before & (after == scheme.NODATA),
     }
 
 
 def quarry_change(rasters: Mapping[str, xr.DataArray]) -> pd.DataFrame:
     """Quarry area per date (`rasters` in time order, all on one grid) and change from the previous date.
 
-    Columns: date, quarry_ha, change_ha (net), gained_ha, lost_ha, earlier_unlabelled_ha. With
-    sparse reference masks (0 = unlabelled) net change mixes real change and labelling; gained and
-    lost count only pixels labelled at both dates.
+    Columns: date, quarry_ha, change_ha (net), gained_ha, lost_ha, earlier_unlabelled_ha,
+    later_unlabelled_ha. With sparse reference masks (0 = unlabelled) net change mixes real change
+    and labelling; gained and lost count only pixels labelled at both dates, and
+    change = gained - lost + earlier unlabelled - later unlabelled.
     """
     dates = list(rasters)
     if not dates:
@@ -262,13 +265,13 @@ def quarry_change(rasters: Mapping[str, xr.DataArray]) -> pd.DataFrame:
             row.update({f"{k.replace(' ', '_')}_ha": m.sum() * pixel_ha for k, m in _change_masks(previous, values).items()})
         rows.append(row)
         previous = values
-    columns = ["date", "quarry_ha", "change_ha", "gained_ha", "lost_ha", "earlier_unlabelled_ha"]
+    columns = ["date", "quarry_ha", "change_ha", "gained_ha", "lost_ha", "earlier_unlabelled_ha", "later_unlabelled_ha"]
     return pd.DataFrame(rows).reindex(columns=columns)
 
 
 def change_polygons(before: xr.DataArray, after: xr.DataArray, min_area_ha: float = 0.0):
     """Where quarries changed between two maps on one grid: polygons with `change`
-    (gained, lost, earlier unlabelled) and `area_ha`."""
+    (gained, lost, earlier unlabelled, later unlabelled) and `area_ha`."""
     import geopandas as gpd
 
     data.check_aligned(before, after, "earlier map", "later map")
@@ -320,13 +323,6 @@ def _finish_axes(fig, ax, raster: xr.DataArray, handles, title: str) -> None:
     fig.tight_layout()
 
 
-def _class_handles(raster: xr.DataArray) -> list:
-    from matplotlib.patches import Patch
-
-    present = [c for c in scheme.CLASS_IDS if (np.asarray(raster.values) == c).any()]
-    return [Patch(facecolor=scheme.get(c).colour, label=f"{c} {scheme.get(c).name}") for c in present]
-
-
 def plot_screening_map(
     classified: xr.DataArray,
     screened,
@@ -341,10 +337,13 @@ def plot_screening_map(
     from matplotlib.lines import Line2D
     from matplotlib.patches import Patch
 
+    from . import plots
+
     cmap, norm = scheme.colormap()
     fig, ax = plt.subplots(figsize=(12, 8))
     ax.imshow(classified.values, cmap=cmap, norm=norm, extent=_extent(classified), interpolation="nearest", alpha=0.85)
-    handles = _class_handles(classified)
+    present = [c for c in scheme.CLASS_IDS if (np.asarray(classified.values) == c).any()]
+    handles = plots.scheme_legend_handles(present)
     if permitted is not None:
         permitted.to_crs(classified.rio.crs).plot(ax=ax, facecolor="none", edgecolor="navy", hatch="///", linewidth=1.2)
         handles.append(Patch(facecolor="none", edgecolor="navy", hatch="///", label=permitted_label))
@@ -373,7 +372,8 @@ def plot_quarry_change(before: xr.DataArray, changes, before_label: str = "earli
     fig, ax = plt.subplots(figsize=(11, 8))
     ax.imshow(quarry, cmap=ListedColormap([scheme.get(scheme.QUARRY).colour]), extent=_extent(before), interpolation="nearest")
     handles = [Patch(facecolor=scheme.get(scheme.QUARRY).colour, label=f"{scheme.get(scheme.QUARRY).name}, {before_label}")]
-    for kind, colour in (("gained", "red"), ("lost", "royalblue"), ("earlier unlabelled", "orange")):
+    kinds = (("gained", "red"), ("lost", "royalblue"), ("earlier unlabelled", "orange"), ("later unlabelled", "purple"))
+    for kind, colour in kinds:
         part = changes[changes["change"] == kind]
         if len(part):
             part.boundary.plot(ax=ax, color=colour, linewidth=1.4)

@@ -187,7 +187,8 @@ def test_geographic_map_is_refused():
 
 
 def change_series():
-    """Three dates: a quarry grows east by 2 columns, then loses 1 row; 0 = unlabelled."""
+    """Three dates: a quarry grows east by 2 columns, then loses 1 row; a small one appears where the
+    first mask is unlabelled and is unlabelled again in the third; 0 = unlabelled."""
     first = np.full((20, 20), 9)
     burn(first, (0, 19), (15, 19), code=0)  # east part unlabelled in the first mask
     burn(first, (2, 6), (2, 6))  # 25 px
@@ -196,16 +197,16 @@ def change_series():
     burn(second, (10, 11), (16, 17))  # 4 px where the first mask is unlabelled
     third = second.copy()
     burn(third, (6, 6), (2, 8), code=5)  # 7 px lost to bare soil
+    burn(third, (10, 11), (16, 17), code=0)  # 4 px no longer labelled
     return {"2021": grid(first), "2022": grid(second), "2023": grid(third)}
 
 
 def test_quarry_change_counts_by_hand():
     table = screening.quarry_change(change_series()).set_index("date")
-    assert table["quarry_ha"].tolist() == pytest.approx([0.25, 0.39, 0.32])
-    assert table.loc["2022", ["change_ha", "gained_ha", "lost_ha", "earlier_unlabelled_ha"]].tolist() == pytest.approx(
-        [0.14, 0.10, 0.0, 0.04]
-    )
-    assert table.loc["2023", ["change_ha", "gained_ha", "lost_ha"]].tolist() == pytest.approx([-0.07, 0.0, 0.07])
+    assert table["quarry_ha"].tolist() == pytest.approx([0.25, 0.39, 0.28])
+    kinds = ["change_ha", "gained_ha", "lost_ha", "earlier_unlabelled_ha", "later_unlabelled_ha"]
+    assert table.loc["2022", kinds].tolist() == pytest.approx([0.14, 0.10, 0.0, 0.04, 0.0])
+    assert table.loc["2023", kinds].tolist() == pytest.approx([-0.11, 0.0, 0.07, 0.0, 0.04])
     assert np.isnan(table.loc["2021", "change_ha"])
 
 
@@ -216,6 +217,9 @@ def test_change_polygons_say_where():
     assert areas.to_dict() == pytest.approx({"gained": 0.10, "earlier unlabelled": 0.04})
     gained = changes[changes["change"] == "gained"].geometry.iloc[0]
     assert gained.equals(cell_box((2, 6), (7, 8)))
+    later = screening.change_polygons(maps["2022"], maps["2023"])
+    assert later.groupby("change")["area_ha"].sum().to_dict() == pytest.approx({"lost": 0.07, "later unlabelled": 0.04})
+    assert later[later["change"] == "later unlabelled"].geometry.iloc[0].equals(cell_box((10, 11), (16, 17)))
 
 
 def test_change_needs_one_grid():
@@ -295,4 +299,11 @@ def test_cli_refuses_an_unreadable_permitted_file(files, capsys):
     )
     err = capsys.readouterr().err
     assert code == 2 and "permits.shp" in err and len(err.strip().splitlines()) == 1
+    assert not (files / "c.gpkg").exists()
+
+
+def test_cli_refuses_a_negative_minimum_area(files, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(["screen", "--classified", str(files / "map.tif"), "--min-area-ha", "-1", "--out", str(files / "c.gpkg")])
+    assert exit_info.value.code == 2 and "--min-area-ha: -1 is negative" in capsys.readouterr().err
     assert not (files / "c.gpkg").exists()
