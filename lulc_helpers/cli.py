@@ -95,7 +95,6 @@ def _reference_on_grid(path: Path, classified, field: str | None):
     return data.rasterize_reference(path, classified, field)
 
 
-
 def add_screen(subparsers) -> None:
     parser = subparsers.add_parser(
         "screen",

@@ -261,8 +261,8 @@ def readings_side_by_side(matrix, labels: Sequence[int], printed: Mapping | None
     else:
         paper = pd.DataFrame({m: [printed[c][METRICS.index(m)] for c in standard.index] for m in ("PA", "UA")},
                              index=standard.index)
-    columns = {(m, source): table[m] for m in ("PA", "UA") for source, table in (("paper", paper), ("this run", standard))}
-    return pd.DataFrame(columns)
+    readings = {"paper": paper, "this run": standard}
+    return pd.DataFrame({(m, source): readings[source][m] for m in ("PA", "UA") for source in readings})
 
 
 def kappa(matrix) -> float:

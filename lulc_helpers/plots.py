@@ -132,7 +132,9 @@ NORMALISE = {
     "columns": ("share of the column", "column-normalised: diagonal = PA (recall)"),
 }
 # one colour per score, the same in every imbalance figure
-SCORE_COLOURS = {"OA": "#4d4d4d", "mean ACC": "#d62728", "mean PA": "#1f77b4", "mean UA": "#ff7f0e", "macro F1": "#2ca02c"}
+SCORE_COLOURS = {
+    "OA": "#4d4d4d", "mean ACC": "#d62728", "mean PA": "#1f77b4", "mean UA": "#ff7f0e", "macro F1": "#2ca02c"
+}
 
 
 def class_labels(labels: Sequence[int]) -> list[str]:
