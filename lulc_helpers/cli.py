@@ -95,7 +95,6 @@ def _reference_on_grid(path: Path, classified, field: str | None):
     return data.rasterize_reference(path, classified, field)
 
 
-
 def _non_negative(number_type):
     """An argparse type: `number_type` values of at least 0 (a negative area or margin has no meaning)."""
 

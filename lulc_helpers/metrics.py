@@ -105,7 +105,8 @@ def confusion_matrix(
         raise ValueError(f"class codes up to {_MAX_CODE} are supported, found {base - 1}")
     counts = np.zeros(base * base, dtype=np.int64)
     for start in range(0, pred.size, _CHUNK):
-        pair = pred[start : start + _CHUNK].astype(np.int64) * base + ref[start : start + _CHUNK]
+        # both sides in int64: uint64 + int64 would promote to float64, which bincount refuses
+        pair = pred[start : start + _CHUNK].astype(np.int64) * base + ref[start : start + _CHUNK].astype(np.int64)
         counts += np.bincount(pair, minlength=base * base)
     full = counts.reshape(base, base)
     full[0, :] = 0
@@ -237,7 +238,7 @@ def report(matrix, labels: Sequence[int]) -> dict:
         "labels": [int(v) for v in labels],
         "matrix": np.asarray(matrix).astype(int).tolist(),
         "pixels": int(np.asarray(matrix).sum()),
-        **summary(matrix),
+        **_plain(pd.Series(summary(matrix))),  # NaN (an undefined kappa) is not valid JSON: null
         "per_class": per_class_standard,
         "mean": mean_standard,
         "paper_reading": {"note": READING_NOTE[PAPER], "per_class": per_class_paper, "mean": mean_paper},
@@ -248,25 +249,31 @@ def _plain(row: pd.Series) -> dict:
     return {k: (None if pd.isna(v) else float(v)) for k, v in row.items()}
 
 
-def readings_side_by_side(matrix, labels: Sequence[int]) -> pd.DataFrame:
-    """PA and UA per class in the standard reading and in the paper's (rows as reference) reading."""
-    standard, paper = per_class(matrix, labels, STANDARD), per_class(matrix, labels, PAPER)
-    return pd.DataFrame(
-        {
-            "PA standard (diag/col)": standard["PA"],
-            "UA standard (diag/row)": standard["UA"],
-            "PA paper (diag/row)": paper["PA"],
-            "UA paper (diag/col)": paper["UA"],
-        }
-    )
+def readings_side_by_side(matrix, labels: Sequence[int], printed: Mapping | None = None) -> pd.DataFrame:
+    """PA and UA per class, each with columns `paper` (rows read as reference) and `this run` (standard).
+
+    `paper` holds the printed values when `printed` (as in PAPER_UNET_TABLES) is given, else the
+    paper reading of `matrix`; `matrix` has rows = classified. The paper's PA column is this run's UA.
+    """
+    standard = per_class(matrix, labels, STANDARD)
+    if printed is None:
+        paper = per_class(matrix, labels, PAPER)
+    else:
+        paper = pd.DataFrame({m: [printed[c][METRICS.index(m)] for c in standard.index] for m in ("PA", "UA")},
+                             index=standard.index)
+    readings = {"paper": paper, "this run": standard}
+    return pd.DataFrame({(m, source): readings[source][m] for m in ("PA", "UA") for source in readings})
 
 
 def kappa(matrix) -> float:
-    """Cohen's kappa: (OA - chance agreement) / (1 - chance agreement); symmetric in orientation."""
+    """Cohen's kappa: (OA - chance agreement) / (1 - chance agreement); symmetric in orientation.
+
+    NaN when chance agreement is 1 (one class in both map and reference), as scikit-learn.
+    """
     m = _as_matrix(matrix)
     n = m.sum()
     chance = float((m.sum(axis=0) * m.sum(axis=1)).sum() / n**2)
-    return (overall_accuracy(m) - chance) / (1 - chance)
+    return (overall_accuracy(m) - chance) / (1 - chance) if chance < 1 else float("nan")
 
 
 def balanced_accuracy(matrix) -> float:

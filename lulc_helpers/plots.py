@@ -127,15 +127,26 @@ def index_maps(maps: dict[str, xr.DataArray], title: str = ""):
 
 
 NORMALISE = {
-    None: ("pixels", "counts"),
+    None: ("pixels (log colour scale)", "counts (blank = 0)"),
     "rows": ("share of the row", "row-normalised: diagonal = UA (precision)"),
     "columns": ("share of the column", "column-normalised: diagonal = PA (recall)"),
+}
+# one colour per score, the same in every imbalance figure
+SCORE_COLOURS = {
+    "OA": "#4d4d4d", "mean ACC": "#d62728", "mean PA": "#1f77b4", "mean UA": "#ff7f0e", "macro F1": "#2ca02c"
 }
 
 
 def class_labels(labels: Sequence[int]) -> list[str]:
     """'4 Crops before harvest / early spring' for scheme codes; plain numbers for codes outside it."""
     return [f"{c} {scheme.get(c).name}" if c in scheme.CLASS_IDS else str(c) for c in labels]
+
+
+def class_swatches(ax, axis: str, codes: Sequence[int]) -> None:
+    """Draw each tick on `axis` ("x" or "y") of `ax` as a thick bar in its class's scheme colour."""
+    ax.tick_params(axis=axis, length=8, width=6)
+    for tick, code in zip(getattr(ax, f"{axis}axis").get_major_ticks(), codes):
+        tick.tick1line.set_markeredgecolor(scheme.get(code).colour if code in scheme.CLASS_IDS else "none")
 
 
 def normalised(matrix, normalise: str | None) -> np.ndarray:
@@ -154,19 +165,25 @@ def confusion_heatmap(
 ):
     """Seaborn heatmap of a confusion matrix (rows = classified, columns = reference); returns the axes.
 
-    Ticks show the scheme's names of `labels` unless `names` are given.
+    Counts use a log colour scale so that errors of a few hundred pixels still show beside a diagonal
+    of thousands. Ticks show the scheme's names (and colours) of `labels` unless `names` are given.
     """
     import seaborn as sns
+    from matplotlib.colors import LogNorm
 
     values = normalised(matrix, normalise)
     colourbar, subtitle = NORMALISE[normalise]
     if ax is None:
-        _, ax = plt.subplots(figsize=(0.75 * len(labels) + 4, 0.6 * len(labels) + 3))
-    names = class_labels(labels) if names is None else list(names)
+        _, ax = plt.subplots(figsize=(0.6 * len(labels) + 4, 0.5 * len(labels) + 3))
+    counts = normalise is None and values.max() > 1
     sns.heatmap(
         values, ax=ax, annot=len(labels) <= 12, fmt=".0f" if normalise is None else ".2f", cmap="Blues",
-        xticklabels=names, yticklabels=names, cbar_kws={"label": colourbar}, annot_kws={"fontsize": 7},
-        square=True, linewidths=0.3, linecolor="white",
+        xticklabels=class_labels(labels) if names is None else list(names),
+        yticklabels=class_labels(labels) if names is None else list(names),
+        cbar_kws={"label": colourbar, "shrink": 0.8}, annot_kws={"fontsize": 8},
+        mask=values == 0, norm=LogNorm(vmin=1, vmax=values.max()) if counts else None,  # blank zeros read faster
+        vmin=None if counts else 0, vmax=None if counts else 1 if normalise else None,
+        square=True, linewidths=0.3, linecolor="#dddddd",
     )
     ax.set_xlabel("Reference (columns)")
     ax.set_ylabel("Classified map (rows)")
@@ -175,16 +192,22 @@ def confusion_heatmap(
     ax.tick_params(axis="y", labelrotation=0)
     for label in ax.get_xticklabels():
         label.set_horizontalalignment("right")
+        label.set_rotation_mode("anchor")
+    if names is None:
+        class_swatches(ax, "x", labels)
+        class_swatches(ax, "y", labels)
     return ax
 
 
 def confusion_panels(matrix, labels: Sequence[int], title: str = ""):
-    """Counts, row-normalised and column-normalised heatmaps side by side; returns the figure."""
-
-    size = 0.6 * len(labels) + 3
-    fig, axes = plt.subplots(1, 3, figsize=(3 * size + 4, size + 1), constrained_layout=True)
-    for ax, normalise in zip(axes, NORMALISE):
+    """Counts, row-normalised and column-normalised heatmaps side by side (class names on the first only)."""
+    cells = 0.45 * len(labels)
+    fig, axes = plt.subplots(1, 3, figsize=(3 * (cells + 1.2) + 3, cells + 3), constrained_layout=True)
+    for k, (ax, normalise) in enumerate(zip(axes, NORMALISE)):
         confusion_heatmap(matrix, labels, normalise, ax=ax)
+        if k:  # the rows are the same classes in every panel
+            ax.set_ylabel("")
+            ax.tick_params(axis="y", labelleft=False)
     if title:
         fig.suptitle(title)
     return fig
@@ -192,7 +215,6 @@ def confusion_panels(matrix, labels: Sequence[int], title: str = ""):
 
 def per_class_bars(table: pd.DataFrame, columns: Sequence[str] = ("PA", "UA", "F1"), ax=None, title: str = ""):
     """Grouped bars of per-class metrics from `metrics.per_class` / `accuracy_table` (class rows only)."""
-
     rows = table.loc[[i for i in table.index if not isinstance(i, str)]]
     if ax is None:
         _, ax = plt.subplots(figsize=(max(6, 0.9 * len(rows) + 2), 4))
@@ -200,40 +222,44 @@ def per_class_bars(table: pd.DataFrame, columns: Sequence[str] = ("PA", "UA", "F
     width = 0.8 / len(columns)
     for k, column in enumerate(columns):
         ax.bar(x + (k - (len(columns) - 1) / 2) * width, rows[column].to_numpy(), width, label=column)
-    ax.set_xticks(x, class_labels(rows.index.tolist()), rotation=45, ha="right")
-    ax.set_ylim(0, 1.05)
+    ax.set_xticks(x, class_labels(rows.index.tolist()), rotation=45, ha="right", rotation_mode="anchor")
+    class_swatches(ax, "x", rows.index.tolist())
+    ax.set_ylim(0, 1.0)
     ax.set_ylabel("score (0-1)")
-    ax.legend(ncol=len(columns), loc="lower right", fontsize=8)
+    ax.grid(axis="y", alpha=0.3)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=8, frameon=False)  # outside: bars reach 1
     ax.set_title(title, fontsize=10)
     return ax
 
 
 def imbalance_curves(ratios: Sequence[float], ax=None, **kwargs):
     """OA, mean per-class ACC, mean PA, mean UA and macro F1 against the imbalance ratio (log x axis)."""
-
     summary = metrics.imbalance_summary(ratios, **kwargs)
     if ax is None:
         _, ax = plt.subplots(figsize=(6.5, 4))
     for column in summary.columns:
-        ax.plot(summary.index, summary[column], marker="o", label=column, linestyle="--" if column == "mean ACC" else "-")
+        ax.plot(summary.index, summary[column], marker="o", label=column, color=SCORE_COLOURS[column],
+                linestyle="--" if column == "mean ACC" else "-")
     ax.set_xscale("log")
-    ax.set_xlabel("imbalance ratio (majority / each minority class, pixels)")
+    ax.set_xticks(list(ratios), [f"{r:g}" for r in ratios])
+    ax.minorticks_off()
+    ax.set_xlabel("imbalance ratio (pixels of the majority class / of each minority class)")
     ax.set_ylabel("score (0-1)")
     ax.set_ylim(0, 1.02)
-    ax.legend(fontsize=8)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8, loc="lower left")
     ax.set_title("Same classifier, more imbalance", fontsize=10)
     return ax
 
 
 def imbalance_figure(ratio: float = 10.0, **kwargs):
-    """The synthetic matrix at one `ratio` (column-normalised heatmap) beside its summary scores."""
-
+    """The synthetic matrix at one `ratio` (pixel counts) beside its summary scores."""
     matrix, labels = metrics.synthetic_imbalance(ratio, **kwargs)
     scores = metrics.imbalance_summary([ratio], **kwargs).iloc[0]
     fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.2), constrained_layout=True)
     names = ["majority" if c == 1 else f"minority {c}" for c in labels]
     confusion_heatmap(matrix, labels, None, ax=left, title=f"ratio {ratio:g}: pixel counts", names=names)
-    bars = right.bar(scores.index, scores.to_numpy(), color=["#555555", "#d62728", "#1f77b4", "#ff7f0e", "#2ca02c"])
+    bars = right.bar(scores.index, scores.to_numpy(), color=[SCORE_COLOURS[name] for name in scores.index])
     right.bar_label(bars, fmt="%.3f", fontsize=8)
     right.set_ylim(0, 1.05)
     right.set_ylabel("score (0-1)")

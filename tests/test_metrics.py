@@ -147,6 +147,16 @@ def test_standard_reading_is_sklearn_with_reference_as_truth(name, matrix, label
     np.testing.assert_allclose(table.F1, f1)
     # the paper's PA column is the standard UA: the two readings differ only by transposition
     assert _printed(table.UA, [printed[c][2] for c in labels], 4)
+    sides = metrics.readings_side_by_side(matrix, labels, metrics.PAPER_UNET_TABLES[name])
+    np.testing.assert_allclose(sides[("PA", "this run")], recall)
+    assert sides[("PA", "paper")].tolist() == [printed[c][2] for c in labels]
+    assert sides[("UA", "paper")].tolist() == [printed[c][3] for c in labels]
+
+
+@pytest.mark.parametrize("name, matrix, labels, printed, oa", PAPER_CASES, ids=[c[0] for c in PAPER_CASES])
+def test_package_copy_of_the_printed_tables_matches_this_transcription(name, matrix, labels, printed, oa):
+    # the notebook compares against metrics.PAPER_UNET_TABLES; this file transcribes the paper separately
+    assert metrics.PAPER_UNET_TABLES[name] == {**printed, "Overall": (oa, None, None, None, None)}
 
 
 # ---------------------------------------------------------------- the confusion matrix itself
@@ -199,6 +209,15 @@ def test_given_labels_exclusion_and_float_input():
         metrics.confusion_matrix([1, 2], [1, 2, 3])
     with pytest.raises(ValueError, match="whole numbers"):
         metrics.confusion_matrix([1.5], [1])
+    mixed, _ = metrics.confusion_matrix(np.array([1, 2, 2], dtype=np.int64), np.array([1, 2, 1], dtype=np.uint64))
+    np.testing.assert_array_equal(mixed, [[1, 0], [1, 1]])  # int64 with uint64 would promote to float
+
+
+def test_single_class_overlap_gives_nan_kappa_and_strict_json():
+    matrix = np.array([[25]])  # one class in map and reference: chance agreement is 1
+    assert math.isnan(metrics.kappa(matrix))
+    result = json.loads(json.dumps(metrics.report(matrix, [10]), allow_nan=False))
+    assert result["kappa"] is None and result["overall_accuracy"] == 1.0
 
 
 def test_undefined_ratios_are_nan_and_excluded_from_the_mean():
@@ -236,10 +255,21 @@ def test_olofsson_worked_example():
     assert table.UA.round(2).tolist() == [0.88, 0.73, 0.93, 0.96]
     assert table.UA_ci.round(2).tolist() == [0.07, 0.10, 0.04, 0.02]
     assert table.PA.round(2).tolist() == [0.75, 0.85, 0.93, 0.96]
+    # published PA intervals: 0.21 and 0.03; the printed 0.23 (class 2) and 0.01 (class 4) do not follow
+    # from the paper's own eq. 7 (other implementations, e.g. acc_assessment, skip them for the same reason)
+    assert [round(table.PA_ci[c], 2) for c in (1, 3)] == [0.21, 0.03]
     assert round(estimate.overall_accuracy, 2) == 0.95
+    assert round(estimate.overall_accuracy_ci, 2) == 0.02
     assert round(table.area.iloc[0]) == 235086
     assert round(table.area_ci.iloc[0]) == 68418
-    assert estimate.proportions.to_numpy().sum() == pytest.approx(1.0)
+    # Table 9, the estimated error matrix in area proportions (4 decimals)
+    table_9 = [[0.0176, 0, 0.0013, 0.0011], [0, 0.0110, 0.0016, 0.0024],
+               [0.0019, 0, 0.2967, 0.0213], [0.0040, 0.0020, 0.0179, 0.6212]]
+    np.testing.assert_allclose(estimate.proportions.to_numpy(), table_9, atol=0.00005 + 1e-9)
+    # areas of the other classes in hectares (30 m pixels: 0.09 ha each), as printed
+    hectares = (table.area * 0.09).round().tolist()[1:]
+    assert hectares == [11686, 285770, 581386]
+    assert (table.area_ci * 0.09).round().tolist()[1:] == [3756, 15510, 16282]
     with pytest.raises(ValueError, match="two sample units"):
         metrics.stratified_estimates([[1, 0], [0, 5]], [10, 10])
 

@@ -40,20 +40,36 @@ def test_column_normalised_diagonal_is_producers_accuracy():
     plt.close("all")
 
 
-def test_panels_and_bars():
-    fig = plots.confusion_panels(MATRIX, LABELS, "demo")
-    assert len([a for a in fig.axes if a.get_xlabel()]) == 3
-    ax = plots.per_class_bars(metrics.accuracy_table(MATRIX, LABELS))
-    assert len(ax.patches) == 3 * len(LABELS)  # PA, UA, F1 per class; Mean and Overall rows left out
-    assert ax.get_xticklabels()[0].get_text() == "3 Urban"
+def test_counts_use_a_log_scale_and_ticks_carry_scheme_colours():
+    ax = plots.confusion_heatmap(MATRIX, LABELS)
+    assert isinstance(ax.collections[0].norm, matplotlib.colors.LogNorm)  # small errors stay visible
+    swatches = [t.tick1line.get_markeredgecolor() for t in ax.yaxis.get_major_ticks()]
+    assert swatches == [scheme.get(c).colour for c in LABELS]
     plt.close("all")
 
 
-def test_imbalance_figures():
+def test_panels_and_bars():
+    fig = plots.confusion_panels(MATRIX, LABELS, "demo")
+    heatmaps = [a for a in fig.axes if a.get_xlabel()]
+    np.testing.assert_allclose(_heat_values(heatmaps[2]), MATRIX / MATRIX.sum(axis=0, keepdims=True))
+    assert [bool(a.get_ylabel()) for a in heatmaps] == [True, False, False]  # class names once, on the left
+    ax = plots.per_class_bars(metrics.accuracy_table(MATRIX, LABELS))
+    assert len(ax.patches) == 3 * len(LABELS)  # PA, UA, F1 per class; Mean and Overall rows left out
+    assert ax.get_xticklabels()[0].get_text() == "3 Urban"
+    assert [p.get_height() for p in ax.patches[: len(LABELS)]] == pytest.approx([8 / 10, 6 / 10, 7 / 10])  # PA
+    plt.close("all")
+
+
+def test_imbalance_figures_share_one_colour_per_score():
     ax = plots.imbalance_curves([1, 10, 100])
-    assert {line.get_label() for line in ax.get_lines()} == {"OA", "mean ACC", "mean PA", "mean UA", "macro F1"}
+    curves = {line.get_label(): line.get_color() for line in ax.get_lines()}
+    assert set(curves) == {"OA", "mean ACC", "mean PA", "mean UA", "macro F1"}
     fig = plots.imbalance_figure(20)
-    assert len(fig.axes[1].patches) == 5
+    bars = fig.axes[1].patches
+    names = [t.get_text() for t in fig.axes[1].get_xticklabels()]
+    assert len(bars) == 5
+    for name, bar in zip(names, bars):
+        assert matplotlib.colors.same_color(bar.get_facecolor(), curves[name]), name
     plt.close("all")
     with pytest.raises(ValueError):
         plots.normalised(MATRIX, "diagonal")
