@@ -17,11 +17,6 @@ def scheme_legend(ax, ids: Iterable[int], extra=(), **kwargs):
     return ax.legend(handles=[*plots.scheme_legend_handles(list(ids)), *extra], **kwargs)
 
 
-def _extent_km(mask) -> list[float]:
-    left, bottom, right, top = mask.rio.bounds()
-    return [left / 1e3, right / 1e3, bottom / 1e3, top / 1e3]
-
-
 def plot_mask_comparison(first, second, first_title: str, second_title: str):
     """Two masks on one grid (DataArrays with x/y) side by side, and a third panel with the pixels where
     they differ, coloured by why (`labels.difference_kinds`) over the first mask in grey."""
@@ -32,7 +27,7 @@ def plot_mask_comparison(first, second, first_title: str, second_title: str):
     plots.show_classes(first, axes[0], first_title, legend=False)
     plots.show_classes(second, axes[1], second_title, legend=False)
     kinds = labels.difference_kinds(first, second)
-    extent = _extent_km(first)
+    extent = plots.extent_km(first)
     axes[2].imshow(np.asarray(first) > 0, cmap="Greys", vmin=0, vmax=4, extent=extent, interpolation="nearest")
     overlay = np.zeros((*kinds.shape, 4))
     for kind, colour in _DIFFERENCE_COLOURS.items():

@@ -31,14 +31,15 @@ def composite(image: xr.DataArray, bands: Sequence[str] = TRUE_COLOUR, percentil
     return np.dstack(channels)
 
 
-def _extent(da: xr.DataArray) -> list[float]:
+def extent_km(da: xr.DataArray) -> list[float]:
+    """[left, right, bottom, top] in km, for imshow on a projected grid."""
     left, bottom, right, top = da.rio.bounds()
     return [left / 1000, right / 1000, bottom / 1000, top / 1000]
 
 
 def show_composite(image: xr.DataArray, bands: Sequence[str] = TRUE_COLOUR, ax=None, title: str | None = None):
     ax = ax or plt.gca()
-    ax.imshow(composite(image, bands), extent=_extent(image))
+    ax.imshow(composite(image, bands), extent=extent_km(image))
     ax.set_title(title or f"{image.name}: {'-'.join(bands)}", fontsize=9)
     ax.set_xlabel("easting (km)")
     ax.set_ylabel("northing (km)")
@@ -66,7 +67,7 @@ def show_classes(mask: xr.DataArray, ax=None, title: str | None = None, legend: 
     """A class map in the scheme's colours (unlabelled transparent) with a legend of the classes present."""
     ax = ax or plt.gca()
     cmap, norm = scheme.colormap()
-    ax.imshow(mask.values, cmap=cmap, norm=norm, extent=_extent(mask), interpolation="nearest")
+    ax.imshow(mask.values, cmap=cmap, norm=norm, extent=extent_km(mask), interpolation="nearest")
     ax.set_title(title or str(mask.name), fontsize=9)
     ax.set_xlabel("easting (km)")
     ax.set_ylabel("northing (km)")
@@ -118,7 +119,7 @@ def index_maps(maps: dict[str, xr.DataArray], title: str = ""):
     """One panel per spectral index on a shared -1..1 diverging scale."""
     fig, axes = plt.subplots(1, len(maps), figsize=(4.2 * len(maps), 4), squeeze=False)
     for ax, (name, values) in zip(axes[0], maps.items()):
-        shown = ax.imshow(values.values, cmap="RdYlGn", vmin=-1, vmax=1, extent=_extent(values))
+        shown = ax.imshow(values.values, cmap="RdYlGn", vmin=-1, vmax=1, extent=extent_km(values))
         ax.set_title(f"{name} {title}".strip(), fontsize=9)
         ax.set_xlabel("easting (km)")
     axes[0, 0].set_ylabel("northing (km)")
