@@ -23,7 +23,7 @@ import pandas as pd
 import rioxarray  # noqa: F401  (registers the .rio accessor used on every map)
 import xarray as xr
 
-from . import data, metrics, scheme
+from . import data, metrics, runtime, scheme
 
 METHODS: tuple[str, ...] = ("cart", "rf", "svm")
 METHOD_NAMES = {"cart": "CART", "rf": "Random Forest", "svm": "SVM (linear)"}
@@ -238,8 +238,8 @@ def write_classification(classified: xr.DataArray, path: str | os.PathLike) -> P
 
 
 def predictions_dir() -> Path:
-    """runs/predictions/ at the project root, where every notebook writes and reads classified maps."""
-    return data.project_root() / "runs" / "predictions"
+    """predictions/ under `runtime.runs_dir()` (runs/ at the project root): where notebooks write and read maps."""
+    return runtime.runs_dir() / "predictions"
 
 
 def prediction_path(method: str, scene: data.Scene | None = None) -> Path:

@@ -8,7 +8,7 @@ import xarray as xr
 from rasterio.transform import from_origin
 from sklearn.metrics import accuracy_score, confusion_matrix, f1_score
 
-from lulc_helpers import classical, cli, data, metrics, scheme
+from lulc_helpers import classical, cli, data, metrics, runtime, scheme
 
 
 def _grid(values, name="grid", origin=(500000.0, 5600000.0)):
@@ -221,13 +221,21 @@ def test_mcnemar_table_counts_discordant_pairs():
 
 
 def test_unet_map_prefers_our_run(tmp_path, monkeypatch, strzegom_test, data_root):
-    (tmp_path / "pyproject.toml").write_text("")
-    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv(runtime.RUNS_DIR_ENV, str(tmp_path / "runs"))
     assert classical.unet_prediction_path() == data_root / strzegom_test.published_prediction
     ours = tmp_path / "runs" / "predictions" / "unet_strzegom_20230709.tif"
     ours.parent.mkdir(parents=True)
     ours.write_bytes(b"")
     assert classical.unet_prediction_path() == ours
+
+
+def test_runs_dir_defaults_to_the_project_and_follows_the_environment(tmp_path, monkeypatch):
+    (tmp_path / "pyproject.toml").write_text("")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv(runtime.RUNS_DIR_ENV)
+    assert classical.prediction_path("rf") == tmp_path / "runs" / "predictions" / "rf_strzegom_20230709.tif"
+    monkeypatch.setenv(runtime.RUNS_DIR_ENV, str(tmp_path / "elsewhere"))
+    assert classical.prediction_path("rf") == tmp_path / "elsewhere" / "predictions" / "rf_strzegom_20230709.tif"
 
 
 def test_paper_comparison_and_mean_rows():
