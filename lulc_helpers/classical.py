@@ -38,10 +38,18 @@ PAPER_TEST_COUNTS: dict[int, int] = {1: 10, 2: 35, 3: 70, 4: 70, 5: 5, 7: 20, 8:
 # ---------------------------------------------------------------- sampling
 
 
+def band_values(image: xr.DataArray) -> np.ndarray:
+    """(band, y, x) float32 surface reflectance of the 10 bands, NaN for no data (`data.reflectance`).
+
+    Reflectance, not digital numbers: the 2022-2023 scenes carry ESA's +1000 L2A offset and the 2021
+    one does not, so raw numbers would give the same ground two different spectra across dates.
+    """
+    return data.reflectance(image.sel(band=list(data.BANDS))).values
+
+
 def valid_pixels(image: xr.DataArray) -> np.ndarray:
-    """(y, x) bool: pixels with a value in every band. The images carry 0 in some bands along their edges
-    (resampling of the 20 m bands), and surface reflectance is never exactly 0, so 0 marks no data."""
-    return (image.sel(band=list(data.BANDS)).values > 0).all(axis=0)
+    """(y, x) bool: pixels with a value in every band (the images lack some bands along their edges)."""
+    return ~np.isnan(band_values(image)).any(axis=0)
 
 
 def sample_points(
@@ -55,7 +63,7 @@ def sample_points(
     `counts` is points per class (an int for every class present, or {class: n}); a class with
     fewer labelled pixels gives all of them, recorded in `attrs["shortfall"]` as {class: (asked, got)}.
     Columns: source (mask name), row, col, x, y (pixel centre, the mask's CRS), label, and the
-    band values B02..B12 when `images` (one per mask, on its grid) are given; then only pixels
+    reflectance of B02..B12 when `images` (one per mask, on its grid) are given; then only pixels
     with data in every band (`valid_pixels`) are drawn.
     """
     masks = [masks] if isinstance(masks, xr.DataArray) else list(masks)
@@ -101,7 +109,7 @@ def _points_of(mask: xr.DataArray, flat: np.ndarray, image: xr.DataArray | None)
     )
     if image is not None:
         data.check_aligned(image, mask)
-        frame[list(data.BANDS)] = image.sel(band=list(data.BANDS)).values[:, rows, cols].T
+        frame[list(data.BANDS)] = band_values(image)[:, rows, cols].T
     return frame
 
 
@@ -153,7 +161,7 @@ def test_points(counts: int | Mapping[int, int] = PAPER_TEST_COUNTS, seed: int =
 def make_classifier(method: str, seed: int = 42):
     """An unfitted scikit-learn model: CART, Random Forest with 10 trees, or a linear-kernel C-SVM.
 
-    The SVM standardises the bands first: libsvm on raw reflectance (0..10000) barely converges.
+    The SVM standardises the bands first, as libsvm converges slowly on features of unequal spread.
     """
     from sklearn.ensemble import RandomForestClassifier
     from sklearn.pipeline import make_pipeline
@@ -193,12 +201,12 @@ def fit(method: str, points: pd.DataFrame, seed: int = 42) -> Trained:
 
 
 def classify_image(trained: Trained, image: xr.DataArray, chunk: int = 1 << 16) -> xr.DataArray:
-    """Classify every pixel with data in all bands: uint8 (y, x) on the image grid, 0 elsewhere.
-
-    `attrs["predict_s"]` holds the prediction time.
+    """Classify every pixel with data in all bands (its reflectance, as in training): uint8 (y, x) on the
+    image grid, 0 elsewhere. `attrs["predict_s"]` holds the prediction time.
     """
-    valid = valid_pixels(image).ravel()
-    pixels = image.sel(band=list(data.BANDS)).values.reshape(len(data.BANDS), -1).T[valid].astype(np.float32)
+    values = band_values(image).reshape(len(data.BANDS), -1).T
+    valid = ~np.isnan(values).any(axis=1)
+    pixels = values[valid]
     start = time.perf_counter()
     labels = np.zeros(valid.size, dtype=np.uint8)
     labels[valid] = np.concatenate([trained.model.predict(pixels[i : i + chunk]) for i in range(0, len(pixels), chunk)])
