@@ -344,7 +344,7 @@ def common_samples(maps: Mapping[str, xr.DataArray], on) -> tuple[dict[str, np.n
     """({name: classified}, reference) on the samples where the reference and every map have a class.
 
     `on` is test points (a DataFrame with x, y, label) or a reference raster on the maps' grid, so
-    that every map is scored on exactly the same samples.
+    that every map is scored on exactly the same samples (`metrics.common_pixels`).
     """
     if isinstance(on, pd.DataFrame):
         predicted = {name: values_at_points(m, on) for name, m in maps.items()}
@@ -354,30 +354,22 @@ def common_samples(maps: Mapping[str, xr.DataArray], on) -> tuple[dict[str, np.n
             data.check_aligned(m, on)
         predicted = {name: m.values.ravel() for name, m in maps.items()}
         reference = on.values.ravel()
-    keep = reference != scheme.NODATA
-    for values in predicted.values():
-        keep &= values != scheme.NODATA
+    keep = metrics.common_pixels(reference, predicted)
     return {name: values[keep] for name, values in predicted.items()}, reference[keep]
 
 
 def comparison_table(maps: Mapping[str, xr.DataArray], evaluations: Mapping[str, object], n_boot: int = 1000, seed: int = 0):
-    """OA with a 95 % bootstrap interval and macro F1 for every map on every evaluation set.
+    """`metrics.compare_classifiers` on every evaluation set: OA and macro F1 with 95 % bootstrap intervals, kappa.
 
     `evaluations` maps a name to test points (DataFrame) or a reference raster; within a set,
     every map is scored on the same samples (`common_samples`). Rows: (evaluation, map).
     """
-    rows = []
+    tables = {}
     for where, on in evaluations.items():
         predicted, reference = common_samples(maps, on)
-        for name, values in predicted.items():
-            matrix, labels = metrics.confusion_matrix(values, reference)
-            ci = metrics.bootstrap_ci(matrix, labels, n_boot=n_boot, seed=seed, reference_classes_only=True)
-            rows.append(
-                {"evaluated on": where, "map": name, "samples": int(matrix.sum()), "OA": ci.loc["OA", "estimate"],
-                 "OA 95% low": ci.loc["OA", "low"], "OA 95% high": ci.loc["OA", "high"],
-                 "macro F1": ci.loc["macro F1", "estimate"]}
-            )
-    return pd.DataFrame(rows).set_index(["evaluated on", "map"])
+        scores, _ = metrics.compare_classifiers(predicted, reference, n_boot=n_boot, seed=seed)
+        tables[where] = scores.rename(columns={"pixels": "samples"})
+    return pd.concat(tables, names=["evaluated on", "map"])
 
 
 def mcnemar_table(maps: Mapping[str, xr.DataArray], baseline: str, evaluations: Mapping[str, object]) -> pd.DataFrame:

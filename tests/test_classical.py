@@ -127,10 +127,14 @@ def test_maps_are_compared_on_common_samples():
     holed = _grid(np.array([[0, 1, 2, 2]], dtype=np.uint8))
     predicted, ref = classical.common_samples({"full": full, "holed": holed}, reference)
     assert ref.tolist() == [1, 2, 2] and predicted["full"].tolist() == [2, 2, 2]
-    table = classical.comparison_table({"full": full, "holed": holed}, {"px": reference}, n_boot=20)
-    assert table["samples"].tolist() == [3, 3]
-    # on the 3 common pixels: full gets 2 of 3 right, holed all 3
-    assert table.loc[("px", "full"), "OA"] == pytest.approx(2 / 3) and table.loc[("px", "holed"), "OA"] == 1.0
+    points = pd.DataFrame({"x": 500005.0 + 10 * np.arange(4), "y": 5599995.0, "label": [1, 1, 2, 2]})  # pixel centres
+    table = classical.comparison_table({"full": full, "holed": holed}, {"px": reference, "pts": points}, n_boot=20)
+    assert table["samples"].tolist() == [3, 3, 3, 3]
+    for where in ("px", "pts"):
+        # on the 3 common samples: full gets 2 of 3 right, holed all 3
+        assert table.loc[(where, "full"), "OA"] == pytest.approx(2 / 3) and table.loc[(where, "holed"), "OA"] == 1.0
+        # full: F1 of class 1 = 0, of class 2 = 2 * 2 / (2 * 2 + 1 + 0) = 0.8
+        assert table.loc[(where, "full"), "macro F1"] == pytest.approx(0.4)
 
 
 def test_sample_points_pools_several_masks():
@@ -251,7 +255,7 @@ def test_evaluation_agrees_with_scikit_learn():
     assert table.loc[("pixels", "a"), "samples"] == table.loc[("pixels", "b"), "samples"] == labelled.sum()
     assert table.loc[("pixels", "b"), "OA"] == 1.0
     assert table.loc[("pixels", "a"), "OA"] == pytest.approx(accuracy_score(reference[labelled], classified[labelled]))
-    assert table.loc[("pixels", "a"), "OA 95% low"] <= table.loc[("pixels", "a"), "OA"] <= table.loc[("pixels", "a"), "OA 95% high"]
+    assert table.loc[("pixels", "a"), "OA low"] <= table.loc[("pixels", "a"), "OA"] <= table.loc[("pixels", "a"), "OA high"]
 
 
 def test_mcnemar_table_counts_discordant_pairs():
