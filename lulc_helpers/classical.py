@@ -436,6 +436,23 @@ def oa_summary(matrices: Mapping[str, tuple]) -> pd.DataFrame:
     return pd.DataFrame(rows).T
 
 
+def headline_comparison(table: pd.DataFrame, points: str, pixels: str, unet: str = "U-Net") -> pd.DataFrame:
+    """The paper's OA of the U-Net (all reference pixels) and of CART/RF/SVM (280 points) beside ours on both sets.
+
+    `table` comes from `comparison_table`; `points` and `pixels` name its two evaluation sets.
+    The paper's numbers were measured on different samples; ours are on the same samples per column.
+    """
+    paper = {unet: (metrics.PAPER_UNET_TABLES["strzegom"]["Overall"][0], "all reference pixels")}
+    paper |= {METHOD_NAMES[m]: (PAPER_OA[m], "280 test points") for m in METHODS}
+    rows = {
+        name: {"paper measured on": sample, "paper": oa, "this run, " + points: table.loc[(points, name), "OA"],
+               "this run, " + pixels: table.loc[(pixels, name), "OA"]}
+        for name, (oa, sample) in paper.items()
+    }
+    frame = pd.DataFrame(rows).T
+    return frame.astype({column: float for column in frame.columns[1:]})
+
+
 def paper_mean_rows() -> pd.DataFrame:
     """The paper's printed Mean PA/UA/F1 against the mean over its 9 class rows and the 9-row sum / 10.
 

@@ -307,6 +307,16 @@ def test_oa_summary_puts_the_papers_oa_beside_ours():
     assert table.loc["Random Forest", ("macro F1", "paper")] == pytest.approx(7.1 / 9, abs=1e-4)  # hand sum of Table RF F1
 
 
+def test_headline_comparison_sets_the_papers_samples_beside_ours():
+    index = pd.MultiIndex.from_product([["pts", "px"], ["U-Net", "CART", "Random Forest", "SVM (linear)"]])
+    table = pd.DataFrame({"OA": [0.9, 0.6, 0.65, 0.7, 0.95, 0.66, 0.72, 0.78]}, index=index)
+    headline = classical.headline_comparison(table, "pts", "px")
+    # the paper: U-Net OA 0.9464 on every reference pixel (Table 8), CART 0.7679 and SVM 0.7857 on 280 points
+    assert headline.loc["U-Net", "paper"] == 0.9464 and headline.loc["U-Net", "paper measured on"] == "all reference pixels"
+    assert headline.loc["SVM (linear)", "paper"] == 0.7857 and headline.loc["CART", "paper measured on"] == "280 test points"
+    assert headline.loc["CART", "this run, pts"] == 0.6 and headline.loc["SVM (linear)", "this run, px"] == 0.78
+
+
 def test_point_count_table_totals():
     train = pd.DataFrame({"label": [1, 1, 10]})
     test = pd.DataFrame({"label": [10]})
