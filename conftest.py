@@ -2,7 +2,7 @@
 
 The data are fetched once into the project's data/ folder, exactly as `make data` does (from
 $LULC_DATA_MIRROR when set, as in CI, else from GitHub); quick-mode figures go to a temporary
-folder so that they never overwrite the full-mode figures in figures/.
+folder, and so do quick-mode models and maps (runs/), so that they never overwrite full-mode results.
 """
 
 import os
@@ -15,4 +15,5 @@ def pytest_configure(config):
     data.ensure_data(verbose=False)
     os.environ.setdefault(data.DATA_DIR_ENV, str(data.data_dir()))
     os.environ.setdefault(runtime.FIGURES_DIR_ENV, tempfile.mkdtemp(prefix="lulc-figures-"))
+    os.environ.setdefault(runtime.RUNS_DIR_ENV, tempfile.mkdtemp(prefix="lulc-runs-"))
     os.environ.setdefault("MPLBACKEND", "Agg")

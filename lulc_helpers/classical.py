@@ -23,7 +23,7 @@ import pandas as pd
 import rioxarray  # noqa: F401  (registers the .rio accessor used on every map)
 import xarray as xr
 
-from . import data, metrics, scheme
+from . import data, metrics, runtime, scheme
 
 METHODS: tuple[str, ...] = ("cart", "rf", "svm")
 METHOD_NAMES = {"cart": "CART", "rf": "Random Forest", "svm": "SVM (linear)"}
@@ -38,10 +38,18 @@ PAPER_TEST_COUNTS: dict[int, int] = {1: 10, 2: 35, 3: 70, 4: 70, 5: 5, 7: 20, 8:
 # ---------------------------------------------------------------- sampling
 
 
+def band_values(image: xr.DataArray) -> np.ndarray:
+    """(band, y, x) float32 surface reflectance of the 10 bands, NaN for no data (`data.reflectance`).
+
+    Reflectance, not digital numbers: the 2022-2023 scenes carry ESA's +1000 L2A offset and the 2021
+    one does not, so raw numbers would give the same ground two different spectra across dates.
+    """
+    return data.reflectance(image.sel(band=list(data.BANDS))).values
+
+
 def valid_pixels(image: xr.DataArray) -> np.ndarray:
-    """(y, x) bool: pixels with a value in every band. The images carry 0 in some bands along their edges
-    (resampling of the 20 m bands), and surface reflectance is never exactly 0, so 0 marks no data."""
-    return (image.sel(band=list(data.BANDS)).values > 0).all(axis=0)
+    """(y, x) bool: pixels with a value in every band (the images lack some bands along their edges)."""
+    return ~np.isnan(band_values(image)).any(axis=0)
 
 
 def sample_points(
@@ -55,7 +63,7 @@ def sample_points(
     `counts` is points per class (an int for every class present, or {class: n}); a class with
     fewer labelled pixels gives all of them, recorded in `attrs["shortfall"]` as {class: (asked, got)}.
     Columns: source (mask name), row, col, x, y (pixel centre, the mask's CRS), label, and the
-    band values B02..B12 when `images` (one per mask, on its grid) are given; then only pixels
+    reflectance of B02..B12 when `images` (one per mask, on its grid) are given; then only pixels
     with data in every band (`valid_pixels`) are drawn.
     """
     masks = [masks] if isinstance(masks, xr.DataArray) else list(masks)
@@ -101,7 +109,7 @@ def _points_of(mask: xr.DataArray, flat: np.ndarray, image: xr.DataArray | None)
     )
     if image is not None:
         data.check_aligned(image, mask)
-        frame[list(data.BANDS)] = image.sel(band=list(data.BANDS)).values[:, rows, cols].T
+        frame[list(data.BANDS)] = band_values(image)[:, rows, cols].T
     return frame
 
 
@@ -153,7 +161,7 @@ def test_points(counts: int | Mapping[int, int] = PAPER_TEST_COUNTS, seed: int =
 def make_classifier(method: str, seed: int = 42):
     """An unfitted scikit-learn model: CART, Random Forest with 10 trees, or a linear-kernel C-SVM.
 
-    The SVM standardises the bands first: libsvm on raw reflectance (0..10000) barely converges.
+    The SVM standardises the bands first, as libsvm converges slowly on features of unequal spread.
     """
     from sklearn.ensemble import RandomForestClassifier
     from sklearn.pipeline import make_pipeline
@@ -193,12 +201,12 @@ def fit(method: str, points: pd.DataFrame, seed: int = 42) -> Trained:
 
 
 def classify_image(trained: Trained, image: xr.DataArray, chunk: int = 1 << 16) -> xr.DataArray:
-    """Classify every pixel with data in all bands: uint8 (y, x) on the image grid, 0 elsewhere.
-
-    `attrs["predict_s"]` holds the prediction time.
+    """Classify every pixel with data in all bands (its reflectance, as in training): uint8 (y, x) on the
+    image grid, 0 elsewhere. `attrs["predict_s"]` holds the prediction time.
     """
-    valid = valid_pixels(image).ravel()
-    pixels = image.sel(band=list(data.BANDS)).values.reshape(len(data.BANDS), -1).T[valid].astype(np.float32)
+    values = band_values(image).reshape(len(data.BANDS), -1).T
+    valid = ~np.isnan(values).any(axis=1)
+    pixels = values[valid]
     start = time.perf_counter()
     labels = np.zeros(valid.size, dtype=np.uint8)
     labels[valid] = np.concatenate([trained.model.predict(pixels[i : i + chunk]) for i in range(0, len(pixels), chunk)])
@@ -238,8 +246,8 @@ def write_classification(classified: xr.DataArray, path: str | os.PathLike) -> P
 
 
 def predictions_dir() -> Path:
-    """runs/predictions/ at the project root, where every notebook writes and reads classified maps."""
-    return data.project_root() / "runs" / "predictions"
+    """predictions/ under `runtime.runs_dir()` (runs/ at the project root): where notebooks write and read maps."""
+    return runtime.runs_dir() / "predictions"
 
 
 def prediction_path(method: str, scene: data.Scene | None = None) -> Path:
@@ -336,7 +344,7 @@ def common_samples(maps: Mapping[str, xr.DataArray], on) -> tuple[dict[str, np.n
     """({name: classified}, reference) on the samples where the reference and every map have a class.
 
     `on` is test points (a DataFrame with x, y, label) or a reference raster on the maps' grid, so
-    that every map is scored on exactly the same samples.
+    that every map is scored on exactly the same samples (`metrics.common_pixels`).
     """
     if isinstance(on, pd.DataFrame):
         predicted = {name: values_at_points(m, on) for name, m in maps.items()}
@@ -346,30 +354,22 @@ def common_samples(maps: Mapping[str, xr.DataArray], on) -> tuple[dict[str, np.n
             data.check_aligned(m, on)
         predicted = {name: m.values.ravel() for name, m in maps.items()}
         reference = on.values.ravel()
-    keep = reference != scheme.NODATA
-    for values in predicted.values():
-        keep &= values != scheme.NODATA
+    keep = metrics.common_pixels(reference, predicted)
     return {name: values[keep] for name, values in predicted.items()}, reference[keep]
 
 
 def comparison_table(maps: Mapping[str, xr.DataArray], evaluations: Mapping[str, object], n_boot: int = 1000, seed: int = 0):
-    """OA with a 95 % bootstrap interval and macro F1 for every map on every evaluation set.
+    """`metrics.compare_classifiers` on every evaluation set: OA and macro F1 with 95 % bootstrap intervals, kappa.
 
     `evaluations` maps a name to test points (DataFrame) or a reference raster; within a set,
     every map is scored on the same samples (`common_samples`). Rows: (evaluation, map).
     """
-    rows = []
+    tables = {}
     for where, on in evaluations.items():
         predicted, reference = common_samples(maps, on)
-        for name, values in predicted.items():
-            matrix, labels = metrics.confusion_matrix(values, reference)
-            ci = metrics.bootstrap_ci(matrix, labels, n_boot=n_boot, seed=seed, reference_classes_only=True)
-            rows.append(
-                {"evaluated on": where, "map": name, "samples": int(matrix.sum()), "OA": ci.loc["OA", "estimate"],
-                 "OA 95% low": ci.loc["OA", "low"], "OA 95% high": ci.loc["OA", "high"],
-                 "macro F1": ci.loc["macro F1", "estimate"]}
-            )
-    return pd.DataFrame(rows).set_index(["evaluated on", "map"])
+        scores, _ = metrics.compare_classifiers(predicted, reference, n_boot=n_boot, seed=seed)
+        tables[where] = scores.rename(columns={"pixels": "samples"})
+    return pd.concat(tables, names=["evaluated on", "map"])
 
 
 def mcnemar_table(maps: Mapping[str, xr.DataArray], baseline: str, evaluations: Mapping[str, object]) -> pd.DataFrame:
@@ -434,6 +434,23 @@ def oa_summary(matrices: Mapping[str, tuple]) -> pd.DataFrame:
             ("macro F1", "paper"): paper.loc[classes, "F1"].mean(), ("macro F1", "this run"): metrics.macro_f1(matrix, reference_classes_only=True),
         }
     return pd.DataFrame(rows).T
+
+
+def headline_comparison(table: pd.DataFrame, points: str, pixels: str, unet: str = "U-Net") -> pd.DataFrame:
+    """The paper's OA of the U-Net (all reference pixels) and of CART/RF/SVM (280 points) beside ours on both sets.
+
+    `table` comes from `comparison_table`; `points` and `pixels` name its two evaluation sets.
+    The paper's numbers were measured on different samples; ours are on the same samples per column.
+    """
+    paper = {unet: (metrics.PAPER_UNET_TABLES["strzegom"]["Overall"][0], "all reference pixels")}
+    paper |= {METHOD_NAMES[m]: (PAPER_OA[m], "280 test points") for m in METHODS}
+    rows = {
+        name: {"paper measured on": sample, "paper": oa, "this run, " + points: table.loc[(points, name), "OA"],
+               "this run, " + pixels: table.loc[(pixels, name), "OA"]}
+        for name, (oa, sample) in paper.items()
+    }
+    frame = pd.DataFrame(rows).T
+    return frame.astype({column: float for column in frame.columns[1:]})
 
 
 def paper_mean_rows() -> pd.DataFrame:

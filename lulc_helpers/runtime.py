@@ -12,6 +12,7 @@ import numpy as np
 from .data import project_root
 
 FIGURES_DIR_ENV = "LULC_FIGURES_DIR"
+RUNS_DIR_ENV = "LULC_RUNS_DIR"
 
 
 def seed_everything(seed: int = 42) -> None:
@@ -52,6 +53,12 @@ def figures_dir() -> Path:
     folder = Path(os.environ.get(FIGURES_DIR_ENV) or project_root() / "figures")
     folder.mkdir(parents=True, exist_ok=True)
     return folder
+
+
+def runs_dir() -> Path:
+    """$LULC_RUNS_DIR, else runs/ at the project root: where notebooks write and read models and maps
+    (test runs point it at a temporary folder so quick runs never overwrite full-mode results)."""
+    return Path(os.environ.get(RUNS_DIR_ENV) or project_root() / "runs")
 
 
 def save_figure(fig, name: str) -> None:

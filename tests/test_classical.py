@@ -6,9 +6,14 @@ import pytest
 import rasterio
 import xarray as xr
 from rasterio.transform import from_origin
+from sklearn.ensemble import RandomForestClassifier
 from sklearn.metrics import accuracy_score, confusion_matrix, f1_score
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+from sklearn.svm import SVC
+from sklearn.tree import DecisionTreeClassifier
 
-from lulc_helpers import classical, cli, data, metrics, scheme
+from lulc_helpers import classical, cli, data, metrics, runtime, scheme
 
 
 def _grid(values, name="grid", origin=(500000.0, 5600000.0)):
@@ -26,11 +31,13 @@ def _grid(values, name="grid", origin=(500000.0, 5600000.0)):
     return da
 
 
-def _image(masks_shape, seed=0):
+def _image(masks_shape, seed=0, date="20230709"):
+    """Random digital numbers 1001..4999 of a scene acquired on `date` (with the +1000 L2A offset from 2022)."""
     rng = np.random.default_rng(seed)
-    values = rng.integers(1, 10000, (len(data.BANDS), *masks_shape)).astype(np.uint16)
+    values = rng.integers(1001, 5000, (len(data.BANDS), *masks_shape)).astype(np.uint16)
     grid = _grid(values[0])
     image = xr.DataArray(values, dims=("band", "y", "x"), coords={"band": list(data.BANDS), "y": grid.y, "x": grid.x})
+    image.attrs["date"] = date
     image.rio.write_crs("EPSG:32633", inplace=True)
     image.rio.write_transform(grid.rio.transform(), inplace=True)
     return image
@@ -79,7 +86,9 @@ def test_sample_points_is_stratified_exact_and_seeded():
     assert not points.duplicated(["row", "col"]).any()
     # pixel centres: x0 + 5 + 10 col, y0 - 5 - 10 row
     assert np.allclose(points["x"], 500005 + 10 * points["col"]) and np.allclose(points["y"], 5599995 - 10 * points["row"])
-    assert (points[list(data.BANDS)].to_numpy() == image.values[:, points["row"], points["col"]].T).all()
+    # reflectance = (DN - 1000) / 10000 for a 2023 scene (ESA's L2A offset, processing baseline 04.00)
+    expected = (image.values[:, points["row"], points["col"]].T - 1000.0) / 10000.0
+    assert np.allclose(points[list(data.BANDS)].to_numpy(), expected, atol=1e-6)
     again = classical.sample_points(mask, {1: 7, 2: 50, 3: 60}, seed=1, images=[image])
     other = classical.sample_points(mask, {1: 7, 2: 50, 3: 60}, seed=2, images=[image])
     pd.testing.assert_frame_equal(points, again)
@@ -92,9 +101,24 @@ def test_pixels_without_data_are_neither_sampled_nor_classified():
     image.values[6, :, 0] = 0  # B08 missing in the first column, as along the scenes' edges
     points = classical.sample_points(mask, 100, seed=0, images=[image])
     assert len(points) == 30 and (points["col"] > 0).all() and points.attrs["shortfall"] == {4: (100, 30)}
-    training = pd.DataFrame(np.full((2, len(data.BANDS)), 500.0), columns=list(data.BANDS)).assign(label=[4, 7])
+    training = pd.DataFrame(np.full((2, len(data.BANDS)), 0.05), columns=list(data.BANDS)).assign(label=[4, 7])
     classified = classical.classify_image(classical.fit("cart", training), image)
     assert (classified.values[:, 0] == 0).all() and (classified.values[:, 1:] > 0).all()
+
+
+def test_the_l2a_offset_is_removed_by_date():
+    """The same ground in a 2021 scene (no offset) and a 2023 scene (+1000) gives the same features and classes."""
+    mask = _grid(np.full((5, 5), 2, dtype=np.uint8))
+    later = _image(mask.shape, seed=1, date="20230709")
+    earlier = later.copy(data=later.values - 1000)
+    earlier.attrs["date"] = "20210619"
+    first = classical.sample_points(mask, 25, images=[earlier])
+    second = classical.sample_points(mask, 25, images=[later])
+    assert np.allclose(first[list(data.BANDS)], second[list(data.BANDS)])
+    assert first["B02"].min() >= 0 and first["B02"].max() < 0.4  # reflectance 0..1, not digital numbers
+    training = pd.concat([first.assign(label=2), second.assign(B08=second["B08"] + 0.3, label=9)])
+    trained = classical.fit("cart", training)
+    assert np.array_equal(classical.classify_image(trained, earlier).values, classical.classify_image(trained, later).values)
 
 
 def test_maps_are_compared_on_common_samples():
@@ -103,10 +127,14 @@ def test_maps_are_compared_on_common_samples():
     holed = _grid(np.array([[0, 1, 2, 2]], dtype=np.uint8))
     predicted, ref = classical.common_samples({"full": full, "holed": holed}, reference)
     assert ref.tolist() == [1, 2, 2] and predicted["full"].tolist() == [2, 2, 2]
-    table = classical.comparison_table({"full": full, "holed": holed}, {"px": reference}, n_boot=20)
-    assert table["samples"].tolist() == [3, 3]
-    # on the 3 common pixels: full gets 2 of 3 right, holed all 3
-    assert table.loc[("px", "full"), "OA"] == pytest.approx(2 / 3) and table.loc[("px", "holed"), "OA"] == 1.0
+    points = pd.DataFrame({"x": 500005.0 + 10 * np.arange(4), "y": 5599995.0, "label": [1, 1, 2, 2]})  # pixel centres
+    table = classical.comparison_table({"full": full, "holed": holed}, {"px": reference, "pts": points}, n_boot=20)
+    assert table["samples"].tolist() == [3, 3, 3, 3]
+    for where in ("px", "pts"):
+        # on the 3 common samples: full gets 2 of 3 right, holed all 3
+        assert table.loc[(where, "full"), "OA"] == pytest.approx(2 / 3) and table.loc[(where, "holed"), "OA"] == 1.0
+        # full: F1 of class 1 = 0, of class 2 = 2 * 2 / (2 * 2 + 1 + 0) = 0.8
+        assert table.loc[(where, "full"), "macro F1"] == pytest.approx(0.4)
 
 
 def test_sample_points_pools_several_masks():
@@ -153,18 +181,38 @@ def test_classifiers_are_the_papers():
 
 
 @pytest.mark.parametrize("method", classical.METHODS)
-def test_fit_and_classify_are_reproducible(method):
+def test_fit_and_classify_are_reproducible_and_match_scikit_learn(method):
     rng = np.random.default_rng(0)
     labels = np.repeat([1, 5, 10], 40)
-    points = pd.DataFrame(rng.normal(labels[:, None] * 300, 400, (labels.size, len(data.BANDS))), columns=list(data.BANDS))
+    # reflectance-like features whose class means (0.03 apart) overlap the image's values (0..0.4)
+    points = pd.DataFrame(rng.normal(labels[:, None] * 0.03, 0.04, (labels.size, len(data.BANDS))), columns=list(data.BANDS))
     points["label"] = labels
     image = _image((30, 30), seed=3)
     first = classical.classify_image(classical.fit(method, points, seed=5), image)
     second = classical.classify_image(classical.fit(method, points, seed=5), image)
     assert first.dtype == np.uint8 and first.shape == (30, 30)
     assert np.array_equal(first.values, second.values)
-    assert set(np.unique(first.values)) <= {1, 5, 10}
+    assert len(np.unique(first.values)) > 1  # a real map, not one class everywhere
+    # the same model built directly with scikit-learn, fitted on the same points, classifies the same reflectance
+    models = {
+        "cart": DecisionTreeClassifier(random_state=5),
+        "rf": RandomForestClassifier(n_estimators=10, random_state=5),
+        "svm": make_pipeline(StandardScaler(), SVC(kernel="linear", C=1.0)),
+    }
+    direct = models[method].fit(points[list(data.BANDS)].to_numpy(np.float32), labels)
+    pixels = ((image.values.reshape(len(data.BANDS), -1).T - 1000.0) / 10000.0).astype(np.float32)
+    assert np.array_equal(first.values.ravel(), direct.predict(pixels))
     assert first.attrs["predict_s"] >= 0 and first.attrs["fit_s"] >= 0
+
+
+def test_random_forest_seed_changes_the_forest():
+    rng = np.random.default_rng(1)
+    labels = np.repeat([1, 2], 30)
+    points = pd.DataFrame(rng.normal(labels[:, None] * 0.05, 0.05, (60, len(data.BANDS))), columns=list(data.BANDS))
+    points["label"] = labels
+    image = _image((30, 30), seed=2)
+    maps = [classical.classify_image(classical.fit("rf", points, seed=s), image).values for s in (1, 1, 2)]
+    assert np.array_equal(maps[0], maps[1]) and not np.array_equal(maps[0], maps[2])
 
 
 def test_write_classification_round_trip(tmp_path):
@@ -207,7 +255,7 @@ def test_evaluation_agrees_with_scikit_learn():
     assert table.loc[("pixels", "a"), "samples"] == table.loc[("pixels", "b"), "samples"] == labelled.sum()
     assert table.loc[("pixels", "b"), "OA"] == 1.0
     assert table.loc[("pixels", "a"), "OA"] == pytest.approx(accuracy_score(reference[labelled], classified[labelled]))
-    assert table.loc[("pixels", "a"), "OA 95% low"] <= table.loc[("pixels", "a"), "OA"] <= table.loc[("pixels", "a"), "OA 95% high"]
+    assert table.loc[("pixels", "a"), "OA low"] <= table.loc[("pixels", "a"), "OA"] <= table.loc[("pixels", "a"), "OA high"]
 
 
 def test_mcnemar_table_counts_discordant_pairs():
@@ -221,13 +269,21 @@ def test_mcnemar_table_counts_discordant_pairs():
 
 
 def test_unet_map_prefers_our_run(tmp_path, monkeypatch, strzegom_test, data_root):
-    (tmp_path / "pyproject.toml").write_text("")
-    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv(runtime.RUNS_DIR_ENV, str(tmp_path / "runs"))
     assert classical.unet_prediction_path() == data_root / strzegom_test.published_prediction
     ours = tmp_path / "runs" / "predictions" / "unet_strzegom_20230709.tif"
     ours.parent.mkdir(parents=True)
     ours.write_bytes(b"")
     assert classical.unet_prediction_path() == ours
+
+
+def test_runs_dir_defaults_to_the_project_and_follows_the_environment(tmp_path, monkeypatch):
+    (tmp_path / "pyproject.toml").write_text("")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv(runtime.RUNS_DIR_ENV)
+    assert classical.prediction_path("rf") == tmp_path / "runs" / "predictions" / "rf_strzegom_20230709.tif"
+    monkeypatch.setenv(runtime.RUNS_DIR_ENV, str(tmp_path / "elsewhere"))
+    assert classical.prediction_path("rf") == tmp_path / "elsewhere" / "predictions" / "rf_strzegom_20230709.tif"
 
 
 def test_paper_comparison_and_mean_rows():
@@ -251,6 +307,16 @@ def test_oa_summary_puts_the_papers_oa_beside_ours():
     assert table.loc["Random Forest", ("macro F1", "paper")] == pytest.approx(7.1 / 9, abs=1e-4)  # hand sum of Table RF F1
 
 
+def test_headline_comparison_sets_the_papers_samples_beside_ours():
+    index = pd.MultiIndex.from_product([["pts", "px"], ["U-Net", "CART", "Random Forest", "SVM (linear)"]])
+    table = pd.DataFrame({"OA": [0.9, 0.6, 0.65, 0.7, 0.95, 0.66, 0.72, 0.78]}, index=index)
+    headline = classical.headline_comparison(table, "pts", "px")
+    # the paper: U-Net OA 0.9464 on every reference pixel (Table 8), CART 0.7679 and SVM 0.7857 on 280 points
+    assert headline.loc["U-Net", "paper"] == 0.9464 and headline.loc["U-Net", "paper measured on"] == "all reference pixels"
+    assert headline.loc["SVM (linear)", "paper"] == 0.7857 and headline.loc["CART", "paper measured on"] == "280 test points"
+    assert headline.loc["CART", "this run, pts"] == 0.6 and headline.loc["SVM (linear)", "this run, px"] == 0.78
+
+
 def test_point_count_table_totals():
     train = pd.DataFrame({"label": [1, 1, 10]})
     test = pd.DataFrame({"label": [10]})
@@ -271,6 +337,8 @@ def test_cli_classify_local_writes_a_geotiff(tmp_path, capsys, strzegom_test):
     data.check_aligned(classified, mask)
     assert set(np.unique(classified.values)) <= {0, *scheme.CLASS_IDS}
     assert (classified.values == 0).mean() < 0.02  # only the image's edge pixels without data
+    with rasterio.open(out) as src:
+        assert src.colormap(1)[10][:3] == (0x69, 0x69, 0x69) and src.colormap(1)[8][:3] == (0x1E, 0x90, 0xFF)  # data README
 
 
 def test_cli_classify_gee_without_project_is_one_line(monkeypatch, capsys, tmp_path):

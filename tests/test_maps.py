@@ -3,6 +3,7 @@ and reading every layer's class at a clicked point. No network, no Earth Engine.
 
 import base64
 import io
+import sys
 
 import numpy as np
 import pytest
@@ -140,15 +141,6 @@ def test_static_figure_has_a_panel_per_layer(layers):
 
 
 def test_missing_geemap_is_a_clear_message(monkeypatch):
-    import builtins
-
-    real_import = builtins.__import__
-
-    def no_geemap(name, *args, **kwargs):
-        if name == "geemap":
-            raise ImportError("No module named 'geemap'")
-        return real_import(name, *args, **kwargs)
-
-    monkeypatch.setattr(builtins, "__import__", no_geemap)
+    monkeypatch.setitem(sys.modules, "geemap", None)  # `import geemap` now raises ImportError
     with pytest.raises(ImportError, match='pip install "geemap'):
         maps.base_map((51.0, 16.3))
