@@ -18,6 +18,7 @@ from typing import Sequence
 
 import numpy as np
 import pandas as pd
+import rioxarray  # noqa: F401  (registers the .rio accessor)
 import torch
 import xarray as xr
 from tqdm.auto import tqdm
@@ -67,7 +68,7 @@ PRESETS: dict[str, TrainConfig] = {
 
 @dataclass
 class TrainResult:
-    model: UNet
+    model: UNet  # after the last epoch; best.pt holds the best validation epoch
     history: pd.DataFrame
     best_path: Path
     last_path: Path
