@@ -59,7 +59,7 @@ class TrainConfig:
 PRESETS: dict[str, TrainConfig] = {
     "paper": TrainConfig(),
     # Two shared CPU cores: a narrower, shallower network and fewer patches per epoch.
-    "cpu": TrainConfig(width=16, depth=3, patches_per_epoch=160, epochs=20),
+    "cpu": TrainConfig(width=16, depth=3, patches_per_epoch=200, epochs=20),
     "quick": TrainConfig(width=4, depth=2, patches_per_epoch=8, epochs=1, patch_size=48, window=128, overlap=16),
     # The first implementation: raw reflectance, constant lr, any labelled pixel.
     "naive": TrainConfig(normalise=False, schedule="constant", balanced_sampling=False, width=32),
@@ -301,6 +301,52 @@ def sweep(
                  "val_oa": best["val_oa"], "val_f1": best["val_f1"], "checkpoint": str(result.best_path)}
             )
     return pd.DataFrame(rows)
+
+
+def seed_runs(
+    config: TrainConfig, split: Split, out_dir: str | os.PathLike, seeds: Sequence[int], progress: bool = True
+) -> pd.DataFrame:
+    """Train once per seed and score each best checkpoint on Strzegom 20230709: one row per seed and protocol."""
+    rows = []
+    for seed in seeds:
+        result = train(replace(config, seed=seed), split, Path(out_dir) / f"seed{seed}", progress=progress)
+        scores = evaluate_on_test(result.best_path)
+        rows += [{"seed": seed, "protocol": name, **scores.loc[name].to_dict()} for name in scores.index]
+    return pd.DataFrame(rows)
+
+
+def train_throughput(config: TrainConfig, device, steps: int = 3) -> float:
+    """Training patches per second (forward, backward, Adam step) on random data, after one warm-up step."""
+    device = torch.device(device)
+    use_amp = config.amp and device.type == "cuda"
+    model = build_model(config).to(device).train()
+    optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    scaler = torch.amp.GradScaler("cuda", enabled=use_amp)
+    loss_fn = FocalLoss(config.gamma)
+    x = torch.randn(config.batch_size, len(data.BANDS), config.patch_size, config.patch_size, device=device)
+    y = torch.randint(0, len(scheme.CLASSES) + 1, (config.batch_size, config.patch_size, config.patch_size), device=device)
+    for step in range(steps + 1):
+        if step == 1:  # the first step pays for allocations and cuDNN autotuning
+            _synchronise(device)
+            began = time.perf_counter()
+        with torch.autocast(device.type, dtype=torch.float16, enabled=use_amp):
+            loss = loss_fn(model(x), y)
+        optimizer.zero_grad(set_to_none=True)
+        scaler.scale(loss).backward()
+        scaler.step(optimizer)
+        scaler.update()
+    _synchronise(device)
+    return steps * config.batch_size / (time.perf_counter() - began)
+
+
+def _synchronise(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+
+
+def estimate_minutes(config: TrainConfig, runs: int, device, steps: int = 2) -> float:
+    """Minutes that `runs` trainings of `config` take on `device`, from a short measurement (validation not counted)."""
+    return runs * config.epochs * config.patches_per_epoch / train_throughput(config, device, steps) / 60
 
 
 # ---------------------------------------------------------------- prediction
