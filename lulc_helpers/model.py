@@ -1,0 +1,110 @@
+"""The paper's U-Net (Section 2.3.1, Table 2) and the original U-Net as a baseline.
+
+"proposed": every encoder, bottleneck and decoder block is 3 x (Conv3x3 padding same, BatchNorm, ReLU);
+the decoder upsamples with ConvTranspose2d 2x2 and pads the result with ReplicationPad2d to the size of
+the skip connection before concatenating, so any input size (401 x 401 included) works.
+"original" (Ronneberger et al. 2015): 2 x (Conv3x3, ReLU) per block, no BatchNorm, no padding before the
+skip concatenation; padding same is kept so that the map matches the mask, which makes the input size a
+multiple of 2**depth.
+
+Output channel k holds the logit of scheme class k + 1 (code 0, unlabelled, is never predicted).
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+import torch
+from torch import nn
+
+from . import scheme
+from .data import BANDS
+
+VARIANTS: dict[str, dict] = {
+    "original": {"convs": 2, "batch_norm": False, "replication_pad": False},
+    "proposed": {"convs": 3, "batch_norm": True, "replication_pad": True},
+}
+
+
+def conv_block(in_channels: int, out_channels: int, convs: int, batch_norm: bool) -> nn.Sequential:
+    layers: list[nn.Module] = []
+    for i in range(convs):
+        layers.append(nn.Conv2d(in_channels if i == 0 else out_channels, out_channels, 3, padding="same", bias=not batch_norm))
+        if batch_norm:
+            layers.append(nn.BatchNorm2d(out_channels))
+        layers.append(nn.ReLU(inplace=True))
+    return nn.Sequential(*layers)
+
+
+class UNet(nn.Module):
+    """U-Net with `depth` poolings; level i has `width * 2**i` channels, the bottleneck `width * 2**depth`."""
+
+    def __init__(
+        self,
+        in_channels: int = len(BANDS),
+        num_classes: int = len(scheme.CLASSES),
+        width: int = 64,
+        depth: int = 4,
+        variant: str = "proposed",
+    ):
+        super().__init__()
+        if variant not in VARIANTS:
+            raise ValueError(f"unknown U-Net variant {variant!r}; choose one of {sorted(VARIANTS)}")
+        self.variant, self.depth = variant, depth
+        spec = VARIANTS[variant]
+        block = lambda cin, cout: conv_block(cin, cout, spec["convs"], spec["batch_norm"])  # noqa: E731
+        channels = [width * 2**i for i in range(depth + 1)]
+        self.encoders = nn.ModuleList(block(cin, cout) for cin, cout in zip([in_channels, *channels[:-2]], channels[:-1]))
+        self.pool = nn.MaxPool2d(2)
+        self.bottleneck = block(channels[-2], channels[-1])
+        self.ups = nn.ModuleList(nn.ConvTranspose2d(c, c // 2, 2, stride=2) for c in reversed(channels[1:]))
+        self.decoders = nn.ModuleList(block(c, c // 2) for c in reversed(channels[1:]))
+        self.head = nn.Conv2d(width, num_classes, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not VARIANTS[self.variant]["replication_pad"]:
+            step = 2**self.depth
+            if x.shape[-2] % step or x.shape[-1] % step:
+                raise ValueError(
+                    f"the original U-Net needs height and width divisible by {step}, got {tuple(x.shape[-2:])}; "
+                    "use the proposed variant (ReplicationPad2d) for any size"
+                )
+        skips = []
+        for encoder in self.encoders:
+            x = encoder(x)
+            skips.append(x)
+            x = self.pool(x)
+        x = self.bottleneck(x)
+        for up, decoder, skip in zip(self.ups, self.decoders, reversed(skips)):
+            x = up(x)
+            dy, dx = skip.shape[-2] - x.shape[-2], skip.shape[-1] - x.shape[-1]
+            if dy or dx:  # odd sizes: pooling floored, so the upsampled map is one pixel short
+                x = nn.ReplicationPad2d((dx // 2, dx - dx // 2, dy // 2, dy - dy // 2))(x)
+            x = decoder(torch.cat([skip, x], dim=1))
+        return self.head(x)
+
+
+def count_parameters(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())
+
+
+def block_summary(model: UNet) -> list[str]:
+    """The layer sequence of one encoder block, e.g. ['Conv2d', 'BatchNorm2d', 'ReLU', ...]."""
+    return [type(layer).__name__ for layer in model.encoders[0]]
+
+
+def architecture_table(width: int = 64, depth: int = 4) -> pd.DataFrame:
+    """The paper's Table 2 (original vs proposed), read from the models built here."""
+    rows = {}
+    for variant in ("original", "proposed"):
+        model = UNet(width=width, depth=depth, variant=variant)
+        layers = block_summary(model)
+        step = " + ".join(dict.fromkeys(layers))
+        convs = layers.count("Conv2d")
+        pad = "ReplicationPad2d; " if VARIANTS[variant]["replication_pad"] else ""
+        rows[variant] = {
+            "Encoder blocks": f"{convs} x ({step}); MaxPool2d 2x2",
+            "Bottleneck": f"{convs} x ({step})",
+            "Decoder blocks": f"ConvTranspose2d 2x2; {pad}skip-concat; {convs} x ({step})",
+            "Parameters": f"{count_parameters(model):,}",
+        }
+    return pd.DataFrame(rows).rename(columns={"original": "Original U-Net", "proposed": "Proposed model"})

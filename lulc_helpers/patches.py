@@ -1,0 +1,120 @@
+"""Training patches: per-band normalisation, patches placed on labelled pixels, flips and rotations.
+
+The normalisation (per-band mean and standard deviation) is fitted on the training scenes only and
+travels inside the checkpoint, so prediction on a new image applies exactly the training statistics.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Iterable, Sequence
+
+import numpy as np
+
+from . import scheme
+
+
+def valid_pixels(image: np.ndarray) -> np.ndarray:
+    """(y, x) True where the image has data (nodata = every band 0)."""
+    return np.asarray(image).any(axis=0)
+
+
+@dataclass(frozen=True)
+class Normalisation:
+    """Per-band (x - mean) / std, fitted on the valid pixels of the training images."""
+
+    mean: tuple[float, ...]
+    std: tuple[float, ...]
+
+    @classmethod
+    def fit(cls, images: Iterable[np.ndarray]) -> "Normalisation":
+        total = total_sq = count = 0
+        for image in images:
+            values = np.asarray(image, dtype=np.float64)
+            pixels = values[:, valid_pixels(values)]
+            total = total + pixels.sum(axis=1)
+            total_sq = total_sq + (pixels**2).sum(axis=1)
+            count += pixels.shape[1]
+        if count == 0:
+            raise ValueError("no valid pixels to fit the normalisation on")
+        mean = total / count
+        std = np.sqrt(np.maximum(total_sq / count - mean**2, 0.0))
+        return cls(tuple(mean.tolist()), tuple(np.where(std > 0, std, 1.0).tolist()))
+
+    @classmethod
+    def identity(cls, bands: int) -> "Normalisation":
+        """No normalisation: raw reflectance goes into the network (the naive baseline)."""
+        return cls((0.0,) * bands, (1.0,) * bands)
+
+    def apply(self, image: np.ndarray) -> np.ndarray:
+        image = np.asarray(image, dtype=np.float32)
+        if image.shape[0] != len(self.mean):
+            raise ValueError(f"image has {image.shape[0]} bands, the normalisation {len(self.mean)}")
+        mean = np.asarray(self.mean, dtype=np.float32)[:, None, None]
+        std = np.asarray(self.std, dtype=np.float32)[:, None, None]
+        return (image - mean) / std
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict) -> "Normalisation":
+        return cls(tuple(values["mean"]), tuple(values["std"]))
+
+
+def augment(x: np.ndarray, y: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """One of the 8 flips/rotations of the square, applied to the patch (band, y, x) and its mask (y, x)."""
+    k, flip = int(rng.integers(4)), bool(rng.integers(2))
+    x, y = np.rot90(x, k, axes=(-2, -1)), np.rot90(y, k, axes=(-2, -1))
+    if flip:
+        x, y = x[..., ::-1], y[..., ::-1]
+    return np.ascontiguousarray(x), np.ascontiguousarray(y)
+
+
+class PatchSampler:
+    """Square patches that each contain a labelled pixel, drawn from (normalised image, mask) pairs.
+
+    balanced=True first draws a class uniformly from the classes present, then a pixel of that class,
+    so rare classes (roads, water) are seen as often as common ones; balanced=False draws a labelled
+    pixel uniformly. The pixel lands at a random position inside the patch.
+    """
+
+    def __init__(self, images: Sequence[np.ndarray], masks: Sequence[np.ndarray], size: int, balanced: bool = True):
+        for image, mask in zip(images, masks):
+            if min(mask.shape) < size:
+                raise ValueError(f"a scene of {mask.shape} pixels is smaller than the patch size {size}")
+        self.images, self.masks, self.size, self.balanced = list(images), list(masks), size, balanced
+        located, codes = [], []
+        for i, mask in enumerate(self.masks):
+            rows, cols = np.nonzero(mask != scheme.NODATA)
+            located.append(np.column_stack([np.full(len(rows), i), rows, cols]))
+            codes.append(mask[rows, cols])
+        pixels, codes = np.concatenate(located), np.concatenate(codes)
+        if len(pixels) == 0:
+            raise ValueError("the masks hold no labelled pixel to sample patches from")
+        self.pixels, self.codes = pixels, codes
+        self.by_class = {int(c): pixels[codes == c] for c in np.unique(codes)}
+
+    def _pixel(self, rng: np.random.Generator) -> np.ndarray:
+        if self.balanced:
+            classes = list(self.by_class)
+            pool = self.by_class[classes[int(rng.integers(len(classes)))]]
+        else:
+            pool = self.pixels
+        return pool[int(rng.integers(len(pool)))]
+
+    def sample(self, count: int, rng: np.random.Generator, augmented: bool = True) -> tuple[np.ndarray, np.ndarray]:
+        """`count` patches: x (count, band, size, size) float32 and y (count, size, size) int64 codes."""
+        xs, ys = [], []
+        for _ in range(count):
+            scene, row, col = self._pixel(rng)
+            mask = self.masks[scene]
+            top = int(np.clip(row - rng.integers(self.size), 0, mask.shape[0] - self.size))
+            left = int(np.clip(col - rng.integers(self.size), 0, mask.shape[1] - self.size))
+            window = (slice(top, top + self.size), slice(left, left + self.size))
+            x, y = self.images[scene][(slice(None), *window)], mask[window]
+            if augmented:
+                x, y = augment(x, y, rng)
+            xs.append(x)
+            ys.append(y)
+        return np.stack(xs).astype(np.float32), np.stack(ys).astype(np.int64)

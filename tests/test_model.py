@@ -1,0 +1,56 @@
+import pytest
+import torch
+
+from lulc_helpers import scheme
+from lulc_helpers.model import UNet, architecture_table, block_summary
+
+
+@pytest.mark.parametrize("size", [101, 401])
+def test_proposed_keeps_odd_sizes(size):
+    model = UNet(width=4, depth=4).eval()
+    with torch.no_grad():
+        out = model(torch.zeros(1, 10, size, size))
+    assert out.shape == (1, len(scheme.CLASSES), size, size)
+
+
+def test_non_square_odd_input():
+    with torch.no_grad():
+        out = UNet(width=4, depth=3).eval()(torch.zeros(2, 10, 37, 53))
+    assert out.shape == (2, 10, 37, 53)
+
+
+def test_block_structure_of_the_two_variants():
+    proposed, original = UNet(width=4, depth=2), UNet(width=4, depth=2, variant="original")
+    assert block_summary(proposed) == ["Conv2d", "BatchNorm2d", "ReLU"] * 3
+    assert block_summary(original) == ["Conv2d", "ReLU"] * 2
+    for block in [*proposed.encoders, proposed.bottleneck, *proposed.decoders]:
+        assert [type(m).__name__ for m in block].count("Conv2d") == 3
+        assert all(conv.padding == "same" for conv in block if isinstance(conv, torch.nn.Conv2d))
+    assert all(up.kernel_size == (2, 2) and up.stride == (2, 2) for up in proposed.ups)
+
+
+def test_width_and_depth_set_the_channels():
+    model = UNet(width=8, depth=3)
+    assert [block[0].out_channels for block in model.encoders] == [8, 16, 32]
+    assert model.bottleneck[0].out_channels == 64
+    assert model.encoders[0][0].in_channels == 10
+
+
+def test_original_needs_a_multiple_of_two_to_the_depth():
+    model = UNet(width=4, depth=2, variant="original").eval()
+    with torch.no_grad():
+        assert model(torch.zeros(1, 10, 96, 96)).shape == (1, 10, 96, 96)
+        with pytest.raises(ValueError, match="divisible by 4"):
+            model(torch.zeros(1, 10, 101, 101))
+
+
+def test_unknown_variant():
+    with pytest.raises(ValueError, match="unknown U-Net variant"):
+        UNet(variant="resnet")
+
+
+def test_architecture_table_reads_the_models():
+    table = architecture_table(width=4, depth=2)
+    assert "ReplicationPad2d" in table.loc["Decoder blocks", "Proposed model"]
+    assert "ReplicationPad2d" not in table.loc["Decoder blocks", "Original U-Net"]
+    assert table.loc["Encoder blocks", "Original U-Net"].startswith("2 x (Conv2d + ReLU)")

@@ -1,0 +1,75 @@
+import numpy as np
+import pytest
+
+from lulc_helpers.patches import Normalisation, PatchSampler, augment
+
+
+def _images():
+    rng = np.random.default_rng(0)
+    a = rng.integers(100, 5000, size=(10, 20, 30)).astype(np.uint16)
+    b = rng.integers(100, 9000, size=(10, 25, 25)).astype(np.uint16)
+    b[:, :5, :] = 0  # nodata rows: every band 0
+    return a, b
+
+
+def test_normalisation_fits_valid_pixels_only():
+    a, b = _images()
+    pixels = np.concatenate([a.reshape(10, -1), b[:, 5:, :].reshape(10, -1)], axis=1).astype(np.float64)
+    norm = Normalisation.fit([a, b])
+    np.testing.assert_allclose(norm.mean, pixels.mean(axis=1), rtol=1e-9)
+    np.testing.assert_allclose(norm.std, pixels.std(axis=1), rtol=1e-9)
+    scaled = norm.apply(a)
+    assert scaled.dtype == np.float32
+    np.testing.assert_allclose(scaled[:, 0, 0], (a[:, 0, 0] - pixels.mean(axis=1)) / pixels.std(axis=1), rtol=1e-5)
+
+
+def test_normalisation_round_trip_and_band_check():
+    norm = Normalisation.fit(_images())
+    assert Normalisation.from_dict(norm.to_dict()) == norm
+    with pytest.raises(ValueError, match="4 bands"):
+        norm.apply(np.zeros((4, 3, 3)))
+
+
+def test_augment_keeps_image_and_mask_together():
+    rng = np.random.default_rng(1)
+    mask = np.arange(36).reshape(6, 6)
+    image = np.stack([mask * 10.0, mask * -1.0])
+    seen = set()
+    for _ in range(40):
+        x, y = augment(image, mask, rng)
+        np.testing.assert_array_equal(x[0], y * 10.0)
+        np.testing.assert_array_equal(x[1], -y)
+        seen.add(y.tobytes())
+    assert len(seen) == 8  # the eight symmetries of the square
+
+
+def _scene():
+    mask = np.zeros((60, 60), dtype=np.uint8)
+    mask[10:50, 10:50] = 4  # a large field
+    mask[55, 55] = 8  # one water pixel
+    image = np.stack([mask.astype(np.float32)] * 10)
+    return image, mask
+
+
+def test_every_patch_holds_a_labelled_pixel():
+    image, mask = _scene()
+    x, y = PatchSampler([image], [mask], size=8).sample(50, np.random.default_rng(0))
+    assert x.shape == (50, 10, 8, 8) and y.shape == (50, 8, 8)
+    assert all((patch > 0).any() for patch in y)
+    np.testing.assert_array_equal(x[:, 0], y)  # the image patch comes from the same window as the mask
+
+
+def test_balanced_sampling_favours_rare_classes():
+    image, mask = _scene()
+    rare = {}
+    for balanced in (True, False):
+        _, y = PatchSampler([image], [mask], size=8, balanced=balanced).sample(400, np.random.default_rng(0))
+        rare[balanced] = np.mean([(patch == 8).any() for patch in y])
+    assert rare[True] > 0.4  # half the draws pick the water class
+    assert rare[False] < 0.05  # one pixel in 1601 labelled
+
+
+def test_scene_smaller_than_patch():
+    image, mask = _scene()
+    with pytest.raises(ValueError, match="smaller than the patch size"):
+        PatchSampler([image], [mask], size=100)

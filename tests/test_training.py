@@ -1,0 +1,153 @@
+import shutil
+from dataclasses import replace
+
+import numpy as np
+import pytest
+import rasterio
+import torch
+import xarray as xr
+from rasterio.transform import from_origin
+
+from lulc_helpers import cli, scheme, training
+from lulc_helpers.patches import Normalisation
+
+CONFIG = replace(
+    training.PRESETS["quick"], epochs=2, width=4, depth=2, patch_size=32, patches_per_epoch=16,
+    lr=0.01, window=64, overlap=16, val_scenes=(),
+)
+STRIPES = (1, 3, 8, 10)  # class codes of four vertical stripes
+
+
+def synthetic_scene(seed: int, size: int = 64):
+    """Four vertical stripes with distinct spectra plus noise; every other row labelled."""
+    codes = np.array(STRIPES, dtype=np.uint8)[np.arange(size) * len(STRIPES) // size][None, :].repeat(size, axis=0)
+    spectra = np.random.default_rng(0).uniform(300, 4000, size=(max(STRIPES) + 1, 10))  # one spectrum per class
+    noise = np.random.default_rng(seed).normal(0, 150, size=(10, size, size))
+    image = spectra[codes].transpose(2, 0, 1) + noise
+    mask = codes.copy()
+    mask[1::2] = 0
+    return np.clip(image, 1, None).astype(np.uint16), mask
+
+
+@pytest.fixture(scope="module")
+def split():
+    scenes = [synthetic_scene(seed=0), synthetic_scene(seed=0)]
+    return training.Split(train=scenes[:1], val=scenes[1:], train_names=["a"], val_names=["b"])
+
+
+@pytest.fixture(scope="module")
+def trained(split, tmp_path_factory):
+    return training.train(CONFIG, split, tmp_path_factory.mktemp("run"), device="cpu", progress=False)
+
+
+def test_two_epochs_lower_the_loss(trained):
+    losses = trained.history["loss"].tolist()
+    assert len(losses) == 2 and losses[1] < losses[0]
+    assert {"val_oa", "val_f1", "lr"} <= set(trained.history.columns)
+
+
+def test_checkpoint_holds_weights_config_normalisation_and_scheme(trained, split):
+    model, saved = training.load_checkpoint(trained.last_path)
+    assert training.config_from_dict(saved["config"]) == CONFIG
+    assert Normalisation.from_dict(saved["normalisation"]) == Normalisation.fit([split.train[0][0]])
+    assert [row[0] for row in saved["scheme"]] == list(scheme.CLASS_IDS)
+    for name, tensor in trained.model.state_dict().items():
+        torch.testing.assert_close(model.state_dict()[name], tensor.cpu())
+
+
+def test_prediction_reuses_the_stored_normalisation(trained, split):
+    image = _as_dataarray(split.val[0][0] + 500)  # a brighter scene: its own statistics would differ
+    stored = Normalisation.from_dict(training.load_checkpoint(trained.last_path)[1]["normalisation"])
+    expected = training.classify(trained.model, stored.apply(image.values), CONFIG)
+    np.testing.assert_array_equal(training.predict_scene(trained.last_path, image).values, expected)
+
+
+def test_resume_continues_from_the_saved_epoch(split, tmp_path, monkeypatch, trained):
+    calls = {"n": 0}
+    validate = training.validate
+
+    def interrupt_in_second_epoch(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise KeyboardInterrupt
+        return validate(*args, **kwargs)
+
+    monkeypatch.setattr(training, "validate", interrupt_in_second_epoch)
+    with pytest.raises(KeyboardInterrupt):
+        training.train(CONFIG, split, tmp_path, device="cpu", progress=False)
+    assert torch.load(tmp_path / "last.pt", weights_only=True)["epoch"] == 1
+    monkeypatch.setattr(training, "validate", validate)
+    resumed = training.train(CONFIG, split, tmp_path, device="cpu", progress=False)
+    assert resumed.history["epoch"].tolist() == [1, 2]
+    # the same patches, the same optimiser state: identical to the uninterrupted run
+    np.testing.assert_allclose(resumed.history["loss"], trained.history["loss"], rtol=1e-5)
+    for name, tensor in trained.model.state_dict().items():
+        torch.testing.assert_close(resumed.model.state_dict()[name], tensor, rtol=1e-5, atol=1e-6)
+
+
+def test_resume_refuses_another_configuration(trained, split, tmp_path):
+    shutil.copy(trained.last_path, tmp_path / "last.pt")
+    with pytest.raises(ValueError, match="another configuration"):
+        training.train(replace(CONFIG, gamma=0.0), split, tmp_path, device="cpu", progress=False)
+
+
+def _as_dataarray(values, crs="EPSG:32633"):
+    bands, height, width = values.shape
+    image = xr.DataArray(
+        values, dims=("band", "y", "x"),
+        coords={"band": np.arange(1, bands + 1), "y": 5_650_005.0 - 10 * np.arange(height), "x": 600_005.0 + 10 * np.arange(width)},
+    )
+    return image.rio.write_crs(crs)
+
+
+def _write_tif(path, values):
+    transform = from_origin(600_000, 5_650_000, 10, 10)
+    with rasterio.open(path, "w", driver="GTiff", height=values.shape[1], width=values.shape[2], count=values.shape[0],
+                       dtype=values.dtype, crs="EPSG:32633", transform=transform) as dst:
+        dst.write(values)
+    return transform
+
+
+def test_lulc_predict_writes_a_coloured_geotiff(trained, tmp_path, capsys):
+    image, _ = synthetic_scene(seed=3, size=70)
+    image[:, :3, :] = 0  # nodata rows
+    transform = _write_tif(tmp_path / "in.tif", image)
+    assert cli.main(["predict", str(trained.best_path), str(tmp_path / "in.tif"), str(tmp_path / "out.tif"), "--device", "cpu"]) == 0
+    assert "out.tif" in capsys.readouterr().out
+    with rasterio.open(tmp_path / "out.tif") as out:
+        assert out.crs.to_epsg() == 32633 and out.transform == transform
+        assert out.dtypes[0] == "uint8" and out.nodata == 0 and (out.height, out.width) == (70, 70)
+        colours = out.colormap(1)
+        classes = out.read(1)
+    assert colours[10][:3] == tuple(int("696969"[i : i + 2], 16) for i in (0, 2, 4))  # quarries, the data README
+    assert (classes[:3] == 0).all() and set(np.unique(classes[3:])) <= set(scheme.CLASS_IDS)
+
+
+@pytest.mark.parametrize(
+    "values, message",
+    [(np.ones((4, 20, 20), dtype=np.uint16), "4 bands"), (np.ones((10, 20, 20), dtype=np.float32), "pixel type float32")],
+)
+def test_lulc_predict_rejects_wrong_images(trained, tmp_path, capsys, values, message):
+    _write_tif(tmp_path / "bad.tif", values)
+    assert cli.main(["predict", str(trained.best_path), str(tmp_path / "bad.tif"), str(tmp_path / "out.tif")]) == 2
+    err = capsys.readouterr().err
+    assert message in err and "bad.tif" in err
+    assert not (tmp_path / "out.tif").exists()
+
+
+def test_lulc_predict_missing_checkpoint(tmp_path, capsys):
+    values, _ = synthetic_scene(seed=1, size=20)
+    _write_tif(tmp_path / "in.tif", values)
+    assert cli.main(["predict", str(tmp_path / "none.pt"), str(tmp_path / "in.tif"), str(tmp_path / "out.tif")]) == 2
+    assert "no such checkpoint" in capsys.readouterr().err
+
+
+def test_lulc_train_writes_a_checkpoint(tmp_path, capsys):
+    out = tmp_path / "run"
+    args = ["train", "--preset", "quick", "--patches-per-epoch", "4", "--out", str(out), "--no-evaluate"]
+    assert cli.main(args) == 0
+    text = capsys.readouterr().out
+    assert "Images not present" in text and "kolbuszowa" in text
+    _, saved = training.load_checkpoint(out / "best.pt")
+    assert saved["config"]["patches_per_epoch"] == 4 and saved["epoch"] == 1
+    assert "strzegom_20230709" not in saved["train_scenes"] + saved["val_scenes"]
