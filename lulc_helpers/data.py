@@ -171,10 +171,17 @@ def _fetch_one(entry: ManifestEntry, dest: Path, mirror: Path | None) -> FetchRe
             return FetchResult(
                 entry.path, "FAILED", f"checksum mismatch from {source}: blob SHA-1 {actual}, expected {entry.blob_sha1}"
             )
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes files private; data files are ordinary ones
         os.replace(tmp, target)
         return FetchResult(entry.path, "downloaded", f"from {source}")
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def _copy_in(entry: ManifestEntry, mirror: Path | None, tmp: Path) -> str:

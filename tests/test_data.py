@@ -59,6 +59,7 @@ def test_fetch_copies_verifies_then_skips(tmp_path):
     assert [r.status for r in first] == ["downloaded"] * len(entries)
     for entry in entries:
         assert _git_hash_object(tmp_path / "dest" / entry.path) == entry.blob_sha1
+        assert (tmp_path / "dest" / entry.path).stat().st_mode & 0o044, "fetched files are readable by others"
     second = data.fetch(tmp_path / "dest", mirror=mirror, entries=entries)
     assert [r.status for r in second] == ["verified"] * len(entries)
 
