@@ -28,7 +28,9 @@ from .losses import FocalLoss
 from .model import UNet
 from .patches import Normalisation, PatchSampler, valid_pixels
 
-CHECKPOINT_FORMAT = "lulc-unet/1"
+CHECKPOINT_FORMAT = "lulc-unet/2"  # /2: inputs are surface reflectance (data.reflectance), not digital numbers
+# What the network sees, stored in every checkpoint so that prediction repeats it.
+INPUT_CONVERSION = "data.reflectance: (DN - L2A offset by date) / 10000, then (x - mean) / std, no data -> 0"
 
 
 @dataclass(frozen=True)
@@ -38,18 +40,20 @@ class TrainConfig:
     batch_size: int = 4
     lr: float = 1e-3
     weight_decay: float = 1e-3  # swept over {0.01, 0.001, 0.0001}
-    balance: bool = True  # class weights in the loss
+    balance: bool = True  # class weights in the loss: labels.class_weights ** weight_power
     gamma: float = 2.0  # focal loss
     patch_size: int = 100
     # Not stated in the paper.
     width: int = 64
     depth: int = 4
     variant: str = "proposed"
+    weight_power: float = 1.0  # 1: inverse frequency N / (K n_c); 0.5: its square root (softer)
     patches_per_epoch: int = 400
     schedule: str = "onecycle"  # or "cosine", "constant"
     normalise: bool = True
     balanced_sampling: bool = True  # patches placed on a uniformly drawn class
     val_scenes: tuple[str, ...] = ("strzegom_20220619",)  # held-out training date, never the test date
+    val_fraction: float = 0.0  # > 0: the bottom rows of every training scene held out instead
     seed: int = 0
     amp: bool = True  # mixed precision, CUDA only
     window: int = 256  # prediction window; neighbouring windows overlap by `overlap` pixels
@@ -88,15 +92,30 @@ class Split:
 
 
 def paper_split(config: TrainConfig = TrainConfig(), root: Path | None = None) -> Split:
-    """The paper's training scenes whose images are present, minus `config.val_scenes` held out for validation."""
+    """The paper's training scenes whose images are present, as surface reflectance (NaN = no data).
+
+    Validation: with `config.val_fraction` > 0, the bottom rows of every scene (that fraction) form the
+    validation set and the rows above it the training set, so no training patch overlaps a validation
+    pixel and every date, summer ones included, is trained on; otherwise `config.val_scenes` are held out whole.
+    """
     split = Split()
     for scene in data.scenes("train"):
         if not scene.has_image(root):
             split.missing.append(scene.name)
             continue
         image, mask = data.load_scene(scene, root)
+        values = network_input(image)
+        # labels on no-data pixels (the zero border rows and column) would teach the network noise
+        labelled = np.where(valid_pixels(values), mask.values, scheme.NODATA).astype(np.uint8)
+        if config.val_fraction > 0:
+            cut = round(values.shape[1] * (1 - config.val_fraction))
+            split.train.append((values[:, :cut], labelled[:cut]))
+            split.val.append((values[:, cut:], labelled[cut:]))
+            split.train_names.append(scene.name)
+            split.val_names.append(f"{scene.name} rows {cut}+")
+            continue
         held_out = scene.name in config.val_scenes
-        (split.val if held_out else split.train).append((image.values, mask.values))
+        (split.val if held_out else split.train).append((values, labelled))
         (split.val_names if held_out else split.train_names).append(scene.name)
     if not split.train:
         raise data.DataError(f"no training image is present under {root or data.data_dir()} (run `lulc fetch`)")
@@ -131,12 +150,22 @@ def load_checkpoint(path: str | os.PathLike, device=None) -> tuple[UNet, dict]:
     except Exception as err:
         raise data.DataError(f"{path}: not a readable checkpoint ({err})") from err
     if not isinstance(checkpoint, dict) or checkpoint.get("format") != CHECKPOINT_FORMAT:
-        raise data.DataError(f"{path}: not a lulc U-Net checkpoint (format {CHECKPOINT_FORMAT} expected)")
+        found = checkpoint.get("format") if isinstance(checkpoint, dict) else None
+        hint = "; it was trained on digital numbers, not reflectance: train it again" if found == "lulc-unet/1" else ""
+        raise data.DataError(f"{path}: not a lulc U-Net checkpoint of format {CHECKPOINT_FORMAT} (found {found}){hint}")
     if checkpoint["scheme"] != _scheme_table():
         raise data.DataError(f"{path}: trained with another class scheme than lulc_helpers.scheme")
     model = build_model(config_from_dict(checkpoint["config"]))
     model.load_state_dict(checkpoint["model"])
     return model.to(device or "cpu").eval(), checkpoint
+
+
+def network_input(image: xr.DataArray, offset: int | None = None) -> np.ndarray:
+    """The values the network is trained on and predicts from: surface reflectance (band, y, x), NaN = no data.
+
+    `offset` is the L2A offset to remove (0 or 1000); None takes it from the image's date (`data.reflectance`).
+    """
+    return data.reflectance(image, offset).values
 
 
 def config_from_dict(values: dict) -> TrainConfig:
@@ -182,7 +211,7 @@ def train(
     images, masks = [image for image, _ in split.train], [mask for _, mask in split.train]
     normalisation = Normalisation.fit(images) if config.normalise else Normalisation.identity(images[0].shape[0])
     sampler = PatchSampler([normalisation.apply(i) for i in images], masks, config.patch_size, config.balanced_sampling)
-    weights = labels.class_weights(labels.class_counts(masks)) if config.balance else None
+    weights = labels.class_weights(labels.class_counts(masks)) ** config.weight_power if config.balance else None
     val = [(normalisation.apply(image), mask) for image, mask in split.val]
 
     model = build_model(config).to(device)
@@ -235,6 +264,7 @@ def train(
             "model": model.state_dict(),
             "config": asdict(config),
             "normalisation": normalisation.to_dict(),
+            "input": INPUT_CONVERSION,
             "scheme": _scheme_table(),
             "bands": list(data.BANDS),
             "train_scenes": split.train_names,
@@ -271,11 +301,9 @@ def validate(model: UNet, val: Sequence[tuple[np.ndarray, np.ndarray]], config: 
 def accuracy(classified: np.ndarray, reference: np.ndarray, exclude_predicted: Sequence[int] = ()) -> dict:
     """OA, macro F1 over the classes present in the reference, and the per-class table (rows = classified)."""
     matrix, codes = metrics.confusion_matrix(classified, reference, exclude_predicted=tuple(exclude_predicted))
-    table = metrics.per_class(matrix, codes)
-    present = [c for c in codes if c in set(np.unique(reference)) - {scheme.NODATA}]
     return {
         "oa": metrics.overall_accuracy(matrix),
-        "macro_f1": float(table.loc[present, "F1"].fillna(0).mean()),
+        "macro_f1": metrics.macro_f1(matrix, reference_classes_only=True),
         "matrix": matrix,
         "labels": codes,
     }
@@ -406,15 +434,21 @@ def check_image(image: xr.DataArray) -> None:
         )
 
 
-def predict_scene(checkpoint: str | os.PathLike, image: xr.DataArray, device=None) -> xr.DataArray:
-    """Classify a 10-band image with a checkpoint: uint8 codes (y, x), nodata 0, on the image's grid and CRS."""
+def predict_scene(
+    checkpoint: str | os.PathLike, image: xr.DataArray, device=None, offset: int | None = None
+) -> xr.DataArray:
+    """Classify a 10-band image with a checkpoint: uint8 codes (y, x), nodata 0, on the image's grid and CRS.
+
+    The image is converted as in training (`network_input`): `offset` (0 or 1000) is the L2A offset its
+    digital numbers carry; None reads it from the date in the file name and raises DataError without one.
+    """
     check_image(image)
     model, saved = load_checkpoint(checkpoint, device)
     config = config_from_dict(saved["config"])
-    raw = image.values
-    normalised = Normalisation.from_dict(saved["normalisation"]).apply(raw)
+    values = network_input(image, offset)
+    normalised = Normalisation.from_dict(saved["normalisation"]).apply(values)
     codes = classify(model, normalised, config, device)
-    codes[~valid_pixels(raw)] = scheme.NODATA
+    codes[~valid_pixels(values)] = scheme.NODATA
     result = image.isel(band=0, drop=True).copy(data=codes)
     result.attrs = {"source": str(checkpoint), "long_name": "U-Net class"}
     result.rio.write_crs(image.rio.crs, inplace=True)
