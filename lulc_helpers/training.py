@@ -499,6 +499,10 @@ PAPER_EXCLUDED = (6,)
 def evaluate_on_test(checkpoint: str | os.PathLike, scene: data.Scene | None = None, device=None) -> pd.DataFrame:
     """OA and macro F1 of a checkpoint on a test scene under both reference protocols (predicted 6 left out)."""
     image, references = reference_protocols(scene)
-    classes = predict_scene(checkpoint, image, device).values
-    rows = {name: accuracy(classes, ref, PAPER_EXCLUDED) for name, ref in references.items()}
+    return scores_on_test(predict_scene(checkpoint, image, device), references)
+
+
+def scores_on_test(classes, references: dict[str, np.ndarray]) -> pd.DataFrame:
+    """OA and macro F1 of any class map (U-Net, Random Forest...) under each reference protocol, predicted 6 left out."""
+    rows = {name: accuracy(np.asarray(classes), ref, PAPER_EXCLUDED) for name, ref in references.items()}
     return pd.DataFrame({name: {"OA": r["oa"], "macro F1": r["macro_f1"]} for name, r in rows.items()}).T
