@@ -40,7 +40,7 @@ class TrainConfig:
     batch_size: int = 4
     lr: float = 1e-3
     weight_decay: float = 1e-3  # swept over {0.01, 0.001, 0.0001}
-    balance: bool = True  # class weights in the loss: labels.class_weights ** weight_power
+    balance: bool = True  # class weights in the loss: see `loss_weights`
     gamma: float = 2.0  # focal loss
     patch_size: int = 100
     # Not stated in the paper.
@@ -48,6 +48,7 @@ class TrainConfig:
     depth: int = 4
     variant: str = "proposed"
     weight_power: float = 1.0  # 1: inverse frequency N / (K n_c); 0.5: its square root (softer)
+    weight_cap: float = 0.0  # > 0: no class weight above it
     patches_per_epoch: int = 400
     schedule: str = "onecycle"  # or "cosine", "constant"
     normalise: bool = True
@@ -168,6 +169,18 @@ def network_input(image: xr.DataArray, offset: int | None = None) -> np.ndarray:
     return data.reflectance(image, offset).values
 
 
+def loss_weights(config: TrainConfig, masks: Sequence[np.ndarray]) -> np.ndarray | None:
+    """The "balance" option's class weights, indexed by class id: min((N / (K n_c)) ** weight_power, weight_cap).
+
+    N / (K n_c) is `labels.class_weights` (inverse frequency); a power below 1 and a cap soften it, so that a
+    class 44 times rarer than average (roads) does not take over its neighbours. None without balance.
+    """
+    if not config.balance:
+        return None
+    weights = labels.class_weights(labels.class_counts(masks)) ** config.weight_power
+    return np.minimum(weights, config.weight_cap) if config.weight_cap > 0 else weights
+
+
 def config_from_dict(values: dict) -> TrainConfig:
     return TrainConfig(**{**values, "val_scenes": tuple(values["val_scenes"])})
 
@@ -211,7 +224,7 @@ def train(
     images, masks = [image for image, _ in split.train], [mask for _, mask in split.train]
     normalisation = Normalisation.fit(images) if config.normalise else Normalisation.identity(images[0].shape[0])
     sampler = PatchSampler([normalisation.apply(i) for i in images], masks, config.patch_size, config.balanced_sampling)
-    weights = labels.class_weights(labels.class_counts(masks)) ** config.weight_power if config.balance else None
+    weights = loss_weights(config, masks)
     val = [(normalisation.apply(image), mask) for image, mask in split.val]
 
     model = build_model(config).to(device)

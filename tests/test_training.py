@@ -186,3 +186,13 @@ def test_lulc_train_writes_a_checkpoint_under_the_runs_dir(tmp_path, capsys, mon
     _, saved = training.load_checkpoint(out / "best.pt")
     assert saved["config"]["patches_per_epoch"] == 4 and saved["epoch"] == 1
     assert "strzegom_20230709" not in saved["train_scenes"] + saved["val_scenes"]
+
+
+def test_loss_weights_soften_inverse_frequency():
+    mask = np.array([1] * 90 + [7] * 10 + [0] * 50, dtype=np.uint8)  # N = 100 labelled, K = 2 classes
+    full = training.loss_weights(replace(CONFIG, balance=True), [mask])
+    np.testing.assert_allclose(full[[1, 7]], [100 / (2 * 90), 100 / (2 * 10)])  # 0.556 and 5
+    softened = training.loss_weights(replace(CONFIG, balance=True, weight_power=0.5, weight_cap=2.0), [mask])
+    np.testing.assert_allclose(softened[[1, 7]], [(100 / 180) ** 0.5, 2.0])  # sqrt(5) = 2.24 capped at 2
+    assert softened[0] == 0 and softened[3] == 0  # unlabelled and absent classes
+    assert training.loss_weights(replace(CONFIG, balance=False), [mask]) is None
