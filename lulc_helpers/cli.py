@@ -202,8 +202,9 @@ def add_train(subparsers) -> None:
     parser = subparsers.add_parser(
         "train",
         help="train the U-Net on the paper's training scenes",
-        description="Train the paper's U-Net on the training scenes whose images are present (a validation "
-        "stripe of every scene or whole dates held out, see --val-fraction and --val-scenes), write best.pt and last.pt, then report accuracy on Strzegom 20230709. Options left out "
+        description="Train the paper's U-Net on the training scenes whose images are present (validation on "
+        "whole held-out dates, --val-scenes; on a stripe of every date, --val-fraction; or none, the cpu preset, "
+        "which keeps the last epoch), write best.pt and last.pt, then report accuracy on Strzegom 20230709. Options left out "
         "take the preset's value; an interrupted run resumes from last.pt in the same --out folder.",
     )
     parser.add_argument("--preset", choices=sorted(PRESETS), default="paper", help="starting configuration (default: paper)")
@@ -237,7 +238,7 @@ def _train(args) -> int:
         print(f"Images not present, trained without: {', '.join(split.missing)}")
     print(f"Training on {', '.join(split.train_names)}; validating on {', '.join(split.val_names) or 'nothing'}")
     result = training.train(config, split, out, resume=not args.no_resume)
-    print(f"Checkpoints: {result.best_path} (best validation macro F1), {result.last_path}")
+    print(f"Checkpoints: {result.best_path} (best validation macro F1; the last epoch without validation), {result.last_path}")
     if not args.no_evaluate:
         print("Strzegom 20230709 (pixels classified as 6 left out, as in the paper):")
         print(training.evaluate_on_test(result.best_path).round(4).to_string())
