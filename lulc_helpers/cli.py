@@ -202,8 +202,9 @@ def add_train(subparsers) -> None:
     parser = subparsers.add_parser(
         "train",
         help="train the U-Net on the paper's training scenes",
-        description="Train the paper's U-Net on the training scenes whose images are present (one date held out "
-        "for validation), write best.pt and last.pt, then report accuracy on Strzegom 20230709. Options left out "
+        description="Train the paper's U-Net on the training scenes whose images are present (validation on "
+        "whole held-out dates, --val-scenes; on a stripe of every date, --val-fraction; or none, the cpu preset, "
+        "which keeps the last epoch), write best.pt and last.pt, then report accuracy on Strzegom 20230709. Options left out "
         "take the preset's value; an interrupted run resumes from last.pt in the same --out folder.",
     )
     parser.add_argument("--preset", choices=sorted(PRESETS), default="paper", help="starting configuration (default: paper)")
@@ -216,7 +217,7 @@ def add_train(subparsers) -> None:
         else:
             kind = {"int": int, "float": float, "str": str}[f.type if isinstance(f.type, str) else f.type.__name__]
             parser.add_argument(flag, type=kind, default=None)
-    parser.add_argument("--out", help="run folder (default: runs/unet_<preset>_seed<seed>)")
+    parser.add_argument("--out", help="run folder (default: runs/unet_<preset>_seed<seed>; runs/ is $LULC_RUNS_DIR if set)")
     parser.add_argument("--no-resume", action="store_true", help="start afresh even if the run folder has last.pt")
     parser.add_argument("--no-evaluate", action="store_true", help="skip the accuracy report on the test scene")
     parser.set_defaults(handler=_train)
@@ -225,19 +226,19 @@ def add_train(subparsers) -> None:
 def _train(args) -> int:
     from dataclasses import fields, replace
 
-    from . import training
+    from . import runtime, training
 
     chosen = {f.name: getattr(args, f.name) for f in fields(training.TrainConfig) if getattr(args, f.name) is not None}
     if "val_scenes" in chosen:
         chosen["val_scenes"] = tuple(chosen["val_scenes"])
     config = replace(training.PRESETS[args.preset], **chosen)
-    out = args.out or data.project_root() / "runs" / f"unet_{args.preset}_seed{config.seed}"
+    out = args.out or runtime.runs_dir() / f"unet_{args.preset}_seed{config.seed}"
     split = training.paper_split(config)
     if split.missing:
         print(f"Images not present, trained without: {', '.join(split.missing)}")
     print(f"Training on {', '.join(split.train_names)}; validating on {', '.join(split.val_names) or 'nothing'}")
     result = training.train(config, split, out, resume=not args.no_resume)
-    print(f"Checkpoints: {result.best_path} (best validation macro F1), {result.last_path}")
+    print(f"Checkpoints: {result.best_path} (best validation macro F1; the last epoch without validation), {result.last_path}")
     if not args.no_evaluate:
         print("Strzegom 20230709 (pixels classified as 6 left out, as in the paper):")
         print(training.evaluate_on_test(result.best_path).round(4).to_string())
@@ -249,12 +250,19 @@ def add_predict(subparsers) -> None:
         "predict",
         help="classify a 10-band image with a trained U-Net",
         description="Classify IMAGE (10 bands B02 B03 B04 B05 B06 B07 B08 B8A B11 B12, integer reflectance x 10000) "
-        "with CHECKPOINT and write OUT as a uint8 GeoTIFF on the image's grid, nodata 0, with the scheme's colours.",
+        "with CHECKPOINT and write OUT as a uint8 GeoTIFF on the image's grid, nodata 0, with the scheme's colours. "
+        "The image is turned into surface reflectance as in training: Sentinel-2 L2A products processed from "
+        "2022-01-25 on carry +1000 on every value, found from the date (YYYYMMDD) in the file name, or given by --offset.",
     )
     parser.add_argument("checkpoint")
     parser.add_argument("image")
     parser.add_argument("out")
     parser.add_argument("--device", help="cpu, cuda or mps (default: the best available)")
+    parser.add_argument(
+        "--offset", type=int, choices=(0, data.BOA_ADD_OFFSET),
+        help=f"L2A offset in the image's values: {data.BOA_ADD_OFFSET} (processing baseline 04.00, from 2022-01-25) "
+        "or 0 (before); default: from the date in the file name",
+    )
     parser.set_defaults(handler=_predict)
 
 
@@ -263,7 +271,13 @@ def _predict(args) -> int:
 
     device = args.device or runtime.pick_device()
     image = data.open_image(args.image)
-    classes = training.predict_scene(args.checkpoint, image, device)
+    training.check_image(image)
+    if args.offset is None and "date" not in image.attrs:
+        raise data.DataError(
+            f"{args.image}: no acquisition date (YYYYMMDD) in the file name, so the L2A offset is unknown; "
+            f"pass --offset {data.BOA_ADD_OFFSET} for products processed from 2022-01-25 on, --offset 0 for older ones"
+        )
+    classes = training.predict_scene(args.checkpoint, image, device, args.offset)
     path = training.write_classification(classes, args.out)
     counts = {c: int((classes.values == c).sum()) for c in scheme.CLASS_IDS}
     print(f"{path}: {classes.rio.width}x{classes.rio.height} pixels, " + ", ".join(f"{c}: {n}" for c, n in counts.items() if n))

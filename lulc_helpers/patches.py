@@ -15,8 +15,9 @@ from . import scheme
 
 
 def valid_pixels(image: np.ndarray) -> np.ndarray:
-    """(y, x) True where the image has data (nodata = every band 0)."""
-    return np.asarray(image).any(axis=0)
+    """(y, x) True where the image has data: no band NaN (reflectance) and not every band 0 (digital numbers)."""
+    image = np.asarray(image)
+    return np.isfinite(image).all(axis=0) & (image != 0).any(axis=0)
 
 
 @dataclass(frozen=True)
@@ -47,12 +48,13 @@ class Normalisation:
         return cls((0.0,) * bands, (1.0,) * bands)
 
     def apply(self, image: np.ndarray) -> np.ndarray:
+        """(image - mean) / std; no-data pixels (NaN) become 0, the training mean, after the scaling."""
         image = np.asarray(image, dtype=np.float32)
         if image.shape[0] != len(self.mean):
             raise ValueError(f"image has {image.shape[0]} bands, the normalisation {len(self.mean)}")
         mean = np.asarray(self.mean, dtype=np.float32)[:, None, None]
         std = np.asarray(self.std, dtype=np.float32)[:, None, None]
-        return (image - mean) / std
+        return np.nan_to_num((image - mean) / std, nan=0.0)
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -3,6 +3,8 @@
 The paper's settings (Table 3) are the defaults of `TrainConfig`. What the paper does not state (network
 width and depth, patches per epoch, learning-rate schedule, normalisation, patch placement) is chosen here
 so that training is stable; `PRESETS["naive"]` switches those choices off to show why they matter.
+The network sees surface reflectance (`data.reflectance`, which removes the +1000 L2A offset of 2022-on
+scenes), normalised per band; no-data pixels enter as 0 and their labels are dropped.
 Accuracy uses `metrics`: confusion matrices with rows = classified (map), columns = reference.
 """
 
@@ -28,7 +30,9 @@ from .losses import FocalLoss
 from .model import UNet
 from .patches import Normalisation, PatchSampler, valid_pixels
 
-CHECKPOINT_FORMAT = "lulc-unet/1"
+CHECKPOINT_FORMAT = "lulc-unet/2"  # /2: inputs are surface reflectance (data.reflectance), not digital numbers
+# What the network sees, stored in every checkpoint so that prediction repeats it.
+INPUT_CONVERSION = "data.reflectance: (DN - L2A offset by date) / 10000, then (x - mean) / std, no data -> 0"
 
 
 @dataclass(frozen=True)
@@ -38,18 +42,21 @@ class TrainConfig:
     batch_size: int = 4
     lr: float = 1e-3
     weight_decay: float = 1e-3  # swept over {0.01, 0.001, 0.0001}
-    balance: bool = True  # class weights in the loss
+    balance: bool = True  # class weights in the loss: see `loss_weights`
     gamma: float = 2.0  # focal loss
     patch_size: int = 100
     # Not stated in the paper.
     width: int = 64
     depth: int = 4
     variant: str = "proposed"
+    weight_power: float = 1.0  # 1: inverse frequency N / (K n_c); 0.5: its square root (softer)
+    weight_cap: float = 0.0  # > 0: no class weight above it
     patches_per_epoch: int = 400
     schedule: str = "onecycle"  # or "cosine", "constant"
     normalise: bool = True
     balanced_sampling: bool = True  # patches placed on a uniformly drawn class
     val_scenes: tuple[str, ...] = ("strzegom_20220619",)  # held-out training date, never the test date
+    val_fraction: float = 0.0  # > 0: the bottom rows of every training scene held out instead
     seed: int = 0
     amp: bool = True  # mixed precision, CUDA only
     window: int = 256  # prediction window; neighbouring windows overlap by `overlap` pixels
@@ -58,8 +65,9 @@ class TrainConfig:
 
 PRESETS: dict[str, TrainConfig] = {
     "paper": TrainConfig(),
-    # Two shared CPU cores: a narrower, shallower network and fewer patches per epoch.
-    "cpu": TrainConfig(width=16, depth=3, patches_per_epoch=200, epochs=20),
+    # Two CPU cores: a narrower, shallower network, fewer patches; every date trained (only three are summer
+    # dates, like the test date), no validation, the last epoch kept; class weights capped at 5 (roads: 44 -> 5).
+    "cpu": TrainConfig(width=16, depth=3, patches_per_epoch=200, epochs=40, val_scenes=(), weight_cap=5.0),
     "quick": TrainConfig(width=4, depth=2, patches_per_epoch=8, epochs=1, patch_size=48, window=128, overlap=16),
     # The first implementation: raw reflectance, constant lr, any labelled pixel.
     "naive": TrainConfig(normalise=False, schedule="constant", balanced_sampling=False, width=32),
@@ -88,15 +96,30 @@ class Split:
 
 
 def paper_split(config: TrainConfig = TrainConfig(), root: Path | None = None) -> Split:
-    """The paper's training scenes whose images are present, minus `config.val_scenes` held out for validation."""
+    """The paper's training scenes whose images are present, as surface reflectance (NaN = no data).
+
+    Validation: with `config.val_fraction` > 0, the bottom rows of every scene (that fraction) form the
+    validation set and the rows above it the training set, so no training patch overlaps a validation
+    pixel and every date, summer ones included, is trained on; otherwise `config.val_scenes` are held out whole.
+    """
     split = Split()
     for scene in data.scenes("train"):
         if not scene.has_image(root):
             split.missing.append(scene.name)
             continue
         image, mask = data.load_scene(scene, root)
+        values = network_input(image)
+        # labels on no-data pixels (the zero border rows and column) would teach the network noise
+        labelled = np.where(valid_pixels(values), mask.values, scheme.NODATA).astype(np.uint8)
+        if config.val_fraction > 0:
+            cut = round(values.shape[1] * (1 - config.val_fraction))
+            split.train.append((values[:, :cut], labelled[:cut]))
+            split.val.append((values[:, cut:], labelled[cut:]))
+            split.train_names.append(scene.name)
+            split.val_names.append(f"{scene.name} rows {cut}+")
+            continue
         held_out = scene.name in config.val_scenes
-        (split.val if held_out else split.train).append((image.values, mask.values))
+        (split.val if held_out else split.train).append((values, labelled))
         (split.val_names if held_out else split.train_names).append(scene.name)
     if not split.train:
         raise data.DataError(f"no training image is present under {root or data.data_dir()} (run `lulc fetch`)")
@@ -131,12 +154,34 @@ def load_checkpoint(path: str | os.PathLike, device=None) -> tuple[UNet, dict]:
     except Exception as err:
         raise data.DataError(f"{path}: not a readable checkpoint ({err})") from err
     if not isinstance(checkpoint, dict) or checkpoint.get("format") != CHECKPOINT_FORMAT:
-        raise data.DataError(f"{path}: not a lulc U-Net checkpoint (format {CHECKPOINT_FORMAT} expected)")
+        found = checkpoint.get("format") if isinstance(checkpoint, dict) else None
+        hint = "; it was trained on digital numbers, not reflectance: train it again" if found == "lulc-unet/1" else ""
+        raise data.DataError(f"{path}: not a lulc U-Net checkpoint of format {CHECKPOINT_FORMAT} (found {found}){hint}")
     if checkpoint["scheme"] != _scheme_table():
         raise data.DataError(f"{path}: trained with another class scheme than lulc_helpers.scheme")
     model = build_model(config_from_dict(checkpoint["config"]))
     model.load_state_dict(checkpoint["model"])
     return model.to(device or "cpu").eval(), checkpoint
+
+
+def network_input(image: xr.DataArray, offset: int | None = None) -> np.ndarray:
+    """The values the network is trained on and predicts from: surface reflectance (band, y, x), NaN = no data.
+
+    `offset` is the L2A offset to remove (0 or 1000); None takes it from the image's date (`data.reflectance`).
+    """
+    return data.reflectance(image, offset).values
+
+
+def loss_weights(config: TrainConfig, masks: Sequence[np.ndarray]) -> np.ndarray | None:
+    """The "balance" option's class weights, indexed by class id: min((N / (K n_c)) ** weight_power, weight_cap).
+
+    N / (K n_c) is `labels.class_weights` (inverse frequency); a power below 1 and a cap soften it, so that a
+    class 44 times rarer than average (roads) does not take over its neighbours. None without balance.
+    """
+    if not config.balance:
+        return None
+    weights = labels.class_weights(labels.class_counts(masks)) ** config.weight_power
+    return np.minimum(weights, config.weight_cap) if config.weight_cap > 0 else weights
 
 
 def config_from_dict(values: dict) -> TrainConfig:
@@ -169,7 +214,8 @@ def train(
     device=None,
     progress: bool = True,
 ) -> TrainResult:
-    """Train, validate after every epoch, write `last.pt` every epoch and `best.pt` at the best validation macro F1.
+    """Train, validate after every epoch, write `last.pt` every epoch and `best.pt` at the best validation macro F1
+    (the last epoch when there is no validation data).
 
     With resume=True and a `last.pt` in `out_dir` from the same configuration, training goes on from its
     epoch; each epoch's patches are drawn from a generator seeded with (seed, epoch), so an interrupted and
@@ -182,7 +228,7 @@ def train(
     images, masks = [image for image, _ in split.train], [mask for _, mask in split.train]
     normalisation = Normalisation.fit(images) if config.normalise else Normalisation.identity(images[0].shape[0])
     sampler = PatchSampler([normalisation.apply(i) for i in images], masks, config.patch_size, config.balanced_sampling)
-    weights = labels.class_weights(labels.class_counts(masks)) if config.balance else None
+    weights = loss_weights(config, masks)
     val = [(normalisation.apply(image), mask) for image, mask in split.val]
 
     model = build_model(config).to(device)
@@ -229,12 +275,14 @@ def train(
         record.update(validate(model, val, config, device))
         record["seconds"] = time.perf_counter() - began
         history.append(record)
-        score = record["val_f1"] if not math.isnan(record["val_f1"]) else -record["loss"]
+        # without validation data the model is the last epoch (a fixed-length schedule), so best.pt = last.pt
+        score = record["val_f1"] if not math.isnan(record["val_f1"]) else record["epoch"]
         payload = {
             "format": CHECKPOINT_FORMAT,
             "model": model.state_dict(),
             "config": asdict(config),
             "normalisation": normalisation.to_dict(),
+            "input": INPUT_CONVERSION,
             "scheme": _scheme_table(),
             "bands": list(data.BANDS),
             "train_scenes": split.train_names,
@@ -271,11 +319,9 @@ def validate(model: UNet, val: Sequence[tuple[np.ndarray, np.ndarray]], config: 
 def accuracy(classified: np.ndarray, reference: np.ndarray, exclude_predicted: Sequence[int] = ()) -> dict:
     """OA, macro F1 over the classes present in the reference, and the per-class table (rows = classified)."""
     matrix, codes = metrics.confusion_matrix(classified, reference, exclude_predicted=tuple(exclude_predicted))
-    table = metrics.per_class(matrix, codes)
-    present = [c for c in codes if c in set(np.unique(reference)) - {scheme.NODATA}]
     return {
         "oa": metrics.overall_accuracy(matrix),
-        "macro_f1": float(table.loc[present, "F1"].fillna(0).mean()),
+        "macro_f1": metrics.macro_f1(matrix, reference_classes_only=True),
         "matrix": matrix,
         "labels": codes,
     }
@@ -406,15 +452,21 @@ def check_image(image: xr.DataArray) -> None:
         )
 
 
-def predict_scene(checkpoint: str | os.PathLike, image: xr.DataArray, device=None) -> xr.DataArray:
-    """Classify a 10-band image with a checkpoint: uint8 codes (y, x), nodata 0, on the image's grid and CRS."""
+def predict_scene(
+    checkpoint: str | os.PathLike, image: xr.DataArray, device=None, offset: int | None = None
+) -> xr.DataArray:
+    """Classify a 10-band image with a checkpoint: uint8 codes (y, x), nodata 0, on the image's grid and CRS.
+
+    The image is converted as in training (`network_input`): `offset` (0 or 1000) is the L2A offset its
+    digital numbers carry; None reads it from the date in the file name and raises DataError without one.
+    """
     check_image(image)
     model, saved = load_checkpoint(checkpoint, device)
     config = config_from_dict(saved["config"])
-    raw = image.values
-    normalised = Normalisation.from_dict(saved["normalisation"]).apply(raw)
+    values = network_input(image, offset)
+    normalised = Normalisation.from_dict(saved["normalisation"]).apply(values)
     codes = classify(model, normalised, config, device)
-    codes[~valid_pixels(raw)] = scheme.NODATA
+    codes[~valid_pixels(values)] = scheme.NODATA
     result = image.isel(band=0, drop=True).copy(data=codes)
     result.attrs = {"source": str(checkpoint), "long_name": "U-Net class"}
     result.rio.write_crs(image.rio.crs, inplace=True)
@@ -465,6 +517,10 @@ PAPER_EXCLUDED = (6,)
 def evaluate_on_test(checkpoint: str | os.PathLike, scene: data.Scene | None = None, device=None) -> pd.DataFrame:
     """OA and macro F1 of a checkpoint on a test scene under both reference protocols (predicted 6 left out)."""
     image, references = reference_protocols(scene)
-    classes = predict_scene(checkpoint, image, device).values
-    rows = {name: accuracy(classes, ref, PAPER_EXCLUDED) for name, ref in references.items()}
+    return scores_on_test(predict_scene(checkpoint, image, device), references)
+
+
+def scores_on_test(classes, references: dict[str, np.ndarray]) -> pd.DataFrame:
+    """OA and macro F1 of any class map (U-Net, Random Forest...) under each reference protocol, predicted 6 left out."""
+    rows = {name: accuracy(np.asarray(classes), ref, PAPER_EXCLUDED) for name, ref in references.items()}
     return pd.DataFrame({name: {"OA": r["oa"], "macro F1": r["macro_f1"]} for name, r in rows.items()}).T

@@ -23,6 +23,16 @@ def test_normalisation_fits_valid_pixels_only():
     np.testing.assert_allclose(scaled[:, 0, 0], (a[:, 0, 0] - pixels.mean(axis=1)) / pixels.std(axis=1), rtol=1e-5)
 
 
+def test_normalisation_skips_nan_reflectance_and_fills_it_with_zero():
+    a, _ = _images()
+    reflectance = a / 10000.0
+    reflectance[:, 0, :] = np.nan  # no data, as data.reflectance marks it
+    norm = Normalisation.fit([reflectance])
+    np.testing.assert_allclose(norm.mean, reflectance[:, 1:, :].reshape(10, -1).mean(axis=1), rtol=1e-9)
+    scaled = norm.apply(reflectance)
+    assert (scaled[:, 0, :] == 0).all() and np.isfinite(scaled).all()
+
+
 def test_normalisation_round_trip_and_band_check():
     norm = Normalisation.fit(_images())
     assert Normalisation.from_dict(norm.to_dict()) == norm

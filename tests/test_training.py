@@ -29,9 +29,14 @@ def synthetic_scene(seed: int, size: int = 64):
     return np.clip(image, 1, None).astype(np.uint16), mask
 
 
+def as_reflectance(image):
+    """What `paper_split` hands to training: reflectance, here of an image without the L2A offset."""
+    return image.astype(np.float32) / 10000
+
+
 @pytest.fixture(scope="module")
 def split():
-    scenes = [synthetic_scene(seed=0), synthetic_scene(seed=0)]
+    scenes = [(as_reflectance(image), mask) for image, mask in (synthetic_scene(seed=0), synthetic_scene(seed=0))]
     return training.Split(train=scenes[:1], val=scenes[1:], train_names=["a"], val_names=["b"])
 
 
@@ -56,10 +61,13 @@ def test_checkpoint_holds_weights_config_normalisation_and_scheme(trained, split
 
 
 def test_prediction_reuses_the_stored_normalisation(trained, split):
-    image = _as_dataarray(split.val[0][0] + 500)  # a brighter scene: its own statistics would differ
-    stored = Normalisation.from_dict(training.load_checkpoint(trained.last_path)[1]["normalisation"])
-    expected = training.classify(trained.model, stored.apply(image.values), CONFIG)
-    np.testing.assert_array_equal(training.predict_scene(trained.last_path, image).values, expected)
+    values = synthetic_scene(seed=0)[0] + 500  # a brighter scene: its own statistics would differ
+    saved = training.load_checkpoint(trained.last_path)[1]
+    stored = Normalisation.from_dict(saved["normalisation"])
+    expected = training.classify(trained.model, stored.apply(as_reflectance(values)), CONFIG)
+    predicted = training.predict_scene(trained.last_path, _as_dataarray(values), offset=0)
+    np.testing.assert_array_equal(predicted.values, expected)
+    assert "reflectance" in saved["input"]
 
 
 def test_resume_continues_from_the_saved_epoch(split, tmp_path, monkeypatch, trained):
@@ -112,7 +120,8 @@ def test_lulc_predict_writes_a_coloured_geotiff(trained, tmp_path, capsys):
     image, _ = synthetic_scene(seed=3, size=70)
     image[:, :3, :] = 0  # nodata rows
     transform = _write_tif(tmp_path / "in.tif", image)
-    assert cli.main(["predict", str(trained.best_path), str(tmp_path / "in.tif"), str(tmp_path / "out.tif"), "--device", "cpu"]) == 0
+    args = ["predict", str(trained.best_path), str(tmp_path / "in.tif"), str(tmp_path / "out.tif"), "--device", "cpu", "--offset", "0"]
+    assert cli.main(args) == 0
     assert "out.tif" in capsys.readouterr().out
     with rasterio.open(tmp_path / "out.tif") as out:
         assert out.crs.to_epsg() == 32633 and out.transform == transform
@@ -135,19 +144,55 @@ def test_lulc_predict_rejects_wrong_images(trained, tmp_path, capsys, values, me
     assert not (tmp_path / "out.tif").exists()
 
 
+def test_lulc_predict_removes_the_l2a_offset(trained, tmp_path, capsys):
+    """The same scene stored with the +1000 offset (2022 on) and without it (2021) gets the same map."""
+    image, _ = synthetic_scene(seed=4)
+    _write_tif(tmp_path / "s2_20210619.tif", image)
+    _write_tif(tmp_path / "s2_20230709.tif", image + 1000)
+    _write_tif(tmp_path / "undated.tif", image + 1000)
+    runs = {
+        "before": ["s2_20210619.tif"],
+        "after": ["s2_20230709.tif"],
+        "given": ["undated.tif", "--offset", "1000"],
+    }
+    maps = {}
+    for name, (source, *extra) in runs.items():
+        out = tmp_path / f"{name}.tif"
+        assert cli.main(["predict", str(trained.best_path), str(tmp_path / source), str(out), "--device", "cpu", *extra]) == 0
+        with rasterio.open(out) as dst:
+            maps[name] = dst.read(1)
+    np.testing.assert_array_equal(maps["after"], maps["before"])
+    np.testing.assert_array_equal(maps["given"], maps["before"])
+    # without a date and without --offset the offset is unknown: a clear error that names the option
+    assert cli.main(["predict", str(trained.best_path), str(tmp_path / "undated.tif"), str(tmp_path / "x.tif")]) == 2
+    err = capsys.readouterr().err
+    assert "undated.tif" in err and "--offset" in err and not (tmp_path / "x.tif").exists()
+
+
 def test_lulc_predict_missing_checkpoint(tmp_path, capsys):
     values, _ = synthetic_scene(seed=1, size=20)
     _write_tif(tmp_path / "in.tif", values)
-    assert cli.main(["predict", str(tmp_path / "none.pt"), str(tmp_path / "in.tif"), str(tmp_path / "out.tif")]) == 2
+    assert cli.main(["predict", str(tmp_path / "none.pt"), str(tmp_path / "in.tif"), str(tmp_path / "out.tif"), "--offset", "0"]) == 2
     assert "no such checkpoint" in capsys.readouterr().err
 
 
-def test_lulc_train_writes_a_checkpoint(tmp_path, capsys):
-    out = tmp_path / "run"
-    args = ["train", "--preset", "quick", "--patches-per-epoch", "4", "--out", str(out), "--no-evaluate"]
+def test_lulc_train_writes_a_checkpoint_under_the_runs_dir(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("LULC_RUNS_DIR", str(tmp_path))
+    out = tmp_path / "unet_quick_seed0"  # the default --out, under $LULC_RUNS_DIR
+    args = ["train", "--preset", "quick", "--patches-per-epoch", "4", "--no-evaluate"]
     assert cli.main(args) == 0
     text = capsys.readouterr().out
     assert "Images not present" in text and "kolbuszowa" in text
     _, saved = training.load_checkpoint(out / "best.pt")
     assert saved["config"]["patches_per_epoch"] == 4 and saved["epoch"] == 1
     assert "strzegom_20230709" not in saved["train_scenes"] + saved["val_scenes"]
+
+
+def test_loss_weights_soften_inverse_frequency():
+    mask = np.array([1] * 90 + [7] * 10 + [0] * 50, dtype=np.uint8)  # N = 100 labelled, K = 2 classes
+    full = training.loss_weights(replace(CONFIG, balance=True), [mask])
+    np.testing.assert_allclose(full[[1, 7]], [100 / (2 * 90), 100 / (2 * 10)])  # 0.556 and 5
+    softened = training.loss_weights(replace(CONFIG, balance=True, weight_power=0.5, weight_cap=2.0), [mask])
+    np.testing.assert_allclose(softened[[1, 7]], [(100 / 180) ** 0.5, 2.0])  # sqrt(5) = 2.24 capped at 2
+    assert softened[0] == 0 and softened[3] == 0  # unlabelled and absent classes
+    assert training.loss_weights(replace(CONFIG, balance=False), [mask]) is None
