@@ -262,12 +262,7 @@ def train(
             batch = slice(step * config.batch_size, (step + 1) * config.batch_size)
             x = torch.from_numpy(x_all[batch]).to(device)
             y = torch.from_numpy(y_all[batch]).to(device)
-            with torch.autocast(device.type, dtype=torch.float16, enabled=use_amp):
-                loss = loss_fn(model(x), y)
-            optimizer.zero_grad(set_to_none=True)
-            scaler.scale(loss).backward()
-            scaler.step(optimizer)
-            scaler.update()
+            loss = _step(model, loss_fn, optimizer, scaler, x, y, use_amp)
             scheduler.step()
             total_loss += loss.item()
             bar.set_postfix(loss=f"{loss.item():.3f}")
@@ -375,14 +370,20 @@ def train_throughput(config: TrainConfig, device, steps: int = 3) -> float:
         if step == 1:  # the first step pays for allocations and cuDNN autotuning
             _synchronise(device)
             began = time.perf_counter()
-        with torch.autocast(device.type, dtype=torch.float16, enabled=use_amp):
-            loss = loss_fn(model(x), y)
-        optimizer.zero_grad(set_to_none=True)
-        scaler.scale(loss).backward()
-        scaler.step(optimizer)
-        scaler.update()
+        _step(model, loss_fn, optimizer, scaler, x, y, use_amp)
     _synchronise(device)
     return steps * config.batch_size / (time.perf_counter() - began)
+
+
+def _step(model, loss_fn, optimizer, scaler, x, y, use_amp: bool) -> torch.Tensor:
+    """One optimiser step (mixed precision when `use_amp`), shared by training and the throughput benchmark."""
+    with torch.autocast(x.device.type, dtype=torch.float16, enabled=use_amp):
+        loss = loss_fn(model(x), y)
+    optimizer.zero_grad(set_to_none=True)
+    scaler.scale(loss).backward()
+    scaler.step(optimizer)
+    scaler.update()
+    return loss
 
 
 def _synchronise(device: torch.device) -> None:
