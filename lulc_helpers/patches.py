@@ -73,6 +73,18 @@ def augment(x: np.ndarray, y: np.ndarray, rng: np.random.Generator) -> tuple[np.
     return np.ascontiguousarray(x), np.ascontiguousarray(y)
 
 
+def jitter(x: np.ndarray, strength: float, rng: np.random.Generator) -> np.ndarray:
+    """Per-band gain 1 +/- strength and shift +/- strength (normalised units) on one patch (band, y, x).
+
+    Dates differ in illumination, atmosphere and phenology; the jitter stops the network from keying on
+    one date's exact band levels so that it transfers to a date it has not seen.
+    """
+    bands = x.shape[0]
+    gain = rng.uniform(1 - strength, 1 + strength, bands).astype(np.float32)[:, None, None]
+    shift = rng.uniform(-strength, strength, bands).astype(np.float32)[:, None, None]
+    return x * gain + shift
+
+
 class PatchSampler:
     """Square patches that each contain a labelled pixel, drawn from (normalised image, mask) pairs.
 
@@ -81,11 +93,18 @@ class PatchSampler:
     pixel uniformly. The pixel lands at a random position inside the patch.
     """
 
-    def __init__(self, images: Sequence[np.ndarray], masks: Sequence[np.ndarray], size: int, balanced: bool = True):
+    def __init__(
+        self,
+        images: Sequence[np.ndarray],
+        masks: Sequence[np.ndarray],
+        size: int,
+        balanced: bool = True,
+        jitter: float = 0.0,
+    ):
         for image, mask in zip(images, masks):
             if min(mask.shape) < size:
                 raise ValueError(f"a scene of {mask.shape} pixels is smaller than the patch size {size}")
-        self.images, self.masks, self.size, self.balanced = list(images), list(masks), size, balanced
+        self.images, self.masks, self.size, self.balanced, self.jitter = list(images), list(masks), size, balanced, jitter
         located, codes = [], []
         for i, mask in enumerate(self.masks):
             rows, cols = np.nonzero(mask != scheme.NODATA)
@@ -117,6 +136,8 @@ class PatchSampler:
             x, y = self.images[scene][(slice(None), *window)], mask[window]
             if augmented:
                 x, y = augment(x, y, rng)
+                if self.jitter > 0:
+                    x = jitter(x, self.jitter, rng)
             xs.append(x)
             ys.append(y)
         return np.stack(xs).astype(np.float32), np.stack(ys).astype(np.int64)

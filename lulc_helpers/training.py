@@ -55,6 +55,7 @@ class TrainConfig:
     schedule: str = "onecycle"  # or "cosine", "constant"
     normalise: bool = True
     balanced_sampling: bool = True  # patches placed on a uniformly drawn class
+    jitter: float = 0.0  # > 0: per-band gain and shift of each patch (patches.jitter)
     val_scenes: tuple[str, ...] = ("strzegom_20220619",)  # held-out training date, never the test date
     val_fraction: float = 0.0  # > 0: the bottom rows of every training scene held out instead
     seed: int = 0
@@ -227,7 +228,7 @@ def train(
     use_amp = config.amp and device.type == "cuda"
     images, masks = [image for image, _ in split.train], [mask for _, mask in split.train]
     normalisation = Normalisation.fit(images) if config.normalise else Normalisation.identity(images[0].shape[0])
-    sampler = PatchSampler([normalisation.apply(i) for i in images], masks, config.patch_size, config.balanced_sampling)
+    sampler = PatchSampler([normalisation.apply(i) for i in images], masks, config.patch_size, config.balanced_sampling, config.jitter)
     weights = loss_weights(config, masks)
     val = [(normalisation.apply(image), mask) for image, mask in split.val]
 
@@ -405,13 +406,31 @@ def _starts(length: int, window: int, stride: int) -> list[int]:
     return sorted({*range(0, length - window, stride), length - window})
 
 
-def probabilities(model: UNet, image: np.ndarray, config: TrainConfig, device=None, batch_size: int = 4) -> np.ndarray:
+def probabilities(
+    model: UNet, image: np.ndarray, config: TrainConfig, device=None, batch_size: int = 4, tta: bool = False
+) -> np.ndarray:
     """Class probabilities (class, y, x) of a normalised image, from overlapping windows blended with ramps.
 
     Windows are `config.window` pixels (shrunk to the image, rounded up to a multiple of 2**depth with edge
     padding); each pixel's probability is the weighted mean over the windows covering it, the weight
     falling towards a window's edge, where a convolutional network sees least context.
+    tta=True (test-time augmentation) averages the probabilities of the 8 flips/rotations the network was
+    trained on (`patches.augment`): 8 times the work, a steadier map.
     """
+    if not tta:
+        return _window_probabilities(model, image, config, device, batch_size)
+    total = 0.0
+    for turns in range(4):
+        for flip in (False, True):
+            view = np.rot90(image, turns, axes=(-2, -1))
+            view = view[..., ::-1] if flip else view
+            result = _window_probabilities(model, np.ascontiguousarray(view), config, device, batch_size)
+            result = result[..., ::-1] if flip else result
+            total = total + np.rot90(result, -turns, axes=(-2, -1))
+    return np.ascontiguousarray(total / 8)
+
+
+def _window_probabilities(model: UNet, image: np.ndarray, config: TrainConfig, device, batch_size: int) -> np.ndarray:
     device = torch.device(device or next(model.parameters()).device)
     step = 2**config.depth
     height, width = image.shape[-2:]
@@ -436,9 +455,9 @@ def probabilities(model: UNet, image: np.ndarray, config: TrainConfig, device=No
     return (total / norm)[:, :height, :width]
 
 
-def classify(model: UNet, image: np.ndarray, config: TrainConfig, device=None) -> np.ndarray:
+def classify(model: UNet, image: np.ndarray, config: TrainConfig, device=None, tta: bool = False) -> np.ndarray:
     """Class codes (y, x) uint8 for a normalised image (channel k is class k + 1)."""
-    return (probabilities(model, image, config, device).argmax(axis=0) + 1).astype(np.uint8)
+    return (probabilities(model, image, config, device, tta=tta).argmax(axis=0) + 1).astype(np.uint8)
 
 
 def check_image(image: xr.DataArray) -> None:
@@ -454,19 +473,20 @@ def check_image(image: xr.DataArray) -> None:
 
 
 def predict_scene(
-    checkpoint: str | os.PathLike, image: xr.DataArray, device=None, offset: int | None = None
+    checkpoint: str | os.PathLike, image: xr.DataArray, device=None, offset: int | None = None, tta: bool = True
 ) -> xr.DataArray:
     """Classify a 10-band image with a checkpoint: uint8 codes (y, x), nodata 0, on the image's grid and CRS.
 
     The image is converted as in training (`network_input`): `offset` (0 or 1000) is the L2A offset its
     digital numbers carry; None reads it from the date in the file name and raises DataError without one.
+    tta: average over the 8 flips/rotations (see `probabilities`).
     """
     check_image(image)
     model, saved = load_checkpoint(checkpoint, device)
     config = config_from_dict(saved["config"])
     values = network_input(image, offset)
     normalised = Normalisation.from_dict(saved["normalisation"]).apply(values)
-    codes = classify(model, normalised, config, device)
+    codes = classify(model, normalised, config, device, tta)
     codes[~valid_pixels(values)] = scheme.NODATA
     result = image.isel(band=0, drop=True).copy(data=codes)
     result.attrs = {"source": str(checkpoint), "long_name": "U-Net class"}
@@ -515,10 +535,12 @@ def reference_protocols(scene: data.Scene | None = None, root: Path | None = Non
 PAPER_EXCLUDED = (6,)
 
 
-def evaluate_on_test(checkpoint: str | os.PathLike, scene: data.Scene | None = None, device=None) -> pd.DataFrame:
+def evaluate_on_test(
+    checkpoint: str | os.PathLike, scene: data.Scene | None = None, device=None, tta: bool = True
+) -> pd.DataFrame:
     """OA and macro F1 of a checkpoint on a test scene under both reference protocols (predicted 6 left out)."""
     image, references = reference_protocols(scene)
-    return scores_on_test(predict_scene(checkpoint, image, device), references)
+    return scores_on_test(predict_scene(checkpoint, image, device, tta=tta), references)
 
 
 def scores_on_test(classes, references: dict[str, np.ndarray]) -> pd.DataFrame:

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from lulc_helpers.patches import Normalisation, PatchSampler, augment
+from lulc_helpers.patches import Normalisation, PatchSampler, augment, jitter
 
 
 def _images():
@@ -83,3 +83,32 @@ def test_scene_smaller_than_patch():
     image, mask = _scene()
     with pytest.raises(ValueError, match="smaller than the patch size"):
         PatchSampler([image], [mask], size=100)
+
+
+def test_jitter_scales_and_shifts_each_band():
+    x = np.random.default_rng(0).normal(size=(10, 6, 6)).astype(np.float32)
+    gains, shifts = [], []
+    rng = np.random.default_rng(1)
+    for _ in range(20):
+        out = jitter(x, 0.2, rng)
+        for band, original in zip(out, x):  # each band: gain * band + shift, gain and shift its own
+            gain, shift = np.polyfit(original.ravel(), band.ravel(), 1)
+            np.testing.assert_allclose(band, gain * original + shift, atol=1e-5)
+            gains.append(gain)
+            shifts.append(shift)
+    assert 0.8 - 1e-5 <= min(gains) < 0.85 and 1.15 < max(gains) <= 1.2 + 1e-5
+    assert -0.2 - 1e-5 <= min(shifts) < -0.15 and 0.15 < max(shifts) <= 0.2 + 1e-5
+    assert np.std(gains[:10]) > 0.05  # the bands of one patch are not scaled alike
+
+
+def test_sampler_jitters_images_and_not_masks():
+    image, mask = _scene()
+    x, y = PatchSampler([image], [mask], size=8, jitter=0.2).sample(50, np.random.default_rng(0))
+    assert all((patch > 0).any() for patch in y)
+    assert np.abs(x[:, 0] - y).max() > 0.01  # the image patch is no longer the mask's copy
+    np.testing.assert_array_equal(np.unique(y), [0, 4, 8])
+
+
+def test_jitter_of_zero_strength_is_the_identity():
+    x = np.random.default_rng(0).normal(size=(10, 5, 5)).astype(np.float32)
+    np.testing.assert_array_equal(jitter(x, 0.0, np.random.default_rng(1)), x)

@@ -64,7 +64,7 @@ def test_prediction_reuses_the_stored_normalisation(trained, split):
     values = synthetic_scene(seed=0)[0] + 500  # a brighter scene: its own statistics would differ
     saved = training.load_checkpoint(trained.last_path)[1]
     stored = Normalisation.from_dict(saved["normalisation"])
-    expected = training.classify(trained.model, stored.apply(as_reflectance(values)), CONFIG)
+    expected = training.classify(trained.model, stored.apply(as_reflectance(values)), CONFIG, tta=True)
     predicted = training.predict_scene(trained.last_path, _as_dataarray(values), offset=0)
     np.testing.assert_array_equal(predicted.values, expected)
     assert "reflectance" in saved["input"]
@@ -196,3 +196,21 @@ def test_loss_weights_soften_inverse_frequency():
     np.testing.assert_allclose(softened[[1, 7]], [(100 / 180) ** 0.5, 2.0])  # sqrt(5) = 2.24 capped at 2
     assert softened[0] == 0 and softened[3] == 0  # unlabelled and absent classes
     assert training.loss_weights(replace(CONFIG, balance=False), [mask]) is None
+
+
+def test_test_time_augmentation_makes_the_map_turn_with_the_image():
+    # The mean over the 8 symmetries of the square is itself symmetric: turning or flipping the image turns or
+    # flips the probabilities. One pass of an untrained network is not, which shows the check can fail.
+    torch.manual_seed(0)
+    model = training.build_model(CONFIG).eval()
+    image = np.random.default_rng(0).normal(size=(10, 32, 32)).astype(np.float32)
+    turned = np.ascontiguousarray(np.rot90(image, 1, axes=(1, 2))[..., ::-1])
+
+    def back(probs):
+        return np.rot90(probs[..., ::-1], -1, axes=(1, 2))
+
+    with_tta = training.probabilities(model, image, CONFIG, tta=True)
+    np.testing.assert_allclose(back(training.probabilities(model, turned, CONFIG, tta=True)), with_tta, atol=1e-5)
+    np.testing.assert_allclose(with_tta.sum(axis=0), 1, atol=1e-5)
+    one_pass = back(training.probabilities(model, turned, CONFIG)) - training.probabilities(model, image, CONFIG)
+    assert np.abs(one_pass).max() > 1e-3
