@@ -214,3 +214,20 @@ def test_test_time_augmentation_makes_the_map_turn_with_the_image():
     np.testing.assert_allclose(with_tta.sum(axis=0), 1, atol=1e-5)
     one_pass = back(training.probabilities(model, turned, CONFIG)) - training.probabilities(model, image, CONFIG)
     assert np.abs(one_pass).max() > 1e-3
+
+
+def test_lulc_predict_averages_the_flips_unless_no_tta(trained, tmp_path, monkeypatch):
+    image, _ = synthetic_scene(seed=4)
+    _write_tif(tmp_path / "in.tif", image)
+    passes = []
+    one_pass = training._window_probabilities
+    monkeypatch.setattr(training, "_window_probabilities", lambda *a, **k: passes.append(1) or one_pass(*a, **k))
+    stored = Normalisation.from_dict(training.load_checkpoint(trained.best_path)[1]["normalisation"])
+    normalised = stored.apply(as_reflectance(image))
+    for extra, tta, count in (([], True, 8), (["--no-tta"], False, 1)):
+        out = tmp_path / f"out_{tta}.tif"
+        passes.clear()
+        assert cli.main(["predict", str(trained.best_path), str(tmp_path / "in.tif"), str(out), "--offset", "0", *extra]) == 0
+        assert len(passes) == count
+        with rasterio.open(out) as written:
+            np.testing.assert_array_equal(written.read(1), training.classify(trained.model, normalised, CONFIG, tta=tta))
