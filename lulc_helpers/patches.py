@@ -64,13 +64,26 @@ class Normalisation:
         return cls(tuple(values["mean"]), tuple(values["std"]))
 
 
+# The 8 symmetries of the square as (quarter turns, mirror): training augments with them, prediction averages over them.
+SYMMETRIES = tuple((turns, flip) for turns in range(4) for flip in (False, True))
+
+
+def turn(x: np.ndarray, turns: int, flip: bool) -> np.ndarray:
+    """x (..., y, x) rotated by `turns` quarter turns, then mirrored left-right if `flip` (a view)."""
+    x = np.rot90(x, turns, axes=(-2, -1))
+    return x[..., ::-1] if flip else x
+
+
+def unturn(x: np.ndarray, turns: int, flip: bool) -> np.ndarray:
+    """The inverse of `turn`."""
+    x = x[..., ::-1] if flip else x
+    return np.rot90(x, -turns, axes=(-2, -1))
+
+
 def augment(x: np.ndarray, y: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     """One of the 8 flips/rotations of the square, applied to the patch (band, y, x) and its mask (y, x)."""
-    k, flip = int(rng.integers(4)), bool(rng.integers(2))
-    x, y = np.rot90(x, k, axes=(-2, -1)), np.rot90(y, k, axes=(-2, -1))
-    if flip:
-        x, y = x[..., ::-1], y[..., ::-1]
-    return np.ascontiguousarray(x), np.ascontiguousarray(y)
+    turns, flip = int(rng.integers(4)), bool(rng.integers(2))
+    return np.ascontiguousarray(turn(x, turns, flip)), np.ascontiguousarray(turn(y, turns, flip))
 
 
 def jitter(x: np.ndarray, strength: float, rng: np.random.Generator) -> np.ndarray:

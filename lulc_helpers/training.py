@@ -28,7 +28,7 @@ from tqdm.auto import tqdm
 from . import data, labels, metrics, runtime, scheme
 from .losses import FocalLoss
 from .model import UNet
-from .patches import Normalisation, PatchSampler, valid_pixels
+from .patches import SYMMETRIES, Normalisation, PatchSampler, turn, unturn, valid_pixels
 
 CHECKPOINT_FORMAT = "lulc-unet/2"  # /2: inputs are surface reflectance (data.reflectance), not digital numbers
 # What the network sees, stored in every checkpoint so that prediction repeats it.
@@ -67,10 +67,13 @@ class TrainConfig:
 PRESETS: dict[str, TrainConfig] = {
     "paper": TrainConfig(),
     # Two CPU cores: a narrower, shallower network, fewer patches; every date trained (only three are summer
-    # dates, like the test date), no validation, the last epoch kept; 80 epochs (the jitter slows fitting). Square-root class weights (roads 42 -> 6.5):
+    # dates, like the test date), no validation, the last epoch kept. Square-root class weights (roads 42 -> 6.5):
     # full ones make roads spread over fields. Radiometric jitter: without it, on a date held out of training,
-    # the network swapped whole classes (mixed forest -> conifer) and scored a lower macro F1 (notebook 03).
-    "cpu": TrainConfig(width=16, depth=3, patches_per_epoch=200, epochs=80, val_scenes=(), weight_power=0.5, jitter=0.15),
+    # the network swapped whole classes (mixed forest -> conifer) and scored a lower macro F1 (notebook 03);
+    # with it the network fits more slowly, hence 80 epochs.
+    "cpu": TrainConfig(
+        width=16, depth=3, patches_per_epoch=200, epochs=80, val_scenes=(), weight_power=0.5, jitter=0.15
+    ),
     "quick": TrainConfig(width=4, depth=2, patches_per_epoch=8, epochs=1, patch_size=48, window=128, overlap=16),
     # The first implementation: raw reflectance, constant lr, any labelled pixel.
     "naive": TrainConfig(normalise=False, schedule="constant", balanced_sampling=False, width=32),
@@ -179,7 +182,7 @@ def loss_weights(config: TrainConfig, masks: Sequence[np.ndarray]) -> np.ndarray
     """The "balance" option's class weights, indexed by class id: min((N / (K n_c)) ** weight_power, weight_cap).
 
     N / (K n_c) is `labels.class_weights` (inverse frequency); a power below 1 and a cap soften it, so that a
-    class 44 times rarer than average (roads) does not take over its neighbours. None without balance.
+    class 42 times rarer than average (roads) does not take over its neighbours. None without balance.
     """
     if not config.balance:
         return None
@@ -230,7 +233,9 @@ def train(
     use_amp = config.amp and device.type == "cuda"
     images, masks = [image for image, _ in split.train], [mask for _, mask in split.train]
     normalisation = Normalisation.fit(images) if config.normalise else Normalisation.identity(images[0].shape[0])
-    sampler = PatchSampler([normalisation.apply(i) for i in images], masks, config.patch_size, config.balanced_sampling, config.jitter)
+    sampler = PatchSampler(
+        [normalisation.apply(i) for i in images], masks, config.patch_size, config.balanced_sampling, config.jitter
+    )
     weights = loss_weights(config, masks)
     val = [(normalisation.apply(image), mask) for image, mask in split.val]
 
@@ -417,19 +422,15 @@ def probabilities(
     padding); each pixel's probability is the weighted mean over the windows covering it, the weight
     falling towards a window's edge, where a convolutional network sees least context.
     tta=True (test-time augmentation) averages the probabilities of the 8 flips/rotations the network was
-    trained on (`patches.augment`): 8 times the work, a steadier map.
+    trained on (`patches.SYMMETRIES`): 8 times the work, a steadier map.
     """
     if not tta:
         return _window_probabilities(model, image, config, device, batch_size)
     total = 0.0
-    for turns in range(4):
-        for flip in (False, True):
-            view = np.rot90(image, turns, axes=(-2, -1))
-            view = view[..., ::-1] if flip else view
-            result = _window_probabilities(model, np.ascontiguousarray(view), config, device, batch_size)
-            result = result[..., ::-1] if flip else result
-            total = total + np.rot90(result, -turns, axes=(-2, -1))
-    return np.ascontiguousarray(total / 8)
+    for turns, flip in SYMMETRIES:
+        view = np.ascontiguousarray(turn(image, turns, flip))
+        total = total + unturn(_window_probabilities(model, view, config, device, batch_size), turns, flip)
+    return np.ascontiguousarray(total / len(SYMMETRIES))
 
 
 def _window_probabilities(model: UNet, image: np.ndarray, config: TrainConfig, device, batch_size: int) -> np.ndarray:
