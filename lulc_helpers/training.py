@@ -258,7 +258,8 @@ def train(
         scaler.load_state_dict(saved["scaler"])
         history, best_score, start = saved["history"], saved["best_score"], saved["epoch"]
         if progress:
-            print(f"Resuming from {last_path} after epoch {start}")
+            done = "all epochs done, not trained again" if start == config.epochs else "resuming"
+            print(f"{last_path}: epoch {start} of {config.epochs}, {done}")
 
     for epoch in range(start, config.epochs):
         began = time.perf_counter()
@@ -330,6 +331,12 @@ def accuracy(classified: np.ndarray, reference: np.ndarray, exclude_predicted: S
     }
 
 
+def run_dir(root: str | os.PathLike, config: TrainConfig) -> Path:
+    """The folder of one run of `sweep` or `seed_runs`, named by what they vary: a finished run is resumed, not
+    trained again, when another call asks for the same configuration."""
+    return Path(root) / f"wd{config.weight_decay:g}_balance{int(config.balance)}_seed{config.seed}"
+
+
 def sweep(
     config: TrainConfig,
     split: Split,
@@ -343,7 +350,7 @@ def sweep(
     for weight_decay in weight_decays:
         for balance in balances:
             run = replace(config, weight_decay=weight_decay, balance=balance)
-            result = train(run, split, Path(out_dir) / f"wd{weight_decay:g}_balance{int(balance)}", progress=progress)
+            result = train(run, split, run_dir(out_dir, run), progress=progress)
             best = result.history.sort_values(["val_f1", "epoch"], ascending=[False, True]).iloc[0]
             rows.append(
                 {"weight_decay": weight_decay, "balance": balance, "best_epoch": int(best["epoch"]),
@@ -355,12 +362,15 @@ def sweep(
 def seed_runs(
     config: TrainConfig, split: Split, out_dir: str | os.PathLike, seeds: Sequence[int], progress: bool = True
 ) -> pd.DataFrame:
-    """Train once per seed and score each best checkpoint on Strzegom 20230709: one row per seed and protocol."""
+    """Train once per seed and score each best checkpoint on Strzegom 20230709: one row per seed and protocol.
+    With the `out_dir` of a `sweep`, the seed that the sweep trained is not trained again."""
     rows = []
     for seed in seeds:
-        result = train(replace(config, seed=seed), split, Path(out_dir) / f"seed{seed}", progress=progress)
+        run = replace(config, seed=seed)
+        result = train(run, split, run_dir(out_dir, run), progress=progress)
         scores = evaluate_on_test(result.best_path)
-        rows += [{"seed": seed, "protocol": name, **scores.loc[name].to_dict()} for name in scores.index]
+        rows += [{"seed": seed, "protocol": name, **scores.loc[name].to_dict(), "checkpoint": str(result.best_path)}
+                 for name in scores.index]
     return pd.DataFrame(rows)
 
 

@@ -1,5 +1,6 @@
 import shutil
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -231,3 +232,15 @@ def test_lulc_predict_averages_the_flips_unless_no_tta(trained, tmp_path, monkey
         assert len(passes) == count
         with rasterio.open(out) as written:
             np.testing.assert_array_equal(written.read(1), training.classify(trained.model, normalised, CONFIG, tta=tta))
+
+
+def test_seed_runs_reuse_the_finished_sweep_run_of_the_same_seed(split, tmp_path, monkeypatch):
+    swept = training.sweep(CONFIG, split, tmp_path, [CONFIG.weight_decay], [CONFIG.balance], progress=False)
+    written = Path(swept["checkpoint"].iloc[0]).read_bytes()
+    monkeypatch.setattr(training, "_step", lambda *args: pytest.fail("a finished run was trained again"))
+    seeds = training.seed_runs(CONFIG, split, tmp_path, [CONFIG.seed], progress=False)
+    assert seeds["checkpoint"].tolist() == swept["checkpoint"].tolist() * 2  # one row per reference protocol
+    assert Path(seeds["checkpoint"].iloc[0]).read_bytes() == written
+    assert set(seeds["protocol"]) == {"test mask", "reference polygons"}
+    with pytest.raises(pytest.fail.Exception, match="trained again"):
+        training.seed_runs(CONFIG, split, tmp_path, [CONFIG.seed + 1], progress=False)
