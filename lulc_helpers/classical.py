@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import csv
 import os
-import tempfile
 import time
 from dataclasses import dataclass
 from importlib import resources
@@ -23,7 +22,7 @@ import pandas as pd
 import rioxarray  # noqa: F401  (registers the .rio accessor used on every map)
 import xarray as xr
 
-from . import data, metrics, runtime, scheme
+from . import data, metrics, outputs, runtime, scheme
 
 METHODS: tuple[str, ...] = ("cart", "rf", "svm")
 METHOD_NAMES = {"cart": "CART", "rf": "Random Forest", "svm": "SVM (linear)"}
@@ -221,28 +220,8 @@ def classify_image(trained: Trained, image: xr.DataArray, chunk: int = 1 << 16) 
 
 
 def write_classification(classified: xr.DataArray, path: str | os.PathLike) -> Path:
-    """A one-band uint8 GeoTIFF with nodata 0 and the scheme's colour table, written atomically."""
-    import rasterio
-
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    profile = dict(
-        driver="GTiff", dtype="uint8", count=1, nodata=scheme.NODATA, compress="deflate",
-        width=classified.rio.width, height=classified.rio.height, crs=classified.rio.crs,
-        transform=classified.rio.transform(),
-    )
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
-    os.close(fd)
-    try:
-        with rasterio.open(tmp, "w", **profile) as out:
-            out.write(classified.values.astype(np.uint8), 1)
-            out.write_colormap(1, scheme.gdal_colour_table())
-            out.set_band_description(1, f"class ({classified.attrs.get('method', 'classification')})")
-        os.chmod(tmp, 0o644)  # mkstemp creates 0600; a map is for everyone to read
-        os.replace(tmp, path)
-    finally:
-        Path(tmp).unlink(missing_ok=True)
-    return path
+    """A one-band uint8 GeoTIFF with nodata 0 and the scheme's colour table, written atomically and verified."""
+    return outputs.write_class_map(classified, path, f"class ({classified.attrs.get('method', 'classification')})")
 
 
 def predictions_dir() -> Path:

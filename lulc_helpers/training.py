@@ -25,7 +25,7 @@ import torch
 import xarray as xr
 from tqdm.auto import tqdm
 
-from . import data, labels, metrics, runtime, scheme
+from . import data, labels, metrics, outputs, runtime, scheme
 from .losses import FocalLoss
 from .model import UNet
 from .patches import SYMMETRIES, Normalisation, PatchSampler, turn, unturn, valid_pixels
@@ -510,26 +510,8 @@ def predict_scene(
 
 
 def write_classification(classes: xr.DataArray, path: str | os.PathLike) -> Path:
-    """Write a class map as a uint8 GeoTIFF (nodata 0) with the scheme's colour table, atomically."""
-    import rasterio
-
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".tif")
-    os.close(fd)
-    profile = {
-        "driver": "GTiff", "height": classes.rio.height, "width": classes.rio.width, "count": 1, "dtype": "uint8",
-        "crs": classes.rio.crs, "transform": classes.rio.transform(), "nodata": scheme.NODATA, "compress": "deflate",
-    }
-    try:
-        with rasterio.open(tmp, "w", **profile) as dst:
-            dst.write(np.asarray(classes.values, dtype=np.uint8), 1)
-            dst.write_colormap(1, scheme.gdal_colour_table())
-            dst.set_band_description(1, "class code (lulc_helpers.scheme)")
-        os.replace(tmp, path)
-    finally:
-        Path(tmp).unlink(missing_ok=True)
-    return path
+    """Write a class map as a uint8 GeoTIFF (nodata 0) with the scheme's colour table, atomically and verified."""
+    return outputs.write_class_map(classes, path)
 
 
 # ---------------------------------------------------------------- the paper's test

@@ -1,0 +1,162 @@
+"""Writing outputs without ever losing the previous one (DESIGN.md, "Writes").
+
+Every file the package writes goes: temp file in the target folder -> write -> verify -> atomic rename.
+A failure anywhere leaves the previous file untouched and no temp file behind, and raises `OutputError`
+naming the file. GDAL logs some write failures (a full disk, a file-size limit) instead of raising;
+`gdal_errors_raise` turns those into exceptions and the read-back check catches what it misses.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
+
+import numpy as np
+
+from . import scheme
+
+TEMP_MARK = ".lulc-tmp-"  # temp files are named .<name>.lulc-tmp-<pid>.<suffix>; stale ones are removed on the next write
+
+
+class OutputError(RuntimeError):
+    """Writing an output failed at run time (I/O); the message names the file. The CLI exits 1."""
+
+
+class OutputCollision(ValueError):
+    """An output would overwrite an input of the same command, or another output. The CLI exits 2."""
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def temp_path(path: Path) -> Path:
+    """The temp file beside `path` (same folder, same suffix, so drivers pick the right format)."""
+    return path.with_name(f".{path.stem}{TEMP_MARK}{os.getpid()}{path.suffix}")
+
+
+def remove_stale_temps(path: Path) -> None:
+    """Remove temp files that an interrupted earlier write of `path` left beside it."""
+    for stale in path.parent.glob(f".{path.stem}{TEMP_MARK}*{path.suffix}"):
+        with contextlib.suppress(OSError):
+            stale.unlink()
+
+
+@contextlib.contextmanager
+def atomic_output(path: str | os.PathLike, verify: Callable[[Path], None] | None = None) -> Iterator[Path]:
+    """Yield a temp path beside `path`; when the block ends without error, run `verify(tmp)` (it raises on a
+    bad file), give the file ordinary permissions and move it onto `path` in one step.
+
+    On any error the temp file is removed and `path` keeps its previous content. I/O errors are re-raised as
+    `OutputError` naming `path`; other exceptions (bad input found while writing) pass through unchanged.
+    """
+    path = Path(path)
+    if path.is_dir():
+        raise OutputError(f"{path}: is a folder, expected a file name")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError):
+        raise OutputError(f"{path}: cannot create the folder {path.parent}: a file of that name is in the way") from None
+    except OSError as err:
+        raise OutputError(f"{path}: cannot create the folder {path.parent}: {err.strerror or err}") from None
+    remove_stale_temps(path)
+    tmp = temp_path(path)
+    try:
+        yield tmp
+        if not tmp.exists():
+            raise OutputError(f"{path}: nothing was written")
+        if verify is not None:
+            verify(tmp)
+        os.chmod(tmp, 0o666 & ~_umask())
+        os.replace(tmp, path)
+    except OSError as err:
+        raise OutputError(f"{path}: could not write: {err.strerror or err}") from err
+    finally:
+        if tmp.exists():
+            with contextlib.suppress(OSError):
+                tmp.unlink()
+
+
+class _ErrorCollector(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.ERROR)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(record.getMessage())
+
+
+@contextlib.contextmanager
+def gdal_errors_raise(path: str | os.PathLike) -> Iterator[None]:
+    """Raise `OutputError` for `path` if GDAL logged an error inside the block (rasterio logs GDAL's
+    CE_Failure messages, such as "No space left on device", instead of raising them)."""
+    collector = _ErrorCollector()
+    logger = logging.getLogger("rasterio._env")
+    logger.addHandler(collector)
+    try:
+        yield
+    finally:
+        logger.removeHandler(collector)
+    if collector.messages:
+        raise OutputError(f"{path}: could not write: {collector.messages[0]}")
+
+
+def refuse_collisions(inputs: Iterable[str | os.PathLike | None], outputs: Iterable[str | os.PathLike | None]) -> None:
+    """Raise `OutputCollision` before any work if an output is also an input, or two outputs are one file."""
+    def key(p):
+        return os.path.realpath(os.path.abspath(os.fspath(p)))
+
+    seen_inputs = {key(p): p for p in inputs if p is not None}
+    seen_outputs: dict[str, object] = {}
+    for out in (p for p in outputs if p is not None):
+        k = key(out)
+        if k in seen_inputs:
+            raise OutputCollision(f"{out}: the output would overwrite the input {seen_inputs[k]}")
+        if k in seen_outputs:
+            raise OutputCollision(f"{out}: two outputs name the same file")
+        seen_outputs[k] = out
+
+
+def class_map_profile(height: int, width: int, crs, transform, tiled: bool = False) -> dict:
+    """The GeoTIFF profile of every class map the package writes: uint8, nodata 0, deflate."""
+    profile = {
+        "driver": "GTiff", "height": height, "width": width, "count": 1, "dtype": "uint8",
+        "crs": crs, "transform": transform, "nodata": scheme.NODATA, "compress": "deflate",
+    }
+    if tiled:
+        profile.update(tiled=True, blockxsize=256, blockysize=256)
+    return profile
+
+
+def write_class_map(classes, path: str | os.PathLike, description: str = "class code (lulc_helpers.scheme)") -> Path:
+    """Write a class map (an xarray DataArray with CRS) as a uint8 GeoTIFF with nodata 0 and the scheme's
+    colour table, atomically; the written band is read back and compared before it replaces `path`."""
+    import rasterio
+
+    path = Path(path)
+    values = np.asarray(classes.values, dtype=np.uint8)
+    profile = class_map_profile(classes.rio.height, classes.rio.width, classes.rio.crs, classes.rio.transform())
+
+    def verify(tmp: Path) -> None:
+        try:
+            with rasterio.open(tmp) as written:
+                ok = written.shape == values.shape and written.crs == profile["crs"] and np.array_equal(written.read(1), values)
+        except rasterio.errors.RasterioError:
+            ok = False
+        if not ok:
+            raise OutputError(f"{path}: the written file does not read back as what was written")
+
+    with atomic_output(path, verify) as tmp:
+        try:
+            with gdal_errors_raise(path), rasterio.open(tmp, "w", **profile) as dst:
+                dst.write(values, 1)
+                dst.write_colormap(1, scheme.gdal_colour_table())
+                dst.set_band_description(1, description)
+        except rasterio.errors.RasterioError as err:
+            raise OutputError(f"{path}: could not write: {err}") from err
+    return path
