@@ -222,6 +222,7 @@ def test_side_by_side_panes_show_the_same_place_after_load_zoom_and_pan(maps_pag
     panned = _pane_offset(page, (a, b))
     assert panned["centre"] != zoomed["centre"], "the drag did not pan the map"
     assert panned["offset"] <= PANE_TOLERANCE_PX, panned
+    assert maps_page.errors == [], "errors while zooming and panning"
     print(f"pane offset: load {loaded['offset']:.2f} px, zoom {zoomed['offset']:.2f} px, pan {panned['offset']:.2f} px")
 
 
