@@ -162,10 +162,11 @@ PANE_OFFSET = """([a, b]) => {
           centre: [left.getCenter().lat, left.getCenter().lng],
           sizes: [size(left), size(right)]};
 }"""
+# the panes have settled: same zoom, and their centres (Leaflet snaps each to whole pixels) under a pixel apart
 IN_STEP = """([a, b]) => {
   const [left, right] = [window.__maps[a], window.__maps[b]];
-  const [c, d] = [left.getCenter(), right.getCenter()];
-  return left.getZoom() === right.getZoom() && Math.abs(c.lat - d.lat) < 1e-7 && Math.abs(c.lng - d.lng) < 1e-7;
+  const p = left.latLngToContainerPoint(left.getCenter()), q = left.latLngToContainerPoint(right.getCenter());
+  return left.getZoom() === right.getZoom() && Math.hypot(p.x - q.x, p.y - q.y) < 1;
 }"""
 
 
