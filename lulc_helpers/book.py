@@ -1,7 +1,7 @@
 """The course book: executed notebooks, with their widget state, built into a static site that works offline.
 
-Jupyter Book 1 (Sphinx + myst-nb) renders the notebooks that `make run` executed, without executing them
-again; myst-nb embeds each page's saved widget state, and the JavaScript that draws it (require.js,
+Sphinx with myst-nb and sphinx-book-theme (the stack under Jupyter Book 1) renders the notebooks that
+`make run` executed, without executing them again; myst-nb embeds each page's saved widget state, and the JavaScript that draws it (require.js,
 @jupyter-widgets/html-manager, the widgets' own bundles such as jupyter-leaflet) and MathJax are copies
 inside the site, so the maps and sliders work from a course's own server or a folder with no internet.
 
@@ -10,7 +10,7 @@ against the integrity recorded here) into build/widget-js/, once; the widget bun
 installed Python packages (`share/jupyter/nbextensions/<module>/`), so they match the Python side that
 wrote the state.
 
-    python -m lulc_helpers.book execute --quick --out build/executed-quick notebooks/04_*.ipynb
+    python -m lulc_helpers.book execute --quick --out build/quick/executed notebooks/04_*.ipynb
     python -m lulc_helpers.book build --executed build/executed --out build/book
 """
 
@@ -258,7 +258,8 @@ def build(notebooks: Iterable[str | os.PathLike], out: str | os.PathLike, cache:
     done = subprocess.run(command + (["-q"] if quiet else []), cwd=project_root(), capture_output=quiet, text=True)
     if done.returncode != 0 or not (html / "intro.html").is_file():
         raise BookError(f"sphinx-build failed (exit {done.returncode}):\n{(done.stderr or '')[-3000:]}")
-    (html / "index.html").write_text('<!DOCTYPE html><meta http-equiv="refresh" content="0; url=intro.html">\n')
+    with atomic_output(html / "index.html") as tmp:
+        tmp.write_text('<!DOCTYPE html><meta http-equiv="refresh" content="0; url=intro.html">\n')
     return html
 
 
@@ -290,7 +291,10 @@ def main(argv: list[str] | None = None) -> int:
             changes = {}
             for item in args.set:
                 name, _, value = item.partition("=")
-                changes[name] = json.loads(value)
+                try:
+                    changes[name] = json.loads(value)
+                except json.JSONDecodeError:
+                    parser.error(f"--set {item}: the value must be JSON, e.g. NAME=true, NAME=[1, 2] or NAME='\"text\"'")
             for path in args.notebooks:
                 started = time.perf_counter()
                 written = execute(path, args.out, quick=args.quick, changes=changes)
