@@ -10,12 +10,11 @@ so it serves as a second, independent simulation. Differences are CIE76 dE*ab.
 import itertools
 import re
 
+import colorspacious  # the test extra installs it; a missing library must fail, not skip, the palette check
 import numpy as np
 import pytest
 
 from lulc_helpers import data, scheme
-
-colorspacious = pytest.importorskip("colorspacious")
 
 MACHADO_2009_SEVERITY_1 = {
     "protanopia": [[0.152286, 1.052583, -0.204868], [0.114503, 0.786281, 0.099216], [-0.003882, -0.048116, 1.051998]],
