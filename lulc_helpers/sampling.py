@@ -386,9 +386,7 @@ def simulate(truth, classified: xr.DataArray, counts: pd.Series, class_id: int, 
     with the true area in `attrs["true_area_ha"]` and the map's pixel count in `attrs["pixel_area_ha"]`.
     """
     truth = np.asarray(getattr(truth, "values", truth))
-    if truth.shape != classified.shape:
-        raise data.DataError(f"truth {truth.shape} and map {classified.shape} differ in shape")
-    inside = frame(classified, truth != scheme.NODATA if region is None else (truth != scheme.NODATA) & np.asarray(region, bool))
+    inside = frame(classified, _known(truth, classified, region))
     values = np.asarray(classified.values)
     unit = pixel_area_ha(classified)
     strata = {int(c): np.flatnonzero(inside & (values == c)) for c in counts.index}
@@ -409,13 +407,20 @@ def simulate(truth, classified: xr.DataArray, counts: pd.Series, class_id: int, 
     return result
 
 
+def _known(truth: np.ndarray, classified: xr.DataArray, region) -> np.ndarray:
+    """Where the truth has a class (and inside `region`, if given): the part of the map a simulation can use."""
+    if truth.shape != classified.shape:
+        raise data.DataError(f"truth {truth.shape} and map {classified.shape} differ in shape")
+    known = truth != scheme.NODATA
+    return known if region is None else known & np.asarray(getattr(region, "values", region), bool)
+
+
 def coverage_by_size(truth, classified: xr.DataArray, sizes_n, class_id: int, repeats: int, allocation: str = "proportional",
                      seed: int = 0, region=None) -> pd.DataFrame:
     """`simulate` at several total sample sizes: per size, the coverage of the 95% intervals, their mean
     half-width and the spread (standard deviation) of the estimates, in hectares."""
     truth_values = np.asarray(getattr(truth, "values", truth))
-    frame_region = truth_values != scheme.NODATA if region is None else (truth_values != scheme.NODATA) & np.asarray(region, bool)
-    sizes = stratum_sizes(classified, frame_region)
+    sizes = stratum_sizes(classified, _known(truth_values, classified, region))
     rows = {}
     for n in sizes_n:
         runs = simulate(truth_values, classified, allocate(int(n), sizes, allocation), class_id, repeats, seed, region)
