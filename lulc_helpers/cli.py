@@ -55,7 +55,8 @@ def add_accuracy(subparsers) -> None:
     against.add_argument("--reference", help="reference raster (GeoTIFF) or polygons (GeoPackage, ...)")
     against.add_argument(
         "--points", help="labelled sample from `lulc sample` (GeoPackage): the sample's weights give the estimated "
-        "error matrix in area proportions and OA, UA, PA with 95%% intervals (Olofsson et al. 2014)",
+        "error matrix in area proportions and OA, UA, PA with 95%% intervals (Olofsson et al. 2014); "
+        "--exclude-predicted and --reading do not apply",
     )
     parser.add_argument("--field", help="class field of a vector reference (default: label or DN)")
     parser.add_argument(

@@ -2,8 +2,9 @@
 
 `PointLabeller(path, layers, images)` steps through the points of a GeoPackage written by
 `sampling.write_points`: the map zooms to each point (a ring marks it), true colour of any date and
-the reference or class layers can be switched on, and one button per class (plus "unsure") labels
-the point. Every click is written to the GeoPackage at once, atomically, so closing the notebook loses
+the reference layers can be switched on, and one button per class (plus "unsure") labels the point.
+By default the interpreter is not told the map's class (good practice: reference labels made blind
+to the map cannot lean towards it). Every click is written to the GeoPackage at once, atomically, so closing the notebook loses
 nothing and a new labeller on the same file starts at the first point still unlabelled.
 Works offline: local rasters are image overlays (`maps.class_overlay`, `maps.true_colour_overlay`).
 """
@@ -17,7 +18,7 @@ from typing import Mapping
 import pandas as pd
 import xarray as xr
 
-from . import maps, sampling, scheme
+from . import maps, outputs, sampling, scheme
 
 POINT_ZOOM = 17  # about 1 m per screen pixel at 51 N: one 10 m pixel is clearly visible
 INTERPRETER = "interpreter"
@@ -33,12 +34,14 @@ class PointLabeller:
     """An ipywidgets panel: a geemap map zoomed to the current point, previous/next, a date chooser for the
     true-colour layer, one button per class and "unsure", and the progress so far.
 
-    `layers`: class rasters to show (e.g. the reference and the map), `images`: {date: 10-band image}.
-    Buttons can be pressed from code (`labeller.class_buttons[10].click()`), which is how it is tested.
+    `layers`: class rasters to show (e.g. a reference), `images`: {date: 10-band image}; `blind=False` also
+    prints the map's class of each point. Buttons can be pressed from code (`labeller.class_buttons[10].click()`),
+    which is how it is tested. A label that cannot be saved is undone and the status says so.
     """
 
     def __init__(self, path: str | os.PathLike, layers: Mapping[str, xr.DataArray] | None = None,
-                 images: Mapping[str, xr.DataArray] | None = None, zoom: int = POINT_ZOOM, source: str = INTERPRETER):
+                 images: Mapping[str, xr.DataArray] | None = None, zoom: int = POINT_ZOOM, source: str = INTERPRETER,
+                 blind: bool = True):
         import ipyleaflet
         import ipywidgets
 
@@ -46,8 +49,9 @@ class PointLabeller:
         self.points = sampling.read_points(self.path)
         if self.points.empty:
             raise ValueError(f"{self.path}: no points to label")
-        self.zoom, self.source = zoom, source
+        self.zoom, self.source, self.blind = zoom, source, blind
         self.images = dict(images or {})
+        self._overlays: dict[str, tuple] = {}
         start = sampling.first_unlabelled(self.points)
         self.position = 0 if start is None else start
 
@@ -105,8 +109,15 @@ class PointLabeller:
 
     def label(self, code: int) -> None:
         """Give the current point `code` (a class, or sampling.UNSURE), save the file, move to the next unlabelled point."""
+        before = self.points.loc[self.points.index[self.position], [sampling.LABEL, "label_source"]].copy()
         sampling.set_label(self.points, self.position, code, self.source)
-        sampling.write_points(self.points, self.path)
+        try:
+            sampling.write_points(self.points, self.path)
+        except outputs.OutputError as err:
+            self.points.loc[self.points.index[self.position], [sampling.LABEL, "label_source"]] = before.to_numpy()
+            self._show_status()
+            self.status.value += f"<br><b>Not saved</b>: {err}"
+            return
         later = self.points.iloc[self.position + 1 :][sampling.LABEL].isna().to_numpy().nonzero()[0]
         following = self.position + 1 + int(later[0]) if later.size else sampling.first_unlabelled(self.points)
         self.go(self.position if following is None else following)
@@ -118,7 +129,9 @@ class PointLabeller:
         layers = [layer for layer in self.map.layers if layer is not self._true_colour]
         self._true_colour = None
         if name in self.images:
-            url, bounds = maps.true_colour_overlay(self.images[name])
+            if name not in self._overlays:
+                self._overlays[name] = maps.true_colour_overlay(self.images[name])
+            url, bounds = self._overlays[name]
             self._true_colour = ipyleaflet.ImageOverlay(url=url, bounds=bounds, name=f"True colour {name}")
             layers.insert(1, self._true_colour)  # just above the basemap, under the class layers and the ring
         self.map.layers = tuple(layers)
@@ -131,8 +144,9 @@ class PointLabeller:
         given = "not yet labelled" if pd.isna(current) else (
             "unsure" if current == sampling.UNSURE else f"labelled {current} {scheme.get(int(current)).name}")
         mapped = scheme.get(int(point["map_class"]))
+        said = "" if self.blind else f" the map says {mapped.id} {mapped.name};"
         self.progress.value = done
         self.status.value = (
-            f"<b>Point {self.position + 1} of {len(self.points)}</b> (id {point['point_id']}): the map says "
-            f"{mapped.id} {mapped.name}; {given}. Labelled {done} ({unsure} unsure), {len(self.points) - done} to go."
+            f"<b>Point {self.position + 1} of {len(self.points)}</b> (id {point['point_id']}):{said} {given}. "
+            f"Labelled {done} ({unsure} unsure), {len(self.points) - done} to go."
         )

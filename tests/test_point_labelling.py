@@ -8,7 +8,7 @@ import xarray as xr
 from pyproj import Transformer
 from rasterio.transform import from_origin
 
-from lulc_helpers import data, sampling
+from lulc_helpers import data, outputs, sampling
 
 pytest.importorskip("geemap")
 from lulc_helpers import point_labelling  # noqa: E402
@@ -83,3 +83,19 @@ def test_relabelling_a_point_overwrites_it(sample):
     labeller.previous_button.click()
     labeller.class_buttons[4].click()
     assert sampling.read_points(path)[sampling.LABEL].tolist()[:2] == [4, pd.NA]
+
+
+def test_blind_by_default_and_a_failed_save_is_undone(sample, monkeypatch):
+    path, _, _ = sample
+    labeller = point_labelling.PointLabeller(path)
+    assert "the map says" not in labeller.status.value  # the interpreter is not led by the map
+    assert "the map says 1 " in point_labelling.PointLabeller(path, blind=False).status.value
+
+    def full_disk(points, target):
+        raise outputs.OutputError(f"{target}: could not write: No space left on device")
+
+    monkeypatch.setattr(sampling, "write_points", full_disk)
+    labeller.class_buttons[5].click()
+    assert labeller.position == 0 and pd.isna(labeller.points[sampling.LABEL].iloc[0])
+    assert "Not saved" in labeller.status.value and "No space left" in labeller.status.value
+    assert sampling.read_points(path)[sampling.LABEL].isna().all()
