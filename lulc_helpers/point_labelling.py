@@ -51,7 +51,7 @@ class PointLabeller:
             raise ValueError(f"{self.path}: no points to label")
         self.zoom, self.source, self.blind = zoom, source, blind
         self.images = dict(images or {})
-        self._overlays: dict[str, tuple] = {}
+        self._true_colour_layers: dict = {}
         start = sampling.first_unlabelled(self.points)
         self.position = 0 if start is None else start
 
@@ -59,8 +59,9 @@ class PointLabeller:
         self.map = maps.base_map((lat, lon), zoom=zoom)
         self._true_colour = None
         for name, raster in (layers or {}).items():
-            url, bounds = maps.class_overlay(raster)
-            self.map.add(ipyleaflet.ImageOverlay(url=url, bounds=bounds, name=name, opacity=0.6))
+            layer = maps.class_layer(raster, name)
+            layer.opacity = 0.6  # the ground shows through
+            self.map.add(layer)
         self.marker = ipyleaflet.CircleMarker(location=(lat, lon), radius=10, color="#ffffff", weight=3, fill_opacity=0,
                                               name="current point")
         self.map.add(self.marker)
@@ -124,15 +125,13 @@ class PointLabeller:
 
     def show_date(self, name: str) -> None:
         """Show the true colour of the image `name` under the point (or none)."""
-        import ipyleaflet
-
         layers = [layer for layer in self.map.layers if layer is not self._true_colour]
         self._true_colour = None
         if name in self.images:
-            if name not in self._overlays:
-                self._overlays[name] = maps.true_colour_overlay(self.images[name])
-            url, bounds = self._overlays[name]
-            self._true_colour = ipyleaflet.ImageOverlay(url=url, bounds=bounds, name=f"True colour {name}")
+            if name not in self._true_colour_layers:
+                self._true_colour_layers[name] = maps.true_colour_layer(self.images[name])
+                self._true_colour_layers[name].name = f"True colour {name}"
+            self._true_colour = self._true_colour_layers[name]
             layers.insert(1, self._true_colour)  # just above the basemap, under the class layers and the ring
         self.map.layers = tuple(layers)
 
