@@ -212,9 +212,11 @@ def label_from(points, reference, field: str | None = None, source: str | None =
 
 
 def _raster_values(reference: xr.DataArray, points) -> np.ndarray:
-    if reference.rio.crs != points.crs:
-        raise data.DataError(f"{reference.attrs.get('source', 'reference')}: CRS {reference.rio.crs} differs from the points' {points.crs}")
-    cols, rows = ~reference.rio.transform() * (points["x"].to_numpy(), points["y"].to_numpy())
+    """The raster's class at each point (0 outside it); points in another CRS are reprojected first."""
+    if reference.rio.crs is None:
+        raise data.DataError(f"{reference.attrs.get('source', 'reference')}: has no CRS, so the points cannot be placed on it")
+    where = points.geometry.to_crs(reference.rio.crs)
+    cols, rows = ~reference.rio.transform() * (where.x.to_numpy(), where.y.to_numpy())
     rows, cols = np.floor(rows).astype(int), np.floor(cols).astype(int)
     inside = (rows >= 0) & (rows < reference.rio.height) & (cols >= 0) & (cols < reference.rio.width)
     values = np.zeros(len(points), dtype=np.int64)

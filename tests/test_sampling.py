@@ -242,6 +242,15 @@ def test_a_class_only_in_the_reference_gets_an_area():
     assert result.table.loc[3, "area"] == pytest.approx(15.0)
     assert np.isnan(result.table.loc[3, "UA"]) and result.table.loc[3, "mapped_area"] == 0
     assert result.overall_accuracy == pytest.approx(0.6 * 0.75 + 0.4)
+    with pytest.raises(ValueError, match="no mapped area"):
+        metrics.estimate_from_points([1, 1, 3], [1, 1, 3], {1: 60.0})
+
+
+def test_labels_from_a_raster_in_another_crs(small_map):
+    points = sampling.draw(small_map, pd.Series({1: 5, 2: 5}), seed=0)
+    reprojected = small_map.rio.reproject("EPSG:3035", resolution=50.0, nodata=0)
+    labelled = sampling.label_from(points, reprojected)
+    assert (labelled[sampling.LABEL] == labelled.map_class).all()  # each point falls in its own pixel's class
 
 
 # ---------------------------------------------------------------- coverage of the 95% intervals
