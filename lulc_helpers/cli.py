@@ -117,12 +117,8 @@ def _labelled_points(path: str, classified, field: str | None):
     """The sample in `path`, checked against the map it was drawn from, with labels from `field` if given."""
     from . import sampling
 
-    points = sampling.read_points(path)
+    points = sampling.read_points(path, field)
     sampling.check_drawn_from(points, classified)
-    if field and field != sampling.LABEL:
-        if field not in points.columns:
-            raise data.DataError(f"{path}: no label field {field}; its fields are {[c for c in points.columns if c != 'geometry']}")
-        points[sampling.LABEL] = points[field].astype("Int64")
     used = sampling.labelled(points)
     if used.empty:
         raise data.DataError(f"{path}: no point has a reference label yet (label them with `lulc sample --label-from` or on the map)")

@@ -271,8 +271,9 @@ def write_points(points, path: str | os.PathLike) -> Path:
     return path
 
 
-def read_points(path: str | os.PathLike):
-    """The points of a sample file written by `write_points` (labels as nullable integers)."""
+def read_points(path: str | os.PathLike, field: str | None = None):
+    """The points of a sample file written by `write_points` (labels as nullable integers); `field` names
+    another column to take the reference labels from (it replaces `label`)."""
     import geopandas as gpd
 
     path = Path(path)
@@ -285,10 +286,16 @@ def read_points(path: str | os.PathLike):
     missing = [c for c in COLUMNS if c not in points.columns]
     if missing:
         raise data.DataError(f"{path}: not a sample from `lulc sample`: missing columns {missing}")
+    if field not in (None, LABEL):
+        if field not in points.columns:
+            raise data.DataError(f"{path}: no label field {field}; its fields are {[c for c in points.columns if c != 'geometry']}")
+        points[LABEL] = pd.to_numeric(points[field], errors="coerce").where(points[field].notna())
+        if points[LABEL].isna().sum() > points[field].isna().sum():
+            raise data.DataError(f"{path}: field {field} holds values that are not class codes")
     labels = points[LABEL]
     known = labels.dropna()
     if not np.array_equal(known, np.round(known)) or not known.isin([UNSURE, *scheme.CLASS_IDS]).all():
-        raise data.DataError(f"{path}: labels must be empty, {UNSURE} (unsure) or class codes {list(scheme.CLASS_IDS)}")
+        raise data.DataError(f"{path}: labels ({field or LABEL}) must be empty, {UNSURE} (unsure) or class codes {list(scheme.CLASS_IDS)}")
     points[LABEL] = labels.astype("Int64")
     points["label_source"] = points["label_source"].astype("string")
     points.attrs["source"] = str(path)

@@ -225,6 +225,21 @@ def test_bad_inputs_exit_2_naming_the_file(hand_case, tmp_path, capsys):
     assert not (tmp_path / "x.gpkg").exists()
 
 
+def test_labels_from_another_field(hand_case, tmp_path, capsys):
+    map_path, points_path = hand_case
+    points = sampling.read_points(points_path)
+    points["second_opinion"] = points[sampling.LABEL].astype(float)  # as a GIS might store it
+    points.loc[points.index[:2], "second_opinion"] = 2.0  # stratum 1: 6 right, 4 class 2
+    points["comment"] = "looked at"
+    sampling.write_points(points, tmp_path / "two.gpkg")
+    argv = ["area", "--classified", str(map_path), "--points", str(tmp_path / "two.gpkg"), "--json"]
+    assert cli.main(argv + ["--field", "second_opinion"]) == 0
+    assert json.loads(capsys.readouterr().out)["classes"]["1"]["estimated_area_ha"] == pytest.approx(79 * 0.6 + 20 * 0.1)
+    for field, message in [("comment", "not class codes"), ("nothing", "no label field nothing")]:
+        assert cli.main(argv + ["--field", field]) == 2
+        assert message in capsys.readouterr().err
+
+
 def test_unlabelled_strata_are_refused(small_map, tmp_path, capsys):
     map_path = tmp_path / "map.tif"
     outputs.write_class_map(small_map, map_path)
