@@ -61,6 +61,7 @@ BOOK_CONFIG_DIR = "book"  # conf.py, intro.md, in the repository
 OFFLINE_DIR = "_offline"
 STATIC = "widgets"
 MATHJAX = f"{STATIC}/mathjax/es5/tex-chtml.js"
+SPHINX_TIMEOUT_S = 1800  # a full book takes under a minute; a hung build should not hold CI
 
 
 class BookError(RuntimeError):
@@ -255,7 +256,11 @@ def build(notebooks: Iterable[str | os.PathLike], out: str | os.PathLike, cache:
     with open(source / "intro.md", "a") as intro:
         intro.write(toctree)
     command = [sys.executable, "-m", "sphinx", "-b", "html", "-E", "-d", str(out / "doctrees"), str(source), str(html)]
-    done = subprocess.run(command + (["-q"] if quiet else []), cwd=project_root(), capture_output=quiet, text=True)
+    try:
+        done = subprocess.run(command + (["-q"] if quiet else []), cwd=project_root(), capture_output=quiet, text=True,
+                              timeout=SPHINX_TIMEOUT_S)
+    except subprocess.TimeoutExpired:
+        raise BookError(f"sphinx-build took over {SPHINX_TIMEOUT_S} s on {source}") from None
     if done.returncode != 0 or not (html / "intro.html").is_file():
         raise BookError(f"sphinx-build failed (exit {done.returncode}):\n{(done.stderr or '')[-3000:]}")
     with atomic_output(html / "index.html") as tmp:

@@ -27,6 +27,7 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
 NOTEBOOK_04 = project_root() / "notebooks" / "04_gee_classifiers.ipynb"
 COLOUR_TOLERANCE = 3  # per RGB channel: PNG colours reach the screen unchanged, so only rounding is allowed
 PANE_TOLERANCE_PX = 2
+CELL_TIMEOUT_S = 300
 BACKDROP = (255, 0, 255)  # behind the overlay under test, so transparent (no data) pixels can be told apart
 # Leaflet sets window.L when jupyter-leaflet loads; the setter registers every map as it is created
 TRACK_MAPS = """
@@ -68,7 +69,8 @@ def site(tmp_path_factory):
              f"the widget JavaScript is not in {cache}: run `make widget-js` (needs npm)")
     work = tmp_path_factory.mktemp("book")
     executed = work / "executed"
-    pages = [book.execute(NOTEBOOK_04, executed, quick=True)]
+    # a cell that hangs fails the test in minutes (quick mode runs notebook 04 in under a minute)
+    pages = [book.execute(NOTEBOOK_04, executed, quick=True, timeout=CELL_TIMEOUT_S)]
     # notebook 05's slider is plots.imbalance_widget; quick mode turns it off, so a page of its own shows it
     slider = nbformat.v4.new_notebook(cells=[
         nbformat.v4.new_markdown_cell("# The imbalance slider"),
@@ -76,7 +78,7 @@ def site(tmp_path_factory):
     ])
     slider.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     nbformat.write(slider, work / "slider.ipynb")
-    pages.append(book.execute(work / "slider.ipynb", executed))
+    pages.append(book.execute(work / "slider.ipynb", executed, timeout=CELL_TIMEOUT_S))
     return book.build(pages, work / "out", cache=cache)
 
 
