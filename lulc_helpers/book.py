@@ -92,10 +92,10 @@ def with_values(notebook: dict, values: Mapping) -> dict:
     raise BookError("no code cell tagged 'parameters'")
 
 
-def execute(source: str | os.PathLike, out_dir: str | os.PathLike, quick: bool = False,
-            changes: Mapping | None = None, timeout: int = 1200) -> Path:
-    """Execute a notebook from its own folder (as `make run` does) and write it, widget state included,
-    to `out_dir`; `quick` applies its quick-mode values, `changes` (name -> value) go on top."""
+def run_notebook(source: str | os.PathLike, quick: bool = False, changes: Mapping | None = None,
+                 timeout: int = 1200):
+    """The notebook executed from a clean kernel in its own folder (as `make run` does), widget state kept;
+    `quick` applies its quick-mode values, `changes` (name -> value) go on top. A failing cell raises BookError."""
     import nbformat
     from nbclient import NotebookClient
     from nbclient.exceptions import CellExecutionError
@@ -103,8 +103,7 @@ def execute(source: str | os.PathLike, out_dir: str | os.PathLike, quick: bool =
     source = Path(source)
     notebook = nbformat.read(source, as_version=4)
     try:
-        values = {**(quick_values(notebook) if quick else {}), **(changes or {})}
-        with_values(notebook, values)
+        with_values(notebook, {**(quick_values(notebook) if quick else {}), **(changes or {})})
     except BookError as err:
         raise BookError(f"{source}: {err}") from None
     client = NotebookClient(notebook, timeout=timeout, kernel_name="python3", store_widget_state=True,
@@ -115,7 +114,16 @@ def execute(source: str | os.PathLike, out_dir: str | os.PathLike, quick: bool =
         client.execute(env=env)
     except CellExecutionError as err:
         raise BookError(f"{source}: a cell failed:\n{str(err)[-2000:]}") from None
-    target = Path(out_dir) / source.name
+    return notebook
+
+
+def execute(source: str | os.PathLike, out_dir: str | os.PathLike, quick: bool = False,
+            changes: Mapping | None = None, timeout: int = 1200) -> Path:
+    """`run_notebook`, written to `out_dir` under the same name; returns the written path."""
+    import nbformat
+
+    notebook = run_notebook(source, quick, changes, timeout)
+    target = Path(out_dir) / Path(source).name
     with atomic_output(target) as tmp:
         nbformat.write(notebook, tmp)
     return target

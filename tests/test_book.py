@@ -54,3 +54,13 @@ def test_a_tarball_that_is_not_the_registrys_is_removed_and_refused(tmp_path):
 def test_missing_executed_notebooks_are_named(tmp_path):
     with pytest.raises(book.BookError, match=r"04_gee_classifiers.ipynb.*make run"):
         book.build([tmp_path / "04_gee_classifiers.ipynb"], tmp_path / "out")
+
+
+def test_run_notebook_applies_quick_values_and_keeps_widget_state(tmp_path):
+    notebook = _notebook("QUICK = False\nVALUE = 1\n", {"QUICK": True})
+    notebook.cells.append(nbformat.v4.new_code_cell("import ipywidgets\nipywidgets.IntSlider(value=VALUE * (7 if QUICK else 1))"))
+    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(notebook, tmp_path / "00_x.ipynb")
+    executed = book.run_notebook(tmp_path / "00_x.ipynb", quick=True, changes={"VALUE": 2}, timeout=120)
+    models = executed.metadata["widgets"][book.WIDGET_STATE]["state"].values()
+    assert [m["state"]["value"] for m in models if m["model_name"] == "IntSliderModel"] == [14]
