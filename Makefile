@@ -19,14 +19,11 @@ setup: $(BIN)/python
 data: setup
 	$(BIN)/lulc fetch
 
-# The suite's main job: every notebook in full mode, figures written to figures/.
+# The suite's main job: every notebook in full mode, figures written to figures/, executed notebooks (with
+# their widget state, for `make book`) to build/executed/. Executed by lulc_helpers.book rather than
+# `jupyter nbconvert --execute`, whose Output-widget handling can stall a cell with a slider (see run_notebook).
 run: data
-	mkdir -p build/executed
-	for nb in $(NOTEBOOKS); do \
-	  echo "== $$nb"; \
-	  (cd notebooks && ../$(BIN)/jupyter nbconvert --to notebook --execute --ExecutePreprocessor.timeout=-1 \
-	    --output-dir ../build/executed $$(basename $$nb)) || exit 1; \
-	done
+	$(BIN)/python -m lulc_helpers.book execute --timeout 0 --out build/executed $(NOTEBOOKS)
 	@echo "Figures in figures/, executed notebooks in build/executed/"
 
 lab: data

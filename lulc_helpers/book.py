@@ -10,6 +10,7 @@ against the integrity recorded here) into build/widget-js/, once; the widget bun
 installed Python packages (`share/jupyter/nbextensions/<module>/`), so they match the Python side that
 wrote the state.
 
+    python -m lulc_helpers.book execute --timeout 0 --out build/executed notebooks/*.ipynb   (make run)
     python -m lulc_helpers.book execute --quick --out build/quick/executed notebooks/04_*.ipynb
     python -m lulc_helpers.book build --executed build/executed --out build/book
 """
@@ -92,10 +93,25 @@ def with_values(notebook: dict, values: Mapping) -> dict:
     raise BookError("no code cell tagged 'parameters'")
 
 
+def _output_widget_kept_here():
+    """nbclient's Output widget, minus echoing each captured output back to the kernel: that send shares the
+    shell socket with the wait for the cell's reply, and now and then holds the wait until the cell timeout
+    (jupyter/nbclient#312; seen here with ipywidgets.interactive: 21 s instead of 3 s with a 20 s timeout).
+    The saved widget state keeps the outputs all the same."""
+    from nbclient.output_widget import OutputWidget
+
+    class KeptHere(OutputWidget):
+        def sync_state(self) -> None:
+            pass
+
+    return KeptHere
+
+
 def run_notebook(source: str | os.PathLike, quick: bool = False, changes: Mapping | None = None,
-                 timeout: int = 1200):
-    """The notebook executed from a clean kernel in its own folder (as `make run` does), widget state kept;
-    `quick` applies its quick-mode values, `changes` (name -> value) go on top. A failing cell raises BookError."""
+                 timeout: int | None = 1200):
+    """The notebook executed from a clean kernel in its own folder, widget state kept; `quick` applies its
+    quick-mode values, `changes` (name -> value) go on top; `timeout` is per cell (None: none).
+    A failing cell raises BookError."""
     import nbformat
     from nbclient import NotebookClient
     from nbclient.exceptions import CellExecutionError
@@ -108,6 +124,7 @@ def run_notebook(source: str | os.PathLike, quick: bool = False, changes: Mappin
         raise BookError(f"{source}: {err}") from None
     client = NotebookClient(notebook, timeout=timeout, kernel_name="python3", store_widget_state=True,
                             resources={"metadata": {"path": str(source.parent.resolve())}})
+    client.widget_registry["@jupyter-widgets/output"]["OutputModel"] = _output_widget_kept_here()
     # figures inline, as in `make run`, even where MPLBACKEND=Agg is set (the test suite sets it)
     env = {**os.environ, "MPLBACKEND": "module://matplotlib_inline.backend_inline"}
     try:
@@ -118,7 +135,7 @@ def run_notebook(source: str | os.PathLike, quick: bool = False, changes: Mappin
 
 
 def execute(source: str | os.PathLike, out_dir: str | os.PathLike, quick: bool = False,
-            changes: Mapping | None = None, timeout: int = 1200) -> Path:
+            changes: Mapping | None = None, timeout: int | None = 1200) -> Path:
     """`run_notebook`, written to `out_dir` under the same name; returns the written path."""
     import nbformat
 
@@ -292,6 +309,7 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--quick", action="store_true", help="the quick-mode values of each parameters cell")
     run.add_argument("--set", action="append", default=[], metavar="NAME=JSON",
                      help="a parameter on top, e.g. --set INTERACTIVE=true (repeatable)")
+    run.add_argument("--timeout", type=int, default=1200, help="seconds per cell, 0 for no limit (default 1200)")
     commands.add_parser("fetch-js", help="fetch the npm packages the pages load into build/widget-js/ (needs npm)")
     make = commands.add_parser("build", help="build the book from executed notebooks")
     make.add_argument("--executed", type=Path, required=True, help="folder of executed notebooks")
@@ -309,8 +327,9 @@ def main(argv: list[str] | None = None) -> int:
                 except json.JSONDecodeError:
                     parser.error(f"--set {item}: the value must be JSON, e.g. NAME=true, NAME=[1, 2] or NAME='\"text\"'")
             for path in args.notebooks:
+                print(f"== {path}", flush=True)
                 started = time.perf_counter()
-                written = execute(path, args.out, quick=args.quick, changes=changes)
+                written = execute(path, args.out, quick=args.quick, changes=changes, timeout=args.timeout or None)
                 print(f"{written} ({time.perf_counter() - started:.0f} s)")
         elif args.command == "fetch-js":
             for package in NPM_PACKAGES:

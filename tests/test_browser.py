@@ -11,6 +11,7 @@ import http.server
 import io
 import os
 import threading
+import time
 
 import nbformat
 import numpy as np
@@ -69,8 +70,10 @@ def site(tmp_path_factory):
              f"the widget JavaScript is not in {cache}: run `make widget-js` (needs npm)")
     work = tmp_path_factory.mktemp("book")
     executed = work / "executed"
+    started = time.perf_counter()
     # a cell that hangs fails the test in minutes (quick mode runs notebook 04 in under a minute)
     pages = [book.execute(NOTEBOOK_04, executed, quick=True, timeout=CELL_TIMEOUT_S)]
+    print(f"\nnotebook 04 executed in {time.perf_counter() - started:.0f} s")
     # notebook 05's slider is plots.imbalance_widget; quick mode turns it off, so a page of its own shows it
     slider = nbformat.v4.new_notebook(cells=[
         nbformat.v4.new_markdown_cell("# The imbalance slider"),
@@ -79,7 +82,10 @@ def site(tmp_path_factory):
     slider.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     nbformat.write(slider, work / "slider.ipynb")
     pages.append(book.execute(work / "slider.ipynb", executed, timeout=CELL_TIMEOUT_S))
-    return book.build(pages, work / "out", cache=cache)
+    print(f"slider page executed at {time.perf_counter() - started:.0f} s")
+    html = book.build(pages, work / "out", cache=cache)
+    print(f"book built at {time.perf_counter() - started:.0f} s")
+    return html
 
 
 @pytest.fixture(scope="module")
@@ -133,7 +139,7 @@ def browser():
 
 
 @pytest.fixture(scope="module")
-def maps_page(browser, server):
+def maps_page(server, browser):  # the site is built before the browser starts
     visit = Visit(browser, server, f"{NOTEBOOK_04.stem}.html")
     visit.page.wait_for_function(
         "() => window.__maps.length >= 3 && [...document.querySelectorAll('img.leaflet-image-layer')]"
@@ -310,7 +316,7 @@ def test_legend_lists_the_ten_classes_in_their_colours(maps_page):
         assert colours <= set(legend["colours"]), f"legend swatches missing {colours - set(legend['colours'])}"
 
 
-def test_slider_renders_offline(browser, server):
+def test_slider_renders_offline(server, browser):
     visit = Visit(browser, server, "slider.html")
     try:
         slider = visit.page.locator(".widget-slider, .widget-hslider").first
