@@ -66,3 +66,29 @@ def save_figure(fig, name: str) -> None:
     path = figures_dir() / (name if name.endswith(".png") else f"{name}.png")
     fig.savefig(path, dpi=120, bbox_inches="tight")
     print(f"saved {path}")
+
+
+class Unavailable(RuntimeError):
+    """A device or service the run needs is not available here (no CUDA, no Earth Engine credentials);
+    the message says which and what to do instead. The CLI exits 1."""
+
+
+def device(name: str | None = None, verbose: bool = True):
+    """`pick_device()` for None, else the named torch device (cpu, cuda, cuda:1, mps) after checking that it
+    works here: data.OptionError for a name torch does not know, Unavailable for a device this machine lacks."""
+    import torch
+
+    from .data import OptionError
+
+    if name is None:
+        return pick_device(verbose)
+    try:
+        chosen = torch.device(name)
+    except RuntimeError:
+        raise OptionError(f"device {name}: not a device name (cpu, cuda, cuda:N or mps)") from None
+    try:
+        torch.zeros(1, device=chosen)
+    except (RuntimeError, AssertionError) as err:  # torch without CUDA raises AssertionError
+        reason = (str(err).strip().splitlines() or [type(err).__name__])[0].split(". ")[0]
+        raise Unavailable(f"device {name}: not available on this machine ({reason}); use --device cpu") from None
+    return chosen
