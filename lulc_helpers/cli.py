@@ -275,6 +275,7 @@ def _train(args) -> int:
     out = args.out or runtime.runs_dir() / f"unet_{args.preset}_seed{config.seed}"
     split = training.paper_split(config)
     training.check_config(config, split, flag)
+    outputs.make_folder(out)
     if split.missing:
         print(f"Images not present, trained without: {', '.join(split.missing)}")
     print(f"Training on {', '.join(split.train_names)}; validating on {', '.join(split.val_names) or 'nothing'}")

@@ -155,8 +155,7 @@ def fetch(
         inside = os.path.abspath(dest / entry.path)
         if Path(entry.path).is_absolute() or os.path.commonpath([inside, os.path.abspath(dest)]) != os.path.abspath(dest):
             raise DataError(f"manifest entry {entry.path}: lies outside the destination {dest}; refused")
-    if dest.exists() and not dest.is_dir():
-        raise outputs.OutputError(f"{dest}: is a file, not a folder for the data")
+    outputs.make_folder(dest)
     results = []
     for entry in entries:
         result = _fetch_one(entry, dest, mirror)

@@ -64,6 +64,20 @@ def remove_stale_temps(path: Path) -> None:
             stale.unlink()
 
 
+def make_folder(folder: str | os.PathLike, output: str | os.PathLike | None = None) -> Path:
+    """Create `folder` and its parents if missing; OutputError naming `output` (default: the folder) when a
+    file is in the way or the file system refuses."""
+    folder = Path(folder)
+    what = f"{output}: cannot create the folder {folder}" if output is not None else f"{folder}: cannot create the folder"
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError):
+        raise OutputError(f"{what}: a file of that name is in the way") from None
+    except OSError as err:
+        raise OutputError(f"{what}: {err.strerror or err}") from None
+    return folder
+
+
 @contextlib.contextmanager
 def atomic_output(path: str | os.PathLike, verify: Callable[[Path], None] | None = None) -> Iterator[Path]:
     """Yield a temp path beside `path`; when the block ends without error, run `verify(tmp)` (it raises on a
@@ -75,12 +89,7 @@ def atomic_output(path: str | os.PathLike, verify: Callable[[Path], None] | None
     path = Path(path)
     if path.is_dir():
         raise OutputError(f"{path}: is a folder, expected a file name")
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-    except (FileExistsError, NotADirectoryError):
-        raise OutputError(f"{path}: cannot create the folder {path.parent}: a file of that name is in the way") from None
-    except OSError as err:
-        raise OutputError(f"{path}: cannot create the folder {path.parent}: {err.strerror or err}") from None
+    make_folder(path.parent, path)
     remove_stale_temps(path)
     tmp = temp_path(path)
     try:

@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from .data import project_root
+from .outputs import atomic_output
 
 FIGURES_DIR_ENV = "LULC_FIGURES_DIR"
 RUNS_DIR_ENV = "LULC_RUNS_DIR"
@@ -64,7 +65,8 @@ def runs_dir() -> Path:
 def save_figure(fig, name: str) -> None:
     """Save a matplotlib figure as PNG under figures/, named after its notebook (`01_composites.png`)."""
     path = figures_dir() / (name if name.endswith(".png") else f"{name}.png")
-    fig.savefig(path, dpi=120, bbox_inches="tight")
+    with atomic_output(path) as tmp:
+        fig.savefig(tmp, dpi=120, bbox_inches="tight")
     print(f"saved {path}")
 
 
