@@ -59,7 +59,7 @@ def child(argv, fsize=None, **popen):
         resource.setrlimit(resource.RLIMIT_FSIZE, (fsize, fsize))
 
     env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
-    env.pop(cli.DEBUG_ENV, None)
+    env.pop("LULC_DEBUG", None)
     return subprocess.Popen(
         [sys.executable, "-m", "lulc_helpers.cli", *map(str, argv)], env=env, text=True,
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, preexec_fn=limit if fsize else None, **popen,
@@ -475,6 +475,6 @@ def test_tracebacks_only_with_debug(work, capsys, monkeypatch):
     one_line(err, "nothing.tif", "no such file")
     code, out, err = run(["--debug", *argv], capsys)
     assert code == 2 and "Traceback" in err and err.strip().splitlines()[-1].endswith("no such file (run `lulc fetch` or `make data` first)")
-    monkeypatch.setenv(cli.DEBUG_ENV, "1")
+    monkeypatch.setenv("LULC_DEBUG", "1")
     code, out, err = run(argv, capsys)
     assert code == 2 and "Traceback" in err
