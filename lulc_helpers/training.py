@@ -204,6 +204,8 @@ def load_checkpoint(path: str | os.PathLike, device=None) -> tuple[UNet, dict]:
     path = Path(path)
     if not path.is_file():
         raise data.DataError(f"{path}: no such checkpoint")
+    if not zipfile.is_zipfile(path):  # torch.load would answer with a page about weights_only
+        raise data.DataError(f"{path}: not a checkpoint (torch.save writes a zip archive; this is not one)")
     try:
         checkpoint = torch.load(path, map_location=device or "cpu", weights_only=True)
     except Exception as err:
