@@ -13,6 +13,7 @@ CRS (metres); a permitted layer in another CRS is reprojected to it.
 
 from __future__ import annotations
 
+import math
 import os
 from pathlib import Path
 from typing import Mapping
@@ -101,7 +102,15 @@ def _polygons(selected: np.ndarray, like: xr.DataArray, min_area_ha: float):
 def quarry_polygons(classified: xr.DataArray, min_area_ha: float = 0.5, clean_radius: int = 0):
     """Quarry patches (8-connected class-10 pixels) of at least `min_area_ha` as a GeoDataFrame
     with `id` (1 = largest) and `area_ha`, in the map's CRS."""
+    _check_thresholds(min_area_ha=min_area_ha, clean_radius=clean_radius)
     return _polygons(quarry_pixels(classified, clean_radius), classified, min_area_ha)
+
+
+def _check_thresholds(**values: float) -> None:
+    """OptionError unless every value is a finite number of at least 0 (NaN would compare false with everything)."""
+    for name, value in values.items():
+        if not math.isfinite(value) or value < 0:
+            raise data.OptionError(f"{name} {value}: must be a finite number, 0 or more")
 
 
 # ---------------------------------------------------------------- permitted areas
@@ -139,6 +148,7 @@ def screen(candidates, permitted=None, margin_m: float = 10.0, max_excess_ha: fl
     """
     import geopandas as gpd
 
+    _check_thresholds(margin_m=margin_m, max_excess_ha=max_excess_ha)
     frame = candidates[["id", "area_ha", "geometry"]].copy()
     if permitted is None:
         frame = frame.assign(

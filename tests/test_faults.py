@@ -28,7 +28,7 @@ import torch
 from rasterio.transform import from_origin
 from shapely.geometry import Polygon, box
 
-from lulc_helpers import cli, data, outputs, training
+from lulc_helpers import cli, data, outputs, screening, training
 
 ROOT = Path(__file__).resolve().parents[1]
 X0, Y0, PIXEL, SIZE = 500_000.0, 5_600_000.0, 10.0, 20
@@ -54,15 +54,17 @@ def child(argv, fsize=None, **popen):
     """Start `lulc ARGV` in a child process, optionally under a file-size limit of `fsize` bytes (with SIGXFSZ
     ignored, a write past the limit fails with EFBIG, as on a full disk)."""
 
-    def limit():
-        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
-        resource.setrlimit(resource.RLIMIT_FSIZE, (fsize, fsize))
+    def prepare():
+        signal.signal(signal.SIGINT, signal.SIG_DFL)  # a shell running tests in the background ignores SIGINT
+        if fsize:
+            signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+            resource.setrlimit(resource.RLIMIT_FSIZE, (fsize, fsize))
 
     env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
     env.pop("LULC_DEBUG", None)
     return subprocess.Popen(
         [sys.executable, "-m", "lulc_helpers.cli", *map(str, argv)], env=env, text=True,
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, preexec_fn=limit if fsize else None, **popen,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, preexec_fn=prepare, **popen,
     )
 
 
@@ -204,13 +206,14 @@ def _fetch_from_fifo(tmp_path, data_root):
     return process, dest, writer
 
 
-def test_sigterm_during_fetch_removes_the_temp_file(tmp_path, data_root):
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_a_signal_during_fetch_removes_the_temp_file(tmp_path, data_root, signum):
     process, dest, writer = _fetch_from_fifo(tmp_path, data_root)
-    process.send_signal(signal.SIGTERM)
+    process.send_signal(signum)
     code, out, err = finish(process)
     os.close(writer)
-    assert code == 128 + signal.SIGTERM
-    one_line(err, "lulc fetch", "interrupted (SIGTERM)", "removed")
+    assert code == 128 + signum
+    one_line(err, "lulc fetch", f"interrupted ({signum.name})", "removed")
     assert leftovers(dest) == [] and not (dest / "README.md").exists()
 
 
@@ -330,6 +333,15 @@ def test_screen_refuses_non_finite_parameters(work, capsys, option, value, says)
     assert code == 2 and out == ""
     one_line(err, option, value, says)
     assert not (work / "c.gpkg").exists()
+
+
+def test_screening_functions_refuse_non_finite_thresholds(files):
+    classified = data.open_mask(files / "map.tif")
+    with pytest.raises(data.OptionError, match="min_area_ha nan"):
+        screening.quarry_polygons(classified, min_area_ha=float("nan"))
+    candidates = screening.quarry_polygons(classified)
+    with pytest.raises(data.OptionError, match="margin_m nan"):
+        screening.screen(candidates, gpd.GeoDataFrame(geometry=[cells(0, 5, 0, 5)], crs="EPSG:32633"), margin_m=float("nan"))
 
 
 def test_accuracy_refuses_unknown_class_codes_to_exclude(work, capsys):
