@@ -206,7 +206,7 @@ def _fetch_from_fifo(tmp_path, data_root):
     return process, dest, writer
 
 
-@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=lambda s: s.name)
 def test_a_signal_during_fetch_removes_the_temp_file(tmp_path, data_root, signum):
     process, dest, writer = _fetch_from_fifo(tmp_path, data_root)
     process.send_signal(signum)
