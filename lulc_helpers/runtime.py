@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .data import project_root
+from .data import OptionError, project_root
 from .outputs import atomic_output
 
 FIGURES_DIR_ENV = "LULC_FIGURES_DIR"
@@ -79,8 +79,6 @@ def device(name: str | None = None, verbose: bool = True):
     """`pick_device()` for None, else the named torch device (cpu, cuda, cuda:1, mps) after checking that it
     works here: data.OptionError for a name torch does not know, Unavailable for a device this machine lacks."""
     import torch
-
-    from .data import OptionError
 
     if name is None:
         return pick_device(verbose)
