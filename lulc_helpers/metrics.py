@@ -7,8 +7,8 @@ writes the transpose). With that orientation the standard definitions are
 - PA (producer's accuracy, recall)  = diagonal / column sum (share of reference pixels found),
 - UA (user's accuracy, precision)   = diagonal / row sum (share of mapped pixels that are right).
 
-The paper's Tables 8-12 print diagonal / row sum under "PA" and diagonal / column sum under "UA",
-that is, they read the rows as reference. `reading="paper"` reproduces those printed numbers;
+The paper's per-class tables (the U-Net's in Section 3.1, CART/RF/SVM's in Section 3.2) print diagonal / row
+sum under "PA" and diagonal / column sum under "UA", that is, they read the rows as reference. `reading="paper"` reproduces those printed numbers;
 `reading="standard"` (the default) is the textbook one. Class code 0 is unlabelled and never counted.
 """
 
@@ -33,7 +33,7 @@ _CHUNK = 1 << 23  # pixel pairs per bincount pass: bounds the temporary int64 ar
 _MAX_CODE = 4095
 
 
-# The U-Net tables as the paper prints them (Tables 8 and 9: ACC, TNR, PA, UA, F1 per class, then Mean),
+# The U-Net tables as the paper prints them (Section 3.1, Strzegom and Kolbuszowa: ACC, TNR, PA, UA, F1 per class, then Mean),
 # in the paper's reading; its OA: Strzegom 0.9464, Kolbuszowa 0.9311.
 PAPER_UNET_TABLES = {
     "strzegom": {
@@ -254,13 +254,15 @@ def readings_side_by_side(matrix, labels: Sequence[int], printed: Mapping | None
 
     `paper` holds the printed values when `printed` (as in PAPER_UNET_TABLES) is given, else the
     paper reading of `matrix`; `matrix` has rows = classified. The paper's PA column is this run's UA.
+    A class the paper prints no row for (Strzegom's 6, kept when no prediction is excluded) gets NaN there.
     """
     standard = per_class(matrix, labels, STANDARD)
     if printed is None:
         paper = per_class(matrix, labels, PAPER)
     else:
-        paper = pd.DataFrame({m: [printed[c][METRICS.index(m)] for c in standard.index] for m in ("PA", "UA")},
-                             index=standard.index)
+        missing = (np.nan,) * len(METRICS)
+        paper = pd.DataFrame({m: [printed.get(c, missing)[METRICS.index(m)] for c in standard.index]
+                              for m in ("PA", "UA")}, index=standard.index)
     readings = {"paper": paper, "this run": standard}
     return pd.DataFrame({(m, source): readings[source][m] for m in ("PA", "UA") for source in readings})
 

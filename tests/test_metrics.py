@@ -11,7 +11,7 @@ from sklearn import metrics as skm
 
 from lulc_helpers import cli, data, metrics
 
-# ---------------------------------------------------------------- the paper's numbers (Tables 5-9)
+# ---------------------------------------------------------------- the paper's numbers (Sections 2.5 and 3.1)
 
 # Strzegom U-Net matrix as printed (rows = classified, columns = reference), classes 1-5, 7-10
 STRZEGOM_LABELS = [1, 2, 3, 4, 5, 7, 8, 9, 10]
@@ -153,6 +153,17 @@ def test_standard_reading_is_sklearn_with_reference_as_truth(name, matrix, label
     assert sides[("UA", "paper")].tolist() == [printed[c][3] for c in labels]
 
 
+def test_side_by_side_leaves_a_class_the_paper_does_not_print_empty():
+    # Strzegom with its class-6 predictions kept: the paper prints no row 6, so that row's paper values are NaN
+    labels = [*STRZEGOM_LABELS[:5], 6, *STRZEGOM_LABELS[5:]]
+    matrix = np.insert(np.insert(np.array(STRZEGOM), 5, 0, axis=1), 5, [0, 2, 0, 5, 0, 0, 0, 0, 7, 3], axis=0)
+    sides = metrics.readings_side_by_side(matrix, labels, metrics.PAPER_UNET_TABLES["strzegom"])
+    assert np.isnan(sides.loc[6, ("PA", "paper")]) and np.isnan(sides.loc[6, ("UA", "paper")])
+    assert np.isnan(sides.loc[6, ("PA", "this run")])  # class 6 is absent from the reference: recall is 0 / 0
+    assert sides.loc[6, ("UA", "this run")] == 0  # and none of the 17 pixels mapped as 6 is right
+    assert sides.loc[1, ("PA", "paper")] == STRZEGOM_TABLE[1][2]
+
+
 @pytest.mark.parametrize("name, matrix, labels, printed, oa", PAPER_CASES, ids=[c[0] for c in PAPER_CASES])
 def test_package_copy_of_the_printed_tables_matches_this_transcription(name, matrix, labels, printed, oa):
     # the notebook compares against metrics.PAPER_UNET_TABLES; this file transcribes the paper separately
@@ -262,7 +273,7 @@ def test_olofsson_worked_example():
     assert round(estimate.overall_accuracy_ci, 2) == 0.02
     assert round(table.area.iloc[0]) == 235086
     assert round(table.area_ci.iloc[0]) == 68418
-    # Table 9, the estimated error matrix in area proportions (4 decimals)
+    # Olofsson et al.'s Table 9, the estimated error matrix in area proportions (4 decimals)
     table_9 = [[0.0176, 0, 0.0013, 0.0011], [0, 0.0110, 0.0016, 0.0024],
                [0.0019, 0, 0.2967, 0.0213], [0.0040, 0.0020, 0.0179, 0.6212]]
     np.testing.assert_allclose(estimate.proportions.to_numpy(), table_9, atol=0.00005 + 1e-9)
