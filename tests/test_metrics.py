@@ -126,6 +126,23 @@ def test_three_class_example_matches_the_paper():
     assert table.loc["Overall", "ACC"] == pytest.approx(80 / 110)
 
 
+
+def test_package_copies_of_the_worked_examples_match_this_transcription():
+    # notebook 05 reads the paper's worked examples and Olofsson et al.'s from metrics; this file transcribes them apart
+    assert metrics.PAPER_BINARY_COUNTS == {"TP": 40, "FN": 10, "FP": 5, "TN": 45}
+    assert metrics.PAPER_BINARY_RESULTS == {"ACC": 0.85, "TNR": 0.90, "PA": 0.80, "UA": 0.89, "F1": 0.84, "OA": 0.85}
+    assert (np.array(metrics.PAPER_THREE_CLASS_ACTUAL_ROWS).T == THREE_CLASS).all()
+    printed = metrics.PAPER_THREE_CLASS_TABLE
+    assert [printed[k][:4] for k in ("A", "B", "C", "Mean")] == [
+        (0.864, 0.929, 0.750, 0.857), (0.800, 0.857, 0.700, 0.737), (0.791, 0.813, 0.733, 0.595), (0.818, 0.866, 0.728, 0.730)]
+    assert [printed[k][4] for k in ("A", "B", "C", "Mean")] == [0.799, 0.718, 0.655, 0.724]
+    assert printed["Overall"][0] == 0.7270
+    assert metrics.PAPER_UNET_TEXT == {"OA": 0.9460, "mean PA": 0.9207, "mean UA": 0.8404, "mean F1": 0.8707}
+    assert metrics.OLOFSSON_COUNTS == [[66, 0, 5, 4], [0, 55, 8, 12], [1, 0, 153, 11], [2, 1, 9, 313]]
+    assert metrics.OLOFSSON_MAPPED_AREAS == [200000, 150000, 3200000, 6450000]
+    assert metrics.OLOFSSON_PUBLISHED == {"UA class 1": (0.88, 0.07), "PA class 1": (0.75, 0.21), "OA": (0.95, 0.02),
+                                          "area class 1 (pixels)": (235086, 68418)}
+
 # ---------------------------------------------------------------- the U-Net tables, both readings
 
 
