@@ -19,6 +19,7 @@ from . import metrics, scheme
 
 TRUE_COLOUR = ("B04", "B03", "B02")
 FALSE_COLOUR = ("B08", "B04", "B03")  # NIR-red-green: vegetation shows red
+INDEX_CMAP = "BrBG"  # diverging, readable with colour-blind vision: brown for bare or wet (< 0), green for vegetation
 
 
 def composite(image: xr.DataArray, bands: Sequence[str] = TRUE_COLOUR, percentiles=(2, 98)) -> np.ndarray:
@@ -61,6 +62,20 @@ def composites_grid(images: Sequence[xr.DataArray], titles: Sequence[str], false
 
 def scheme_legend_handles(ids: Sequence[int] | None = None) -> list[Patch]:
     return [Patch(facecolor=scheme.get(i).colour, label=f"{i} {scheme.get(i).name}") for i in (ids or scheme.CLASS_IDS)]
+
+
+def scheme_legend(columns: int = 2):
+    """The ten classes as swatches in the scheme's colours with their codes and names (the README's legend)."""
+    rows, width = -(-len(scheme.CLASSES) // columns), 9.0  # a column, in rows: fits the longest name
+    fig, ax = plt.subplots(figsize=(0.4 * width * columns, 0.4 * rows + 0.1))
+    for index, c in enumerate(scheme.CLASSES):
+        x, y = index // rows * width, rows - 1 - index % rows
+        ax.add_patch(plt.Rectangle((x, y + 0.1), 0.6, 0.8, facecolor=c.colour, edgecolor="0.3", linewidth=0.5))
+        ax.text(x + 0.8, y + 0.5, f"{c.id}  {c.name}", va="center", fontsize=9)
+    ax.set_xlim(0, width * columns)
+    ax.set_ylim(0, rows)
+    ax.set_axis_off()
+    return fig
 
 
 def show_classes(mask: xr.DataArray, ax=None, title: str | None = None, legend: bool = True):
@@ -119,7 +134,7 @@ def index_maps(maps: dict[str, xr.DataArray], title: str = ""):
     """One panel per spectral index on a shared -1..1 diverging scale."""
     fig, axes = plt.subplots(1, len(maps), figsize=(4.2 * len(maps), 4), squeeze=False)
     for ax, (name, values) in zip(axes[0], maps.items()):
-        shown = ax.imshow(values.values, cmap="RdYlGn", vmin=-1, vmax=1, extent=extent_km(values))
+        shown = ax.imshow(values.values, cmap=INDEX_CMAP, vmin=-1, vmax=1, extent=extent_km(values))
         ax.set_title(f"{name} {title}".strip(), fontsize=9)
         ax.set_xlabel("easting (km)")
     axes[0, 0].set_ylabel("northing (km)")
