@@ -85,7 +85,7 @@ def test_notebook_reads_as_a_lesson(path):
     overview = next((c for c in cells if c.startswith("## Overview")), "")
     assert "After this notebook you can" in overview, "Overview: learning objectives"
     assert re.search(r"2-core CPU", overview) and "Colab" in overview, "Overview: time to run on a CPU and on Colab"
-    assert any(c.lstrip().startswith("> **Definitions.**") for c in cells), "a definitions box"
+    assert re.search(r"^> \*\*Definitions\.\*\*", text, re.M), "a definitions box (a blockquote)"
     assert "## Summary" in text
     assert "Check your understanding" in text and "<summary>Answer</summary>" in text
     tries = text.split("## Try it yourself", 1)
