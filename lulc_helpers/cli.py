@@ -169,6 +169,14 @@ def _non_negative(number_type):
     return parse
 
 
+def _open_fraction(text: str) -> float:
+    """An argparse type: a number strictly between 0 and 1 (NaN is not)."""
+    value = float(text)
+    if not 0 < value < 1:
+        raise argparse.ArgumentTypeError(f"{text} is not a number strictly between 0 and 1")
+    return value
+
+
 def _class_code(text: str) -> int:
     """An argparse type: a class code of the scheme."""
     try:
@@ -389,7 +397,7 @@ def add_sample(subparsers) -> None:
     size = parser.add_mutually_exclusive_group(required=True)
     size.add_argument("--n", type=int, help="total number of points")
     size.add_argument("--target-se", type=float, help="target standard error of overall accuracy, e.g. 0.01")
-    parser.add_argument("--anticipated-ua", type=float, default=sampling.ANTICIPATED_UA,
+    parser.add_argument("--anticipated-ua", type=_open_fraction, default=sampling.ANTICIPATED_UA,
                         help=f"user's accuracy expected of every class, for --target-se (default {sampling.ANTICIPATED_UA})")
     parser.add_argument("--allocation", default="proportional",
                         help="proportional (default), equal, or min:N (proportional with at least N points per class)")

@@ -335,6 +335,14 @@ def test_screen_refuses_non_finite_parameters(work, capsys, option, value, says)
     assert not (work / "c.gpkg").exists()
 
 
+def test_sample_refuses_a_non_finite_anticipated_accuracy(work, capsys):
+    code, out, err = run(["sample", "--classified", work / "map.tif", "--target-se", "0.01", "--anticipated-ua", "nan",
+                          "--out", work / "points.gpkg"], capsys)
+    assert code == 2 and out == ""
+    one_line(err, "--anticipated-ua", "nan is not a number strictly between 0 and 1")
+    assert not (work / "points.gpkg").exists()
+
+
 def test_screening_functions_refuse_non_finite_thresholds(files):
     classified = data.open_mask(files / "map.tif")
     with pytest.raises(data.OptionError, match="min_area_ha nan"):
