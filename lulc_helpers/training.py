@@ -214,7 +214,7 @@ def load_checkpoint(path: str | os.PathLike, device=None) -> tuple[UNet, dict]:
         found = checkpoint.get("format") if isinstance(checkpoint, dict) else None
         hint = "; it was trained on digital numbers, not reflectance: train it again" if found == "lulc-unet/1" else ""
         raise data.DataError(f"{path}: not a lulc U-Net checkpoint of format {CHECKPOINT_FORMAT} (found {found}){hint}")
-    if checkpoint["scheme"] != _scheme_table():
+    if [row[:2] for row in checkpoint["scheme"]] != [row[:2] for row in _scheme_table()]:  # colours may change
         raise data.DataError(f"{path}: trained with another class scheme than lulc_helpers.scheme")
     model = build_model(config_from_dict(checkpoint["config"]))
     model.load_state_dict(checkpoint["model"])
