@@ -157,3 +157,18 @@ def test_notebook_03_in_quick_mode_writes_no_map(tmp_path, monkeypatch):
                    resources={"metadata": {"path": str(NOTEBOOK_03.parent)}}).execute()
     assert "QUICK = True" in parameters.source and classical.prediction_path("unet").parent == tmp_path / "predictions"
     assert sorted(tmp_path.rglob("*")) == []
+
+
+def test_live_curves_redraw_every_few_epochs_and_keep_each_training():
+    from lulc_helpers import training_plots
+
+    curves = training_plots.LiveCurves(epochs=5, every=2)
+    drawn = []
+    curves.redraw = lambda: drawn.append({k: len(v) for k, v in curves.histories.items()})
+    history = pd.DataFrame({"epoch": range(1, 6), "loss": 1.0, "val_f1": 0.5})
+    for run in range(2):  # two trainings of 5 epochs, as a sweep of two settings calls it
+        for epoch in range(1, 6):
+            curves(history.iloc[:epoch])
+    # redrawn at epochs 2, 4 and the last (5) of each training; the first training's curve is kept
+    assert drawn == [{"training 1": 2}, {"training 1": 4}, {"training 1": 5},
+                     {"training 1": 5, "training 2": 2}, {"training 1": 5, "training 2": 4}, {"training 1": 5, "training 2": 5}]
