@@ -356,15 +356,21 @@ def stratified_estimates(counts, mapped_areas, labels: Sequence[int] | None = No
     """Olofsson et al. (2014) estimators from sample counts (rows = map class, columns = reference).
 
     `mapped_areas[i]` is the area the map gives class i (its stratum size). Each stratum needs at
-    least two sample units. OA, UA, PA and reference-class areas come with z * standard error.
+    least two sample units. A row with no mapped area and no sample units is a class found only in
+    the reference: it weighs nothing, its UA is NaN, and its area comes from the other strata.
+    OA, UA, PA and reference-class areas come with z * standard error.
     """
     n = np.asarray(counts, dtype=np.float64)
     area = np.asarray(mapped_areas, dtype=np.float64)
     if n.ndim != 2 or n.shape[0] != n.shape[1] or area.shape != (n.shape[0],):
         raise ValueError("counts must be a square matrix and mapped_areas one value per row")
     n_i = n.sum(axis=1)
-    if (n_i < 2).any():
+    mapped = area > 0
+    if (n_i[mapped] < 2).any():
         raise ValueError("every map class (row) needs at least two sample units")
+    if (n_i[~mapped] > 0).any():
+        raise ValueError("sample units in a map class (row) with no mapped area")
+    n_i = np.where(mapped, n_i, 2.0)  # an empty, unmapped row: zero weight, any divisor keeps its terms at 0
     labels = list(range(1, n.shape[0] + 1)) if labels is None else [int(v) for v in labels]
     total = area.sum()
     w = area / total
@@ -373,7 +379,7 @@ def stratified_estimates(counts, mapped_areas, labels: Sequence[int] | None = No
     diag = np.diag(p)
     ref_prop = p.sum(axis=0)
     ua = np.diag(within)
-    pa = diag / ref_prop
+    pa = np.divide(diag, ref_prop, out=np.full_like(diag, np.nan), where=ref_prop > 0)  # NaN: class never in the reference
     oa = diag.sum()
     oa_var = np.sum(w**2 * ua * (1 - ua) / (n_i - 1))
     ua_var = ua * (1 - ua) / (n_i - 1)
@@ -383,12 +389,14 @@ def stratified_estimates(counts, mapped_areas, labels: Sequence[int] | None = No
     off_diagonal = cell_var.sum(axis=0) - np.diag(cell_var)
     pa_var = (area**2 * (1 - pa) ** 2 * ua * (1 - ua) / (n_i - 1) + pa**2 * off_diagonal) / ref_area**2
     area_se = np.sqrt(np.sum((w[:, None] * p - p**2) / (n_i[:, None] - 1), axis=0))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        pa_ci = z * np.sqrt(pa_var)
     table = pd.DataFrame(
         {
-            "UA": ua,
-            "UA_ci": z * np.sqrt(ua_var),
+            "UA": np.where(mapped, ua, np.nan),
+            "UA_ci": np.where(mapped, z * np.sqrt(ua_var), np.nan),
             "PA": pa,
-            "PA_ci": z * np.sqrt(pa_var),
+            "PA_ci": pa_ci,
             "area": ref_prop * total,
             "area_ci": z * area_se * total,
             "mapped_area": area,
@@ -397,6 +405,28 @@ def stratified_estimates(counts, mapped_areas, labels: Sequence[int] | None = No
     )
     proportions = pd.DataFrame(p, index=pd.Index(labels, name="map"), columns=pd.Index(labels, name="reference"))
     return StratifiedEstimate(proportions, float(oa), float(z * np.sqrt(oa_var)), table)
+
+
+def estimate_from_points(map_classes, reference_classes, stratum_areas: Mapping[int, float], z: float = 1.96) -> StratifiedEstimate:
+    """`stratified_estimates` from a stratified random sample of points whose strata are the map classes.
+
+    `map_classes[k]` and `reference_classes[k]` are the map's and the reference's class of point k
+    (points without a reference class, code 0, must be left out first); `stratum_areas` maps each
+    map class to its mapped area (all of the frame the points were drawn from, in any unit: the
+    areas in the result come in that unit). Classes found only in the reference get a row of zeros.
+    """
+    mapped, reference = _codes(map_classes, "map classes"), _codes(reference_classes, "reference classes")
+    if mapped.shape != reference.shape:
+        raise ValueError(f"{mapped.size} map classes but {reference.size} reference classes")
+    if (reference == 0).any():
+        raise ValueError("a point has no reference class (0): leave unlabelled points out first")
+    strata = {int(c): float(a) for c, a in stratum_areas.items() if a > 0}
+    outside = sorted(set(np.unique(mapped).tolist()) - set(strata))
+    if outside:
+        raise ValueError(f"points in map classes {outside}, which have no mapped area")
+    labels = sorted(set(strata) | set(np.unique(reference).tolist()))
+    counts, _ = confusion_matrix(mapped, reference, labels)
+    return stratified_estimates(counts, [strata.get(c, 0.0) for c in labels], labels, z)
 
 
 # ---------------------------------------------------------------- bootstrap and McNemar

@@ -223,7 +223,7 @@ def test_write_classification_round_trip(tmp_path):
         assert np.array_equal(src.read(1), classified.values)
         assert src.transform == classified.rio.transform()
         colours = src.colormap(1)
-    assert colours[10] == (0x69, 0x69, 0x69, 255) and colours[1] == (0x2E, 0x8B, 0x57, 255)  # data README colours
+    assert colours[10] == (0x7B, 0x46, 0x7E, 255) and colours[1] == (0x00, 0x38, 0x26, 255)  # quarries, conifer forest
     assert [p.name for p in path.parent.iterdir()] == ["rf.tif"]  # no temporary left behind
 
 
@@ -338,7 +338,7 @@ def test_cli_classify_local_writes_a_geotiff(tmp_path, capsys, strzegom_test):
     assert set(np.unique(classified.values)) <= {0, *scheme.CLASS_IDS}
     assert (classified.values == 0).mean() < 0.02  # only the image's edge pixels without data
     with rasterio.open(out) as src:
-        assert src.colormap(1)[10][:3] == (0x69, 0x69, 0x69) and src.colormap(1)[8][:3] == (0x1E, 0x90, 0xFF)  # data README
+        assert src.colormap(1)[10][:3] == (0x7B, 0x46, 0x7E) and src.colormap(1)[8][:3] == (0x17, 0x86, 0xD5)  # quarries, water
 
 
 def test_cli_classify_gee_without_project_is_one_line(monkeypatch, capsys, tmp_path):
