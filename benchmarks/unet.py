@@ -2,7 +2,7 @@
 
     python benchmarks/unet.py                 # patches/s and Mpx/s: paper's network (w64 d4) and the cpu preset
     python benchmarks/unet.py --steps 20      # steadier numbers on a GPU
-    python benchmarks/unet.py --phases 3      # also: 3 real epochs of the cpu preset, timed by phase, and
+    python benchmarks/unet.py --no-paper --phases 3   # also: 3 real epochs of the cpu preset, timed by phase, and
                                               # notebook 03's full mode before and after, estimated from them
 
 Rows: configuration x device; GPU rows use mixed precision (float16 autocast), as training does on CUDA.
@@ -43,11 +43,13 @@ def inference_throughput(config: training.TrainConfig, device: torch.device, siz
     return repeats * size * size / 1e6 / (time.perf_counter() - began)
 
 
-def throughput_table(steps: int, scene: int, large_batch: int) -> pd.DataFrame:
+def throughput_table(steps: int, scene: int, large_batch: int, paper_rows: bool = True) -> pd.DataFrame:
     paper, cpu = training.PRESETS["paper"], training.PRESETS["cpu"]
     configs = {
         "paper (w64 d4), batch 4": paper,
         f"paper (w64 d4), batch {large_batch}": replace(paper, batch_size=large_batch),
+    } if paper_rows else {}
+    configs |= {
         "cpu preset (w16 d3), batch 4": cpu,
         f"cpu preset (w16 d3), batch {large_batch}": replace(cpu, batch_size=large_batch),
     }
@@ -105,8 +107,9 @@ def main() -> None:
     parser.add_argument("--scene", type=int, default=401, help="scene side in pixels for inference (Strzegom: 401)")
     parser.add_argument("--large-batch", type=int, default=32)
     parser.add_argument("--phases", type=int, default=0, metavar="EPOCHS", help="also time EPOCHS real epochs by phase")
+    parser.add_argument("--no-paper", action="store_true", help="skip the paper-size rows (slow on a CPU)")
     args = parser.parse_args()
-    print(throughput_table(args.steps, args.scene, args.large_batch).round(2).to_string(index=False))
+    print(throughput_table(args.steps, args.scene, args.large_batch, not args.no_paper).round(2).to_string(index=False))
     if args.phases:
         data.ensure_data(verbose=False)
         table = phases(args.phases)

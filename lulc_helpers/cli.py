@@ -310,12 +310,12 @@ def _train(args) -> int:
     print(scores.set_index("protocol")[["OA", "macro F1"]].round(4).to_string())
     if args.record:
         kept = training.load_checkpoint(result.best_path)[1]["history"][-1]  # best.pt's history ends at its epoch
-        validation = {"protocol": "validation: " + (", ".join(split.val_names) or "none"),
-                      "OA": kept["val_oa"], "macro_F1": kept["val_f1"]}
+        held_out = f"bottom {config.val_fraction:.0%} of rows of each date" if config.val_fraction > 0 else ", ".join(split.val_names)
+        validation = {"protocol": f"validation ({held_out or 'none'})", "OA": kept["val_oa"], "macro_F1": kept["val_f1"]}
         rows = [{"protocol": r["protocol"], "OA": r["OA"], "macro_F1": r["macro F1"]} for _, r in scores.iterrows()]
-        common = {"run": args.record_as or out.name, "seeds": str(config.seed), "epochs": kept["epoch"],
-                  "threads": torch.get_num_threads(), "setting_chosen_by": f"preset {preset}",
-                  "source": "lulc train --record"}
+        common = {"run": args.record_as or out.name, "seeds": str(config.seed), "epochs": config.epochs,
+                  "threads": torch.get_num_threads(), "source": "lulc train --record",
+                  "setting_chosen_by": f"preset {preset}; epoch {kept['epoch']} kept on validation"}
         table = pd.DataFrame([{**common, "evaluated_on": "Strzegom 20230709", **r} for r in rows]
                              + [{**common, "evaluated_on": "training dates", **validation}])
         print(f"Recorded in {training.record(table, args.record)}")

@@ -172,3 +172,21 @@ def test_live_curves_redraw_every_few_epochs_and_keep_each_training():
     # redrawn at epochs 2, 4 and the last (5) of each training; the first training's curve is kept
     assert drawn == [{"training 1": 2}, {"training 1": 4}, {"training 1": 5},
                      {"training 1": 5, "training 2": 2}, {"training 1": 5, "training 2": 4}, {"training 1": 5, "training 2": 5}]
+
+
+def test_lulc_train_record_appends_test_and_validation_scores(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv(runtime.RUNS_DIR_ENV, str(tmp_path))
+    record = tmp_path / "results" / "runs.csv"
+    for seed in (0, 1):
+        args = ["train", "--preset", "quick", "--patches-per-epoch", "4", "--seed", str(seed),
+                "--record", str(record), "--record-as", "tiny"]
+        assert cli.main(args) == 0
+    table = training.recorded_runs(record)
+    assert list(table.columns) == training.RECORD_COLUMNS
+    assert table["seeds"].tolist() == [0, 0, 0, 1, 1, 1] and set(table["run"]) == {"tiny"}
+    assert set(table["evaluated_on"]) == {"Strzegom 20230709", "training dates"}
+    assert {"reference polygons", "test mask"} <= set(table["protocol"])
+    assert table["OA"].between(0, 1).all() and table["macro_F1"].between(0, 1).all()
+    printed = capsys.readouterr().out
+    polygons = table[table["protocol"] == "reference polygons"].iloc[-1]
+    assert f"{polygons['OA']:.4f}" in printed  # the recorded score is the one reported
