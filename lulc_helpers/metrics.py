@@ -7,8 +7,8 @@ writes the transpose). With that orientation the standard definitions are
 - PA (producer's accuracy, recall)  = diagonal / column sum (share of reference pixels found),
 - UA (user's accuracy, precision)   = diagonal / row sum (share of mapped pixels that are right).
 
-The paper's Tables 8-12 print diagonal / row sum under "PA" and diagonal / column sum under "UA",
-that is, they read the rows as reference. `reading="paper"` reproduces those printed numbers;
+The paper's per-class tables (the U-Net's in Section 3.1, CART/RF/SVM's in Section 3.2) print diagonal / row
+sum under "PA" and diagonal / column sum under "UA", that is, they read the rows as reference. `reading="paper"` reproduces those printed numbers;
 `reading="standard"` (the default) is the textbook one. Class code 0 is unlabelled and never counted.
 """
 
@@ -33,7 +33,7 @@ _CHUNK = 1 << 23  # pixel pairs per bincount pass: bounds the temporary int64 ar
 _MAX_CODE = 4095
 
 
-# The U-Net tables as the paper prints them (Tables 8 and 9: ACC, TNR, PA, UA, F1 per class, then Mean),
+# The U-Net tables as the paper prints them (Section 3.1, Strzegom and Kolbuszowa: ACC, TNR, PA, UA, F1 per class, then Mean),
 # in the paper's reading; its OA: Strzegom 0.9464, Kolbuszowa 0.9311.
 PAPER_UNET_TABLES = {
     "strzegom": {
@@ -63,6 +63,30 @@ PAPER_UNET_TABLES = {
         "Overall": (0.9311, None, None, None, None),
     },
 }
+
+
+# The U-Net's Strzegom figures as the text of Section 3.3 states them (its table prints OA 0.9464).
+PAPER_UNET_TEXT = {"OA": 0.9460, "mean PA": 0.9207, "mean UA": 0.8404, "mean F1": 0.8707}
+
+# The paper's worked examples (Section 2.5): the binary case as printed (TP 40, FN 10, FP 5, TN 45) and the
+# 3-class case (rows = actual A, B, C as printed) with its printed per-class table (ACC, TNR, PA, UA, F1).
+PAPER_BINARY_COUNTS = {"TP": 40, "FN": 10, "FP": 5, "TN": 45}
+PAPER_BINARY_RESULTS = {"ACC": 0.85, "TNR": 0.90, "PA": 0.80, "UA": 0.89, "F1": 0.84, "OA": 0.85}
+PAPER_THREE_CLASS_ACTUAL_ROWS = [[30, 5, 5], [2, 28, 10], [3, 5, 22]]
+PAPER_THREE_CLASS_TABLE = {
+    "A": (0.864, 0.929, 0.750, 0.857, 0.799),
+    "B": (0.800, 0.857, 0.700, 0.737, 0.718),
+    "C": (0.791, 0.813, 0.733, 0.595, 0.655),
+    "Mean": (0.818, 0.866, 0.728, 0.730, 0.724),
+    "Overall": (0.7270, None, None, None, None),
+}
+
+# Olofsson et al. (2014), the worked example of Section 5: sample counts (rows = map class, columns = reference),
+# mapped areas in pixels, and the published estimates for class 1 (value, 95 % half-width) and OA.
+OLOFSSON_COUNTS = [[66, 0, 5, 4], [0, 55, 8, 12], [1, 0, 153, 11], [2, 1, 9, 313]]
+OLOFSSON_MAPPED_AREAS = [200000, 150000, 3200000, 6450000]
+OLOFSSON_PUBLISHED = {"UA class 1": (0.88, 0.07), "PA class 1": (0.75, 0.21), "OA": (0.95, 0.02),
+                      "area class 1 (pixels)": (235086, 68418)}
 
 
 def paper_vs_ours(table: pd.DataFrame, printed: Mapping) -> pd.DataFrame:
@@ -254,13 +278,15 @@ def readings_side_by_side(matrix, labels: Sequence[int], printed: Mapping | None
 
     `paper` holds the printed values when `printed` (as in PAPER_UNET_TABLES) is given, else the
     paper reading of `matrix`; `matrix` has rows = classified. The paper's PA column is this run's UA.
+    A class the paper prints no row for (Strzegom's 6, kept when no prediction is excluded) gets NaN there.
     """
     standard = per_class(matrix, labels, STANDARD)
     if printed is None:
         paper = per_class(matrix, labels, PAPER)
     else:
-        paper = pd.DataFrame({m: [printed[c][METRICS.index(m)] for c in standard.index] for m in ("PA", "UA")},
-                             index=standard.index)
+        missing = (np.nan,) * len(METRICS)
+        paper = pd.DataFrame({m: [printed.get(c, missing)[METRICS.index(m)] for c in standard.index]
+                              for m in ("PA", "UA")}, index=standard.index)
     readings = {"paper": paper, "this run": standard}
     return pd.DataFrame({(m, source): readings[source][m] for m in ("PA", "UA") for source in readings})
 

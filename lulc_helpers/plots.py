@@ -47,12 +47,12 @@ def show_composite(image: xr.DataArray, bands: Sequence[str] = TRUE_COLOUR, ax=N
     return ax
 
 
-def composites_grid(images: Sequence[xr.DataArray], titles: Sequence[str]):
-    """True colour (top row) and false colour NIR-R-G (bottom row) for each image."""
+def composites_grid(images: Sequence[xr.DataArray], titles: Sequence[str], false_colour: Sequence[str] = FALSE_COLOUR):
+    """True colour (top row) and a false colour (bottom row; default NIR-R-G) for each image."""
     fig, axes = plt.subplots(2, len(images), figsize=(3.2 * len(images), 6.8), squeeze=False)
     for column, (image, title) in enumerate(zip(images, titles)):
         show_composite(image, TRUE_COLOUR, axes[0, column], f"{title}\ntrue colour")
-        show_composite(image, FALSE_COLOUR, axes[1, column], f"{title}\nfalse colour (B08-B04-B03)")
+        show_composite(image, tuple(false_colour), axes[1, column], f"{title}\nfalse colour ({'-'.join(false_colour)})")
     for ax in axes.ravel()[1:]:
         ax.set_xlabel("")
         ax.set_ylabel("")
@@ -283,15 +283,16 @@ def imbalance_figure(ratio: float = 10.0, **kwargs):
     return fig
 
 
-def imbalance_widget(ratios: Sequence[float] = (1, 2, 5, 10, 20, 50, 100)):
-    """An ipywidgets slider over `ratios` redrawing `imbalance_figure`, or None without ipywidgets."""
+def imbalance_widget(ratios: Sequence[float] = (1, 2, 5, 10, 20, 50, 100), **kwargs):
+    """An ipywidgets slider over `ratios` redrawing `imbalance_figure` (kwargs: `metrics.synthetic_imbalance`'s),
+    or None without ipywidgets."""
     try:
         import ipywidgets
     except ImportError:
         return None
 
     def draw(ratio):
-        imbalance_figure(ratio)
+        imbalance_figure(ratio, **kwargs)
         plt.show()
 
     slider = ipywidgets.SelectionSlider(options=list(ratios), value=ratios[len(ratios) // 2], description="ratio")
