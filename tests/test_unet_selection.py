@@ -66,7 +66,7 @@ def test_dry_run_json_prints_every_field_and_the_scenes_without_training(monkeyp
 
 
 @pytest.fixture
-def test_scene_unreadable(monkeypatch):
+def unreadable_test_scene(monkeypatch):
     """Every reader raises on the test scene's image, mask or polygons."""
     scene = data.test_scene()
     forbidden = [Path(p).name for p in (scene.image, scene.mask, scene.reference)]
@@ -82,7 +82,7 @@ def test_scene_unreadable(monkeypatch):
         monkeypatch.setattr(data, name, guard(getattr(data, name)))
 
 
-def test_split_and_selection_never_read_the_test_scene(test_scene_unreadable, tmp_path):
+def test_split_and_selection_never_read_the_test_scene(unreadable_test_scene, tmp_path):
     split = training.paper_split(TINY)
     assert split.train_names == PAPER_STRZEGOM_TRAINING and len(split.val) == len(split.train) == 6
     assert all(mask.shape[0] == 80 for _, mask in split.val)  # the bottom 20 % of 401 rows
