@@ -250,8 +250,10 @@ def test_seed_runs_reuse_the_finished_sweep_run_of_the_same_seed(split, tmp_path
     written = Path(swept["checkpoint"].iloc[0]).read_bytes()
     monkeypatch.setattr(training, "_step", lambda *args: pytest.fail("a finished run was trained again"))
     seeds = training.seed_runs(CONFIG, split, tmp_path, [CONFIG.seed], progress=False)
-    assert seeds["checkpoint"].tolist() == swept["checkpoint"].tolist() * 2  # one row per reference protocol
+    assert seeds["checkpoint"].tolist() == swept["checkpoint"].tolist()
     assert Path(seeds["checkpoint"].iloc[0]).read_bytes() == written
-    assert set(seeds["protocol"]) == {"test mask", "reference polygons"}
+    scores = training.score_test_scene(seeds)  # the test scene, scored once at the end
+    assert scores["checkpoint"].tolist() == swept["checkpoint"].tolist() * 2  # one row per reference protocol
+    assert set(scores["protocol"]) == {"test mask", "reference polygons"}
     with pytest.raises(pytest.fail.Exception, match="trained again"):
         training.seed_runs(CONFIG, split, tmp_path, [CONFIG.seed + 1], progress=False)
