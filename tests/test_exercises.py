@@ -13,7 +13,8 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from nbclient import NotebookClient
+
+from lulc_helpers import book
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
@@ -36,25 +37,13 @@ def _assigned_names(source: str) -> set[str]:
             for t in (node.targets if isinstance(node, ast.Assign) else [node.target]) if isinstance(t, ast.Name)}
 
 
-def with_values(notebook, values: dict):
-    """The notebook with a cell after the parameters cell that assigns `values` (as papermill injects them)."""
-    index = _parameters_cell(notebook)
-    injected = nbformat.v4.new_code_cell("\n".join(f"{name} = {value!r}" for name, value in values.items()))
-    notebook.cells.insert(index + 1, injected)
-    return notebook
-
-
 def run_exercise(path: Path, change: dict):
     """Execute `path` in quick mode with `change` applied; returns the executed notebook (raises on a cell error)."""
     notebook = nbformat.read(path, as_version=4)
     parameters = notebook.cells[_parameters_cell(notebook)]
     unknown = set(change) - _assigned_names(parameters.source)
     assert not unknown, f"an exercise may only change parameters; not in the parameters cell: {sorted(unknown)}"
-    quick = parameters.metadata.get("nbmake", {}).get("mock", {})
-    with_values(notebook, {**quick, **change})
-    NotebookClient(notebook, timeout=TIMEOUT_S, kernel_name="python3",
-                   resources={"metadata": {"path": str(path.parent)}}).execute()
-    return notebook
+    return book.run_notebook(path, quick=True, changes=change, timeout=TIMEOUT_S)
 
 
 CASES = [pytest.param(path, exercise, id=f"{path.stem}-{exercise['name']}")
