@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from lulc_helpers import training
+from lulc_helpers import inference, training
 
 
 def _sync(device: torch.device) -> None:
@@ -30,11 +30,11 @@ def inference_throughput(config: training.TrainConfig, device: torch.device, siz
     """Megapixels per second of whole-scene prediction with overlapping windows."""
     model = training.build_model(config).to(device).eval()
     image = np.random.default_rng(0).normal(size=(10, size, size)).astype(np.float32)
-    training.probabilities(model, image, config, device, batch_size=config.batch_size)
+    inference.probabilities(model, image, config, device, batch_size=config.batch_size)
     _sync(device)
     began = time.perf_counter()
     for _ in range(repeats):
-        training.probabilities(model, image, config, device, batch_size=config.batch_size)
+        inference.probabilities(model, image, config, device, batch_size=config.batch_size)
     _sync(device)
     return repeats * size * size / 1e6 / (time.perf_counter() - began)
 
