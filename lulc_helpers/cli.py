@@ -149,12 +149,22 @@ def _screen(args) -> int:
     return 0
 
 
+def _block_size(text: str) -> int:
+    """An argparse type: a block side that is a positive multiple of the output's tiles."""
+    from . import outputs
+
+    size = int(text)
+    if size <= 0 or size % outputs.CLASS_MAP_TILE:
+        raise argparse.ArgumentTypeError(f"{text} is not a positive multiple of {outputs.CLASS_MAP_TILE} (the output's tiles)")
+    return size
+
+
 def _add_streaming_options(parser) -> None:
     """Options of the windowed writer (`inference.classify_raster`), shared by predict and classify."""
     from . import inference
 
     parser.add_argument(
-        "--block", type=int, default=inference.DEFAULT_BLOCK,
+        "--block", type=_block_size, default=inference.DEFAULT_BLOCK,
         help=f"block side in pixels, a multiple of 256 (default {inference.DEFAULT_BLOCK}); memory grows with its square",
     )
     scale = parser.add_mutually_exclusive_group()
@@ -196,7 +206,7 @@ def add_classify(subparsers) -> None:
     parser.add_argument("--project", help="gee: Earth Engine Cloud project (default: $EE_PROJECT_ID)")
     parser.add_argument("--region", help="gee: area to classify (GeoJSON, GeoPackage, ...); starts an export task")
     parser.add_argument("--date", help="gee --region: first day of the Sentinel-2 images, YYYY-MM-DD (default 2023-07-09)")
-    parser.add_argument("--days", type=int, default=1, help="gee --region: days from --date; more than 1: the median (default 1)")
+    parser.add_argument("--days", type=_non_negative(int), default=1, help="gee --region: days from --date; more than 1: the median (default 1)")
     parser.add_argument("--export", choices=("drive", "asset"), default="drive", help="gee --region: where the task writes")
     parser.add_argument("--asset-id", help="gee --region --export asset: the asset to write (projects/.../assets/NAME)")
     parser.add_argument("--folder", default="lulc-mining", help="gee --region --export drive: Drive folder (default lulc-mining)")
@@ -210,6 +220,8 @@ def _classify(args) -> int:
     if args.per_class < 1:
         raise data.DataError(f"--per-class {args.per_class}: need at least one training point per class")
     if args.backend == "gee":
+        if args.region and args.export == "asset" and not args.asset_id:
+            raise data.DataError("--export asset needs --asset-id projects/PROJECT/assets/NAME")
         return _classify_gee(args)
     image = Path(args.image) if args.image else data.data_dir() / data.test_scene().image
     default_out = classical.predictions_dir() / f"{args.method}_{image.stem}.tif" if args.image else classical.prediction_path(args.method)
@@ -232,10 +244,10 @@ def _classify_gee(args) -> int:
     if not gee.initialize(args.project, fallback="Authenticate with `earthengine authenticate`, or use --backend local."):
         return 1
     if args.region:
-        task = gee.export_region(
-            gee.classify_region(args.method, gee.read_region(args.region), args.date or gee.PAPER_DATE, args.days, seed=args.seed),
-            gee.read_region(args.region), f"{args.method}_{Path(args.region).stem}", args.export, args.folder, args.asset_id,
-        )
+        area, crs = gee.read_region(args.region)
+        classified = gee.classify_region(args.method, area, args.date or gee.PAPER_DATE, args.days, seed=args.seed)
+        name = f"{args.method}_{Path(args.region).stem}"
+        task = gee.export_region(classified, area, crs, name, args.export, args.folder, args.asset_id)
         task.start()
         print(f"Earth Engine task {task.id} started: {args.method} over {args.region}, export to {args.export}")
         return 0

@@ -364,3 +364,25 @@ def predict_raster(
                                batch_size=batch_size)
     unet.window = window_size(unet.config, raster.height, raster.width)
     return classify_raster(unet, source, out, block, client, progress, cog, "U-Net class code (lulc_helpers.scheme)")
+
+
+def tile_mosaic(image: str | os.PathLike, out: str | os.PathLike, size: int, rows_per_write: int = 256) -> Path:
+    """A size x size mosaic of copies of a 10-band image, every other copy mirrored so that neighbours meet
+    without a seam, on the image's grid extended east and south; written in strips of `rows_per_write` rows, so
+    a mosaic larger than memory can be made: data to try streaming on. Same bands, type and CRS as `image`."""
+    with rasterio.open(image) as src:
+        values, profile, descriptions = src.read(), src.profile, src.descriptions
+    height, width = values.shape[1:]
+
+    def mirrored(n: int, length: int) -> np.ndarray:
+        index = np.arange(n) % length
+        return np.where(np.arange(n) // length % 2 == 1, length - 1 - index, index)
+
+    rows, cols = mirrored(size, height), mirrored(size, width)
+    profile.update(height=size, width=size, tiled=True, blockxsize=256, blockysize=256, interleave="pixel", compress=None)
+    with outputs.atomic_output(out) as tmp, outputs.gdal_errors_raise(out), rasterio.open(tmp, "w", **profile) as dst:
+        dst.descriptions = descriptions
+        for top in range(0, size, rows_per_write):
+            strip = rows[top : top + rows_per_write]
+            dst.write(values[:, strip][:, :, cols], window=Window(0, top, size, len(strip)))
+    return Path(out)
