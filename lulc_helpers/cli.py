@@ -215,7 +215,7 @@ def add_classify(subparsers) -> None:
 
 
 def _classify(args) -> int:
-    from . import classical, inference
+    from . import classical, inference, outputs
 
     if args.per_class < 1:
         raise data.DataError(f"--per-class {args.per_class}: need at least one training point per class")
@@ -226,6 +226,8 @@ def _classify(args) -> int:
     image = Path(args.image) if args.image else data.data_dir() / data.test_scene().image
     default_out = classical.predictions_dir() / f"{args.method}_{image.stem}.tif" if args.image else classical.prediction_path(args.method)
     out = Path(args.out) if args.out else default_out
+    outputs.refuse_collisions([image], [out])
+    _check_image_and_offset(image, args.offset)
     points = classical.training_points(args.per_class, args.seed)
     trained = classical.fit(args.method, points, args.seed)
     print(f"{args.method}: {len(points)} training points, fit {trained.fit_s:.2f} s")
@@ -338,16 +340,24 @@ def add_predict(subparsers) -> None:
     parser.set_defaults(handler=_predict)
 
 
-def _predict(args) -> int:
-    from . import inference, runtime
+def _check_image_and_offset(path, offset: int | None) -> None:
+    """Stop before any work unless PATH is a 10-band integer image whose L2A offset is known (--offset or its date)."""
+    from . import inference
 
-    image = data.open_image(args.image, lazy=True)
+    image = data.open_image(path, lazy=True)
     inference.check_image(image)
-    if args.offset is None and "date" not in image.attrs:
+    if offset is None and "date" not in image.attrs:
         raise data.DataError(
-            f"{args.image}: no acquisition date (YYYYMMDD) in the file name, so the L2A offset is unknown; "
+            f"{path}: no acquisition date (YYYYMMDD) in the file name, so the L2A offset is unknown; "
             f"pass --offset {data.BOA_ADD_OFFSET} for products processed from 2022-01-25 on, --offset 0 for older ones"
         )
+
+
+def _predict(args) -> int:
+    from . import inference, outputs, runtime
+
+    outputs.refuse_collisions([args.checkpoint, args.image], [args.out])
+    _check_image_and_offset(args.image, args.offset)
 
     def predict(client):
         # on a cluster each worker picks its own best device unless --device says otherwise

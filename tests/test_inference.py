@@ -168,6 +168,14 @@ def test_lulc_classify_any_image_block_by_block(tmp_path, capsys, data_root):
     assert set(np.unique(streamed.values)) <= {0, *scheme.CLASS_IDS}
 
 
+def test_lulc_classify_needs_the_offset_of_an_undated_image(tmp_path, capsys, data_root):
+    undated = inference.tile_mosaic(data_root / data.test_scene().image, tmp_path / "mosaic.tif", 256)
+    out = tmp_path / "cart.tif"
+    assert cli.main(["classify", "--method", "cart", "--image", str(undated), "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "mosaic.tif" in err and "--offset" in err and not out.exists()
+
+
 def test_gee_region_mode_classifies_the_collection_over_a_polygon_and_exports_it(ee_offline, tmp_path):
     region = tmp_path / "area.geojson"
     square = [[16.2, 50.95], [16.3, 50.95], [16.3, 51.0], [16.2, 51.0], [16.2, 50.95]]  # near Strzegom, UTM 33N
