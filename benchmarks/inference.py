@@ -1,7 +1,7 @@
 """Streaming U-Net inference on mosaics of the Strzegom image: Mpx/s and peak resident memory per run.
 
     python benchmarks/inference.py --checkpoint runs/unet_cpu_seed0/best.pt
-    python benchmarks/inference.py --sizes 2005 4010 10980 --tta-sizes 2005 --in-memory-sizes 2005 4010
+    python benchmarks/inference.py --sizes 1003 2005 --dask-sizes 2005 --tta-sizes 1003 --in-memory-sizes 1003 2005
 
 Each run is the real command in a fresh process: `lulc predict` (streaming; in this process, or on a Dask
 LocalCluster of 1 or 2 workers with one thread each), or the in-memory `inference.predict_scene` that
@@ -67,7 +67,9 @@ def main() -> None:
     parser.add_argument("--checkpoint", help="U-Net checkpoint (default: a cpu-preset network trained for 1 epoch)")
     parser.add_argument("--sizes", type=int, nargs="+", default=[2005, 4010], help="mosaic sides in pixels")
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2], help="Dask worker counts")
-    parser.add_argument("--tta-sizes", type=int, nargs="*", default=[2005], help="sizes also run with the 8 flips/rotations")
+    parser.add_argument("--dask-sizes", type=int, nargs="*", default=[2005, 4010], help="sizes also run on Dask (one pass)")
+    parser.add_argument("--tta-sizes", type=int, nargs="*", default=[2005],
+                        help="sizes also run with the 8 flips/rotations, in process and in memory (on Dask a block does the same work)")
     parser.add_argument("--in-memory-sizes", type=int, nargs="*", default=[2005, 4010], help="sizes also run in memory")
     parser.add_argument("--block", type=int, default=inference.DEFAULT_BLOCK)
     args = parser.parse_args()
@@ -79,7 +81,9 @@ def main() -> None:
         for size in args.sizes:
             mosaic = inference.tile_mosaic(image, folder / f"mosaic_20230709_{size}.tif", size)
             for tta in (False, True) if size in args.tta_sizes else (False,):
-                runs = {"in process": []} | {f"Dask, {n} worker{'s' * (n > 1)}": ["--workers", str(n)] for n in args.workers}
+                runs = {"in process": []}
+                if size in args.dask_sizes and not tta:
+                    runs |= {f"Dask, {n} worker{'s' * (n > 1)}": ["--workers", str(n)] for n in args.workers}
                 lulc = [sys.executable, "-m", "lulc_helpers.cli", "predict", str(checkpoint), str(mosaic), str(folder / "map.tif"),
                         "--block", str(args.block), *([] if tta else ["--no-tta"])]
                 commands = {f"lulc predict, {name}": lulc + extra for name, extra in runs.items()}

@@ -159,6 +159,13 @@ def _block_size(text: str) -> int:
     return size
 
 
+def _at_least_one(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text}: need at least 1")
+    return value
+
+
 def _add_streaming_options(parser) -> None:
     """Options of the windowed writer (`inference.classify_raster`), shared by predict and classify."""
     from . import inference
@@ -168,7 +175,7 @@ def _add_streaming_options(parser) -> None:
         help=f"block side in pixels, a multiple of 256 (default {inference.DEFAULT_BLOCK}); memory grows with its square",
     )
     scale = parser.add_mutually_exclusive_group()
-    scale.add_argument("--workers", type=int, help="classify blocks on a local Dask cluster of N worker processes")
+    scale.add_argument("--workers", type=_at_least_one, help="classify blocks on a local Dask cluster of N worker processes")
     scale.add_argument("--scheduler", metavar="ADDRESS", help="classify blocks on an existing Dask cluster (tcp://host:8786)")
     parser.add_argument("--cog", action="store_true", help="write a cloud-optimised GeoTIFF (with overviews)")
 
@@ -182,7 +189,7 @@ def _stream(args, classify) -> None:
             print(f"Dask dashboard: {client.dashboard_link}", flush=True)
         written = classify(client)
     counts = ", ".join(f"{code}: {n}" for code, n in written.counts.items() if code != scheme.NODATA)
-    print(f"{written.path}: {written.width}x{written.height} pixels, {written.mpx_per_s:.2f} Mpx/s, {counts}")
+    print(f"{written.path}: {written.width}x{written.height} pixels, {written.mpx_per_s:.3f} Mpx/s, {counts}")
 
 
 def add_classify(subparsers) -> None:
@@ -206,7 +213,7 @@ def add_classify(subparsers) -> None:
     parser.add_argument("--project", help="gee: Earth Engine Cloud project (default: $EE_PROJECT_ID)")
     parser.add_argument("--region", help="gee: area to classify (GeoJSON, GeoPackage, ...); starts an export task")
     parser.add_argument("--date", help="gee --region: first day of the Sentinel-2 images, YYYY-MM-DD (default 2023-07-09)")
-    parser.add_argument("--days", type=_non_negative(int), default=1, help="gee --region: days from --date; more than 1: the median (default 1)")
+    parser.add_argument("--days", type=_at_least_one, default=1, help="gee --region: days from --date; more than 1: the median (default 1)")
     parser.add_argument("--export", choices=("drive", "asset"), default="drive", help="gee --region: where the task writes")
     parser.add_argument("--asset-id", help="gee --region --export asset: the asset to write (projects/.../assets/NAME)")
     parser.add_argument("--folder", default="lulc-mining", help="gee --region --export drive: Drive folder (default lulc-mining)")
@@ -335,7 +342,7 @@ def add_predict(subparsers) -> None:
         "--no-tta", action="store_true",
         help="one pass instead of the mean over the 8 flips/rotations (8 times faster, a slightly noisier map)",
     )
-    parser.add_argument("--batch-size", type=int, default=4, help="windows per network pass (default 4)")
+    parser.add_argument("--batch-size", type=_at_least_one, default=4, help="windows per network pass (default 4)")
     _add_streaming_options(parser)
     parser.set_defaults(handler=_predict)
 

@@ -17,6 +17,7 @@ them, so no two tasks write the file at once.
 from __future__ import annotations
 
 import contextlib
+import logging
 import math
 import os
 import time
@@ -279,9 +280,11 @@ def dask_client(workers: int | None = None, scheduler: str | None = None) -> Ite
         return
     if workers < 1:
         raise ValueError(f"--workers {workers}: need at least 1")
-    with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=":0") as cluster:
-        with Client(cluster) as client:
-            yield client
+    cluster = LocalCluster(
+        n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=":0", silence_logs=logging.ERROR
+    )
+    with cluster, Client(cluster) as client:
+        yield client
 
 
 def _results_in_process(classifier, source: Source, grid) -> Iterator[tuple]:
