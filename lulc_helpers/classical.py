@@ -244,11 +244,28 @@ def prediction_path(method: str, scene: data.Scene | None = None) -> Path:
     return predictions_dir() / f"{method}_{scene.name}.tif"
 
 
-def unet_prediction_path(scene: data.Scene | None = None) -> Path:
-    """The U-Net map of notebook 03 when it exists, else the paper's published U-Net raster."""
+PUBLISHED_UNET = "the paper's published U-Net map"
+OWN_UNET = "the U-Net map notebook 03 wrote on this machine"
+
+
+def unet_prediction_path(scene: data.Scene | None = None, report: bool = True) -> Path:
+    """The U-Net map notebook 03 wrote (runs/predictions/) when it exists, else the paper's published U-Net raster.
+
+    Prints which of the two it returns unless `report` is False; `unet_map_source` names it for a sentence.
+    """
     scene = scene or data.test_scene()
     ours = prediction_path("unet", scene)
-    return ours if ours.is_file() else data.data_dir() / scene.published_prediction
+    path = ours if ours.is_file() else data.data_dir() / scene.published_prediction
+    if report:
+        advice = "" if path == ours else " (run notebook 03 in full mode to use your own)"
+        print(f"U-Net map: {unet_map_source(path, scene)}, {path}{advice}")
+    return path
+
+
+def unet_map_source(path: str | os.PathLike, scene: data.Scene | None = None) -> str:
+    """PUBLISHED_UNET when `path` is the scene's published U-Net raster, else OWN_UNET."""
+    scene = scene or data.test_scene()
+    return PUBLISHED_UNET if Path(path).name == Path(scene.published_prediction).name else OWN_UNET
 
 
 def open_classification(path: str | os.PathLike, name: str | None = None) -> xr.DataArray:
@@ -412,7 +429,8 @@ def paper_comparison(method: str, matrix, labels) -> pd.DataFrame:
 def oa_summary(matrices: Mapping[str, tuple]) -> pd.DataFrame:
     """OA and macro F1 per method on the test points, the paper's beside ours ({method: (matrix, labels)}).
 
-    The paper's macro F1 is the mean of its printed per-class F1 (its Mean rows differ; see `paper_mean_rows`).
+    Macro F1 `paper` is the paper's printed Mean row; `paper, mean of its class rows` recomputes it from the
+    printed per-class F1, which differs for RF and SVM (see `paper_mean_rows`).
     """
     rows = {}
     for method, (matrix, labels) in matrices.items():
@@ -420,7 +438,9 @@ def oa_summary(matrices: Mapping[str, tuple]) -> pd.DataFrame:
         classes = [k for k in paper.index if isinstance(k, int)]
         rows[METHOD_NAMES[method]] = {
             ("OA", "paper"): PAPER_OA[method], ("OA", "this run"): metrics.overall_accuracy(matrix),
-            ("macro F1", "paper"): paper.loc[classes, "F1"].mean(), ("macro F1", "this run"): metrics.macro_f1(matrix, reference_classes_only=True),
+            ("macro F1", "paper"): paper.loc["Mean", "F1"],
+            ("macro F1", "paper, mean of its class rows"): paper.loc[classes, "F1"].mean(),
+            ("macro F1", "this run"): metrics.macro_f1(matrix, reference_classes_only=True),
         }
     return pd.DataFrame(rows).T
 

@@ -6,14 +6,28 @@ Leaflet draws in, so that the overlay's lat/lon bounds place every pixel where i
 raster stretched between its lat/lon corners would be rotated by the grid convergence (about
 1 degree at Strzegom, 70 m at the edge of the 4 km scene).
 
-Side by side: two maps in an ipywidgets HBox whose centre and zoom are linked in the browser
-(`jslink`), because ipyleaflet's SplitMapControl fails with image overlays (DESIGN.md).
+Class overlays are palette PNGs drawn nearest-neighbour: each carries the CSS class
+`CLASS_OVERLAY_CSS` and every map holds a hidden style sheet that sets `image-rendering: pixelated`
+on it, so the browser never blends two classes into a colour that is not in the legend (this also
+holds in a static HTML export, where the style travels in the saved widget state). The true-colour
+composite is a lossy WebP: it is a photograph, and it is the largest thing a page carries.
+
+Maps carry only controls that work without a kernel (zoom, full screen, scale, Leaflet's layer
+switcher, the legend): geemap's toolbar and layer manager are Python-driven and would add about
+2 MB of widget state to every saved page.
+
+Side by side: two maps in a two-column GridBox whose centre and zoom are linked in the browser
+(`jslink`), because ipyleaflet's SplitMapControl fails with image overlays (DESIGN.md). Each
+column has its own width from the start (a map squeezed after Leaflet has measured it shows
+another place than its neighbour). Both panes share one true-colour layer under their class
+layer; the layer switcher reveals it.
 A click on `class_map` shows the class of every layer at that point (`values_at` reads them).
 """
 
 from __future__ import annotations
 
 import base64
+import functools
 import io
 from typing import Mapping
 
@@ -25,6 +39,12 @@ from . import classical, scheme
 
 WEB_MERCATOR = "EPSG:3857"
 MAP_HEIGHT = "520px"
+CLASS_OVERLAY_CSS = "lulc-class-overlay"
+NEAREST_NEIGHBOUR_STYLE = f"<style>.{CLASS_OVERLAY_CSS} {{ image-rendering: pixelated; }}</style>"
+TRUE_COLOUR_NAME = "True colour (B04 B03 B02)"
+TRUE_COLOUR_QUALITY = 80  # WebP quality: a third of the PNG's size at no visible loss on the map
+# controls that run in the browser alone (geemap's toolbar, layer manager, search and draw tools need a kernel)
+MAP_CONTROLS = dict(toolbar_ctrl=False, search_ctrl=False, draw_ctrl=False, measure_ctrl=False, layout_ctrl=False)
 
 
 def _geemap():
@@ -53,53 +73,87 @@ def _latlon_bounds(raster: xr.DataArray) -> tuple[tuple[float, float], tuple[flo
     return (south, west), (north, east)
 
 
-def _png_data_url(rgba: np.ndarray) -> str:
+def _data_url(image, format: str, **options) -> str:
+    buffer = io.BytesIO()
+    image.save(buffer, format=format, **options)
+    return f"data:image/{format.lower()};base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def class_png(codes: np.ndarray):
+    """A palette PIL image of class codes: index k is the scheme's colour of class k, 0 transparent."""
     from PIL import Image
 
-    buffer = io.BytesIO()
-    Image.fromarray(rgba, "RGBA").save(buffer, format="PNG")
-    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
-
-
-def colourise(codes: np.ndarray) -> np.ndarray:
-    """RGBA (h, w, 4) uint8 of class codes in the scheme's colours; 0 is transparent."""
     table = np.zeros((256, 4), dtype=np.uint8)
     for code, colour in scheme.gdal_colour_table().items():
         table[code] = colour
-    return table[np.asarray(codes, dtype=np.uint8)]
+    image = Image.fromarray(np.asarray(codes, dtype=np.uint8), "P")
+    image.putpalette(table[:, :3].tobytes(), rawmode="RGB")
+    image.info["transparency"] = table[:, 3].tobytes()
+    return image
 
 
 def class_overlay(classified: xr.DataArray) -> tuple[str, tuple]:
     """(PNG data URL, lat/lon bounds) of a class map, warped to Web Mercator."""
     warped = _to_web_mercator(classified, categorical=True)
-    return _png_data_url(colourise(warped.values)), _latlon_bounds(warped)
+    return _data_url(class_png(warped.values), "PNG", optimize=True), _latlon_bounds(warped)
 
 
 def true_colour_overlay(image: xr.DataArray, percentiles: tuple[float, float] = (2, 98)) -> tuple[str, tuple]:
-    """(PNG data URL, lat/lon bounds) of B04/B03/B02 stretched between two percentiles."""
+    """(WebP data URL, lat/lon bounds) of B04/B03/B02 stretched between two percentiles."""
+    from PIL import Image
+
     rgb = image.sel(band=["B04", "B03", "B02"]).astype(np.float32)
     warped = _to_web_mercator(rgb, categorical=False).values
     valid = warped.any(axis=0)
     low, high = np.percentile(warped[:, valid], percentiles)
     scaled = np.clip((warped - low) / (high - low) * 255, 0, 255).astype(np.uint8)
     alpha = np.where(valid, 255, 0).astype(np.uint8)
-    png = _png_data_url(np.dstack([*scaled, alpha]))
-    return png, _latlon_bounds(_to_web_mercator(image.isel(band=0), categorical=True))
+    webp = _data_url(Image.fromarray(np.dstack([*scaled, alpha]), "RGBA"), "WEBP", quality=TRUE_COLOUR_QUALITY)
+    return webp, _latlon_bounds(_to_web_mercator(image.isel(band=0), categorical=True))
 
 
-def _overlay_layer(url: str, bounds: tuple, name: str):
+@functools.cache
+def _class_overlay_type():
+    import ipyleaflet
+    import traitlets
+
+    class ClassOverlay(ipyleaflet.ImageOverlay):
+        """An ImageOverlay whose <img> carries a CSS class (Leaflet's `className` option) so that a page
+        style can draw it nearest-neighbour."""
+
+        class_name = traitlets.Unicode(CLASS_OVERLAY_CSS).tag(sync=True, o=True)
+
+    return ClassOverlay
+
+
+def class_layer(classified: xr.DataArray, name: str):
+    """A class map as an image layer drawn nearest-neighbour in the scheme's colours."""
+    url, bounds = class_overlay(classified)
+    return _class_overlay_type()(url=url, bounds=bounds, name=name)
+
+
+def true_colour_layer(image: xr.DataArray):
+    """The true-colour composite as an image layer (one layer may sit on several maps)."""
     import ipyleaflet
 
-    return ipyleaflet.ImageOverlay(url=url, bounds=bounds, name=name)
+    url, bounds = true_colour_overlay(image)
+    return ipyleaflet.ImageOverlay(url=url, bounds=bounds, name=TRUE_COLOUR_NAME)
 
 
 # ---------------------------------------------------------------- maps
 
 
 def base_map(center: tuple[float, float], zoom: int = 14, **kwargs):
-    """A geemap Map that never touches Earth Engine (a plain geemap.Map() would ask for credentials)."""
+    """A geemap Map that never touches Earth Engine (a plain geemap.Map() would ask for credentials), with
+    the browser-only controls of `MAP_CONTROLS` and the style sheet that draws class layers nearest-neighbour."""
+    import ipyleaflet
+    import ipywidgets
+
     geemap = _geemap()
-    return geemap.Map(center=center, zoom=zoom, ee_initialize=False, height=MAP_HEIGHT, **kwargs)
+    m = geemap.Map(center=center, zoom=zoom, ee_initialize=False, height=MAP_HEIGHT, **{**MAP_CONTROLS, **kwargs})
+    style = ipywidgets.HTML(NEAREST_NEIGHBOUR_STYLE, layout=ipywidgets.Layout(display="none"))
+    m.add(ipyleaflet.WidgetControl(widget=style, position="bottomleft", transparent_bg=True))
+    return m
 
 
 def _centre(raster: xr.DataArray) -> tuple[float, float]:
@@ -113,9 +167,9 @@ def class_map(layers: Mapping[str, xr.DataArray], image: xr.DataArray | None = N
     first = next(iter(layers.values()))
     m = base_map(_centre(first))
     if image is not None:
-        m.add(_overlay_layer(*true_colour_overlay(image), name="True colour (B04 B03 B02)"))
+        m.add(true_colour_layer(image))
     for name, classified in layers.items():
-        m.add(_overlay_layer(*class_overlay(classified), name=name))
+        m.add(class_layer(classified, name))
     m.add_legend(title=title, legend_dict=scheme.legend_dict(), position="bottomright")
     m.add_layer_control(position="topright")
     add_inspector(m, layers)
@@ -123,20 +177,26 @@ def class_map(layers: Mapping[str, xr.DataArray], image: xr.DataArray | None = N
 
 
 def side_by_side(left: tuple[str, xr.DataArray], right: tuple[str, xr.DataArray], image: xr.DataArray | None = None):
-    """Two maps in one row with linked centre and zoom (panning one pans the other, in the browser)."""
+    """Two maps in two equal columns with linked centre and zoom (panning one pans the other, in the browser).
+    With `image`, both share one true-colour layer under their class layer, shown by unticking the class
+    layer in the map's layer switcher."""
     import ipywidgets
 
+    true_colour = true_colour_layer(image) if image is not None else None
     maps = []
     for name, classified in (left, right):
-        m = base_map(_centre(classified), toolbar_ctrl=False, draw_ctrl=False, search_ctrl=False, layout_ctrl=False)
-        m.layout.width = "50%"
-        if image is not None:
-            m.add(_overlay_layer(*true_colour_overlay(image), name="True colour (B04 B03 B02)"))
-        m.add(_overlay_layer(*class_overlay(classified), name=name))
+        m = base_map(_centre(classified), fullscreen_ctrl=False)
+        m.layout.width = "auto"  # the grid column sets it
+        if true_colour is not None:
+            m.add(true_colour)
+        m.add(class_layer(classified, name))
         m.add_text(name, position="topright")
+        m.add_layer_control(position="topright")
         maps.append(m)
     maps[-1].add_legend(title="Land cover", legend_dict=scheme.legend_dict(), position="bottomright")
-    box = ipywidgets.HBox(maps, layout=ipywidgets.Layout(width="100%"))
+    box = ipywidgets.GridBox(
+        maps, layout=ipywidgets.Layout(width="100%", grid_template_columns="minmax(0, 1fr) minmax(0, 1fr)", grid_gap="4px")
+    )
     box.links = [ipywidgets.jslink((maps[0], trait), (maps[1], trait)) for trait in ("center", "zoom")]
     return box
 

@@ -7,8 +7,8 @@ writes the transpose). With that orientation the standard definitions are
 - PA (producer's accuracy, recall)  = diagonal / column sum (share of reference pixels found),
 - UA (user's accuracy, precision)   = diagonal / row sum (share of mapped pixels that are right).
 
-The paper's Tables 8-12 print diagonal / row sum under "PA" and diagonal / column sum under "UA",
-that is, they read the rows as reference. `reading="paper"` reproduces those printed numbers;
+The paper's per-class tables (the U-Net's in Section 3.1, CART/RF/SVM's in Section 3.2) print diagonal / row
+sum under "PA" and diagonal / column sum under "UA", that is, they read the rows as reference. `reading="paper"` reproduces those printed numbers;
 `reading="standard"` (the default) is the textbook one. Class code 0 is unlabelled and never counted.
 """
 
@@ -33,7 +33,7 @@ _CHUNK = 1 << 23  # pixel pairs per bincount pass: bounds the temporary int64 ar
 _MAX_CODE = 4095
 
 
-# The U-Net tables as the paper prints them (Tables 8 and 9: ACC, TNR, PA, UA, F1 per class, then Mean),
+# The U-Net tables as the paper prints them (Section 3.1, Strzegom and Kolbuszowa: ACC, TNR, PA, UA, F1 per class, then Mean),
 # in the paper's reading; its OA: Strzegom 0.9464, Kolbuszowa 0.9311.
 PAPER_UNET_TABLES = {
     "strzegom": {
@@ -63,6 +63,30 @@ PAPER_UNET_TABLES = {
         "Overall": (0.9311, None, None, None, None),
     },
 }
+
+
+# The U-Net's Strzegom figures as the text of Section 3.3 states them (its table prints OA 0.9464).
+PAPER_UNET_TEXT = {"OA": 0.9460, "mean PA": 0.9207, "mean UA": 0.8404, "mean F1": 0.8707}
+
+# The paper's worked examples (Section 2.5): the binary case as printed (TP 40, FN 10, FP 5, TN 45) and the
+# 3-class case (rows = actual A, B, C as printed) with its printed per-class table (ACC, TNR, PA, UA, F1).
+PAPER_BINARY_COUNTS = {"TP": 40, "FN": 10, "FP": 5, "TN": 45}
+PAPER_BINARY_RESULTS = {"ACC": 0.85, "TNR": 0.90, "PA": 0.80, "UA": 0.89, "F1": 0.84, "OA": 0.85}
+PAPER_THREE_CLASS_ACTUAL_ROWS = [[30, 5, 5], [2, 28, 10], [3, 5, 22]]
+PAPER_THREE_CLASS_TABLE = {
+    "A": (0.864, 0.929, 0.750, 0.857, 0.799),
+    "B": (0.800, 0.857, 0.700, 0.737, 0.718),
+    "C": (0.791, 0.813, 0.733, 0.595, 0.655),
+    "Mean": (0.818, 0.866, 0.728, 0.730, 0.724),
+    "Overall": (0.7270, None, None, None, None),
+}
+
+# Olofsson et al. (2014), the worked example of Section 5: sample counts (rows = map class, columns = reference),
+# mapped areas in pixels, and the published estimates for class 1 (value, 95 % half-width) and OA.
+OLOFSSON_COUNTS = [[66, 0, 5, 4], [0, 55, 8, 12], [1, 0, 153, 11], [2, 1, 9, 313]]
+OLOFSSON_MAPPED_AREAS = [200000, 150000, 3200000, 6450000]
+OLOFSSON_PUBLISHED = {"UA class 1": (0.88, 0.07), "PA class 1": (0.75, 0.21), "OA": (0.95, 0.02),
+                      "area class 1 (pixels)": (235086, 68418)}
 
 
 def paper_vs_ours(table: pd.DataFrame, printed: Mapping) -> pd.DataFrame:
@@ -254,13 +278,15 @@ def readings_side_by_side(matrix, labels: Sequence[int], printed: Mapping | None
 
     `paper` holds the printed values when `printed` (as in PAPER_UNET_TABLES) is given, else the
     paper reading of `matrix`; `matrix` has rows = classified. The paper's PA column is this run's UA.
+    A class the paper prints no row for (Strzegom's 6, kept when no prediction is excluded) gets NaN there.
     """
     standard = per_class(matrix, labels, STANDARD)
     if printed is None:
         paper = per_class(matrix, labels, PAPER)
     else:
-        paper = pd.DataFrame({m: [printed[c][METRICS.index(m)] for c in standard.index] for m in ("PA", "UA")},
-                             index=standard.index)
+        missing = (np.nan,) * len(METRICS)
+        paper = pd.DataFrame({m: [printed.get(c, missing)[METRICS.index(m)] for c in standard.index]
+                              for m in ("PA", "UA")}, index=standard.index)
     readings = {"paper": paper, "this run": standard}
     return pd.DataFrame({(m, source): readings[source][m] for m in ("PA", "UA") for source in readings})
 
@@ -356,15 +382,21 @@ def stratified_estimates(counts, mapped_areas, labels: Sequence[int] | None = No
     """Olofsson et al. (2014) estimators from sample counts (rows = map class, columns = reference).
 
     `mapped_areas[i]` is the area the map gives class i (its stratum size). Each stratum needs at
-    least two sample units. OA, UA, PA and reference-class areas come with z * standard error.
+    least two sample units. A row with no mapped area and no sample units is a class found only in
+    the reference: it weighs nothing, its UA is NaN, and its area comes from the other strata.
+    OA, UA, PA and reference-class areas come with z * standard error.
     """
     n = np.asarray(counts, dtype=np.float64)
     area = np.asarray(mapped_areas, dtype=np.float64)
     if n.ndim != 2 or n.shape[0] != n.shape[1] or area.shape != (n.shape[0],):
         raise ValueError("counts must be a square matrix and mapped_areas one value per row")
     n_i = n.sum(axis=1)
-    if (n_i < 2).any():
+    mapped = area > 0
+    if (n_i[mapped] < 2).any():
         raise ValueError("every map class (row) needs at least two sample units")
+    if (n_i[~mapped] > 0).any():
+        raise ValueError("sample units in a map class (row) with no mapped area")
+    n_i = np.where(mapped, n_i, 2.0)  # an empty, unmapped row: zero weight, any divisor keeps its terms at 0
     labels = list(range(1, n.shape[0] + 1)) if labels is None else [int(v) for v in labels]
     total = area.sum()
     w = area / total
@@ -373,7 +405,7 @@ def stratified_estimates(counts, mapped_areas, labels: Sequence[int] | None = No
     diag = np.diag(p)
     ref_prop = p.sum(axis=0)
     ua = np.diag(within)
-    pa = diag / ref_prop
+    pa = np.divide(diag, ref_prop, out=np.full_like(diag, np.nan), where=ref_prop > 0)  # NaN: class never in the reference
     oa = diag.sum()
     oa_var = np.sum(w**2 * ua * (1 - ua) / (n_i - 1))
     ua_var = ua * (1 - ua) / (n_i - 1)
@@ -383,12 +415,14 @@ def stratified_estimates(counts, mapped_areas, labels: Sequence[int] | None = No
     off_diagonal = cell_var.sum(axis=0) - np.diag(cell_var)
     pa_var = (area**2 * (1 - pa) ** 2 * ua * (1 - ua) / (n_i - 1) + pa**2 * off_diagonal) / ref_area**2
     area_se = np.sqrt(np.sum((w[:, None] * p - p**2) / (n_i[:, None] - 1), axis=0))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        pa_ci = z * np.sqrt(pa_var)
     table = pd.DataFrame(
         {
-            "UA": ua,
-            "UA_ci": z * np.sqrt(ua_var),
+            "UA": np.where(mapped, ua, np.nan),
+            "UA_ci": np.where(mapped, z * np.sqrt(ua_var), np.nan),
             "PA": pa,
-            "PA_ci": z * np.sqrt(pa_var),
+            "PA_ci": pa_ci,
             "area": ref_prop * total,
             "area_ci": z * area_se * total,
             "mapped_area": area,
@@ -397,6 +431,28 @@ def stratified_estimates(counts, mapped_areas, labels: Sequence[int] | None = No
     )
     proportions = pd.DataFrame(p, index=pd.Index(labels, name="map"), columns=pd.Index(labels, name="reference"))
     return StratifiedEstimate(proportions, float(oa), float(z * np.sqrt(oa_var)), table)
+
+
+def estimate_from_points(map_classes, reference_classes, stratum_areas: Mapping[int, float], z: float = 1.96) -> StratifiedEstimate:
+    """`stratified_estimates` from a stratified random sample of points whose strata are the map classes.
+
+    `map_classes[k]` and `reference_classes[k]` are the map's and the reference's class of point k
+    (points without a reference class, code 0, must be left out first); `stratum_areas` maps each
+    map class to its mapped area (all of the frame the points were drawn from, in any unit: the
+    areas in the result come in that unit). Classes found only in the reference get a row of zeros.
+    """
+    mapped, reference = _codes(map_classes, "map classes"), _codes(reference_classes, "reference classes")
+    if mapped.shape != reference.shape:
+        raise ValueError(f"{mapped.size} map classes but {reference.size} reference classes")
+    if (reference == 0).any():
+        raise ValueError("a point has no reference class (0): leave unlabelled points out first")
+    strata = {int(c): float(a) for c, a in stratum_areas.items() if a > 0}
+    outside = sorted(set(np.unique(mapped).tolist()) - set(strata))
+    if outside:
+        raise ValueError(f"points in map classes {outside}, which have no mapped area")
+    labels = sorted(set(strata) | set(np.unique(reference).tolist()))
+    counts, _ = confusion_matrix(mapped, reference, labels)
+    return stratified_estimates(counts, [strata.get(c, 0.0) for c in labels], labels, z)
 
 
 # ---------------------------------------------------------------- bootstrap and McNemar

@@ -19,6 +19,7 @@ from . import metrics, scheme
 
 TRUE_COLOUR = ("B04", "B03", "B02")
 FALSE_COLOUR = ("B08", "B04", "B03")  # NIR-red-green: vegetation shows red
+INDEX_CMAP = "BrBG"  # diverging, readable with colour-blind vision: brown for bare or wet (< 0), green for vegetation
 
 
 def composite(image: xr.DataArray, bands: Sequence[str] = TRUE_COLOUR, percentiles=(2, 98)) -> np.ndarray:
@@ -46,12 +47,12 @@ def show_composite(image: xr.DataArray, bands: Sequence[str] = TRUE_COLOUR, ax=N
     return ax
 
 
-def composites_grid(images: Sequence[xr.DataArray], titles: Sequence[str]):
-    """True colour (top row) and false colour NIR-R-G (bottom row) for each image."""
+def composites_grid(images: Sequence[xr.DataArray], titles: Sequence[str], false_colour: Sequence[str] = FALSE_COLOUR):
+    """True colour (top row) and a false colour (bottom row; default NIR-R-G) for each image."""
     fig, axes = plt.subplots(2, len(images), figsize=(3.2 * len(images), 6.8), squeeze=False)
     for column, (image, title) in enumerate(zip(images, titles)):
         show_composite(image, TRUE_COLOUR, axes[0, column], f"{title}\ntrue colour")
-        show_composite(image, FALSE_COLOUR, axes[1, column], f"{title}\nfalse colour (B08-B04-B03)")
+        show_composite(image, tuple(false_colour), axes[1, column], f"{title}\nfalse colour ({'-'.join(false_colour)})")
     for ax in axes.ravel()[1:]:
         ax.set_xlabel("")
         ax.set_ylabel("")
@@ -61,6 +62,20 @@ def composites_grid(images: Sequence[xr.DataArray], titles: Sequence[str]):
 
 def scheme_legend_handles(ids: Sequence[int] | None = None) -> list[Patch]:
     return [Patch(facecolor=scheme.get(i).colour, label=f"{i} {scheme.get(i).name}") for i in (ids or scheme.CLASS_IDS)]
+
+
+def scheme_legend(columns: int = 2):
+    """The ten classes as swatches in the scheme's colours with their codes and names (the README's legend)."""
+    rows, width = -(-len(scheme.CLASSES) // columns), 9.0  # a column, in rows: fits the longest name
+    fig, ax = plt.subplots(figsize=(0.4 * width * columns, 0.4 * rows + 0.1))
+    for index, c in enumerate(scheme.CLASSES):
+        x, y = index // rows * width, rows - 1 - index % rows
+        ax.add_patch(plt.Rectangle((x, y + 0.1), 0.6, 0.8, facecolor=c.colour, edgecolor="0.3", linewidth=0.5))
+        ax.text(x + 0.8, y + 0.5, f"{c.id}  {c.name}", va="center", fontsize=9)
+    ax.set_xlim(0, width * columns)
+    ax.set_ylim(0, rows)
+    ax.set_axis_off()
+    return fig
 
 
 def show_classes(mask: xr.DataArray, ax=None, title: str | None = None, legend: bool = True):
@@ -119,7 +134,7 @@ def index_maps(maps: dict[str, xr.DataArray], title: str = ""):
     """One panel per spectral index on a shared -1..1 diverging scale."""
     fig, axes = plt.subplots(1, len(maps), figsize=(4.2 * len(maps), 4), squeeze=False)
     for ax, (name, values) in zip(axes[0], maps.items()):
-        shown = ax.imshow(values.values, cmap="RdYlGn", vmin=-1, vmax=1, extent=extent_km(values))
+        shown = ax.imshow(values.values, cmap=INDEX_CMAP, vmin=-1, vmax=1, extent=extent_km(values))
         ax.set_title(f"{name} {title}".strip(), fontsize=9)
         ax.set_xlabel("easting (km)")
     axes[0, 0].set_ylabel("northing (km)")
@@ -268,16 +283,58 @@ def imbalance_figure(ratio: float = 10.0, **kwargs):
     return fig
 
 
-def imbalance_widget(ratios: Sequence[float] = (1, 2, 5, 10, 20, 50, 100)):
-    """An ipywidgets slider over `ratios` redrawing `imbalance_figure`, or None without ipywidgets."""
+def imbalance_widget(ratios: Sequence[float] = (1, 2, 5, 10, 20, 50, 100), **kwargs):
+    """An ipywidgets slider over `ratios` redrawing `imbalance_figure` (kwargs: `metrics.synthetic_imbalance`'s),
+    or None without ipywidgets."""
     try:
         import ipywidgets
     except ImportError:
         return None
 
     def draw(ratio):
-        imbalance_figure(ratio)
+        imbalance_figure(ratio, **kwargs)
         plt.show()
 
     slider = ipywidgets.SelectionSlider(options=list(ratios), value=ratios[len(ratios) // 2], description="ratio")
     return ipywidgets.interactive(draw, ratio=slider)
+
+
+COVERED, MISSED = "#0072B2", "#D55E00"  # Okabe-Ito blue and vermillion: distinct under protanopia and deuteranopia
+
+
+def coverage_figure(runs: pd.DataFrame, by_size: pd.DataFrame, shown: int = 40, title: str = ""):
+    """Left: the first `shown` simulated 95% intervals (from `sampling.simulate`) against the true area and the
+    pixel count; right: mean interval half-width against the sample size (from `sampling.coverage_by_size`),
+    with a 1/sqrt(n) guide and each size's coverage."""
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.2), constrained_layout=True)
+    first = runs.head(shown)
+    colours = np.where(first.covered, COVERED, MISSED)
+    left.hlines(np.arange(len(first)), first.low_ha, first.high_ha, colors=colours, linewidth=2)
+    left.scatter(first.estimate_ha, np.arange(len(first)), c=colours, s=10, zorder=3)
+    left.axvline(runs.attrs["true_area_ha"], color="black", label=f"true area {runs.attrs['true_area_ha']:.1f} ha")
+    left.axvline(runs.attrs["pixel_area_ha"], color="grey", linestyle="--", label=f"pixel count {runs.attrs['pixel_area_ha']:.1f} ha")
+    left.plot([], [], color=COVERED, label="interval covers the true area")
+    left.plot([], [], color=MISSED, label="interval misses it")
+    left.set_xlabel("estimated area (ha) with 95% interval")
+    left.set_ylabel("simulated sample")
+    left.set_title(f"{runs.covered.mean():.0%} of {len(runs)} intervals of {runs.attrs['points']} points cover the truth", fontsize=10)
+    left.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=2)
+    n = by_size.index.to_numpy(dtype=float)
+    right.loglog(n, by_size.mean_ci95_ha, "o-", color=COVERED, label="mean 95% half-width")
+    right.loglog(n, by_size.mean_ci95_ha.iloc[0] * np.sqrt(n[0] / n), ":", color="grey", label="1/sqrt(n)")
+    for size, row in by_size.iterrows():
+        right.annotate(f"{row.coverage:.0%}", (size, row.mean_ci95_ha), textcoords="offset points", xytext=(4, 6), fontsize=8)
+    from matplotlib.ticker import NullFormatter, ScalarFormatter
+
+    right.set_xticks(n)
+    for axis in (right.xaxis, right.yaxis):
+        axis.set_major_formatter(ScalarFormatter())
+        axis.set_minor_formatter(NullFormatter())
+    right.set_yticks(by_size.mean_ci95_ha.round(1).to_numpy())
+    right.set_xlabel("points in the sample")
+    right.set_ylabel("95% half-width (ha)")
+    right.set_title("the interval narrows as 1/sqrt(n); labels: coverage", fontsize=10)
+    right.legend(fontsize=8)
+    if title:
+        fig.suptitle(title)
+    return fig

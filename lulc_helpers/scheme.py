@@ -1,7 +1,12 @@
 """The paper's 10-class mining-aware land-cover scheme (Section 2.2), in one table.
 
-Code 0 means unlabelled / nodata everywhere in this package. Names and colours follow
-the README of the data repository bh-del/lulc_mining.
+Code 0 means unlabelled / nodata everywhere in this package. Names follow the README of the
+data repository bh-del/lulc_mining. Its colours (four greens, two greys) could not be told apart
+by many readers, so the colours here are this project's: every two classes differ by CIELAB
+dE76 >= 26 for normal vision and for simulated protanopia and deuteranopia (Machado et al. 2009,
+severity 1), and by >= 19 for tritanopia, while keeping their meaning: forests dark greens, crops
+yellow and yellow-green, grassland pale green, water blue, urban red, bare soil brown, roads grey,
+quarries purple (the colour CORINE gives mineral extraction sites). tests/test_palette.py checks it.
 """
 
 from __future__ import annotations
@@ -23,16 +28,16 @@ class LandCoverClass:
 
 
 CLASSES: tuple[LandCoverClass, ...] = (
-    LandCoverClass(1, "conifer_forest", "Conifer forest", "#2e8b57"),
-    LandCoverClass(2, "mixed_forest", "Mixed forest", "#3cb371"),
-    LandCoverClass(3, "urban", "Urban", "#8b0000"),
-    LandCoverClass(4, "crops_before_harvest", "Crops before harvest / early spring", "#deb887"),
-    LandCoverClass(5, "bare_soil", "Bare soil", "#a0522d"),
-    LandCoverClass(6, "permanent_grassland", "Permanent grassland", "#32cd32"),
-    LandCoverClass(7, "roads", "Roads", "#808080"),
-    LandCoverClass(8, "water", "Water", "#1e90ff"),
-    LandCoverClass(9, "crops_vegetation_stage", "Crops in vegetation stage", "#228b22"),
-    LandCoverClass(10, "quarries", "Quarries, open pits", "#696969"),
+    LandCoverClass(1, "conifer_forest", "Conifer forest", "#003826"),
+    LandCoverClass(2, "mixed_forest", "Mixed forest", "#4d7758"),
+    LandCoverClass(3, "urban", "Urban", "#aa0000"),
+    LandCoverClass(4, "crops_before_harvest", "Crops before harvest / early spring", "#fef083"),
+    LandCoverClass(5, "bare_soil", "Bare soil", "#bc8d4f"),
+    LandCoverClass(6, "permanent_grassland", "Permanent grassland", "#80f0b0"),
+    LandCoverClass(7, "roads", "Roads", "#aaadb5"),
+    LandCoverClass(8, "water", "Water", "#1786d5"),
+    LandCoverClass(9, "crops_vegetation_stage", "Crops in vegetation stage", "#6fc800"),
+    LandCoverClass(10, "quarries", "Quarries, open pits", "#7b467e"),
 )
 
 CLASS_IDS: tuple[int, ...] = tuple(c.id for c in CLASSES)
@@ -65,7 +70,7 @@ def rgb(class_id: int) -> tuple[int, int, int]:
 
 
 def legend_dict(ids: Iterable[int] | None = None) -> dict[str, str]:
-    """`{"1 Conifer forest": "2e8b57", ...}`, the form geemap's add_legend takes."""
+    """`{"1 Conifer forest": "003826", ...}`, the form geemap's add_legend takes."""
     return {f"{c} {get(c).name}": get(c).colour.lstrip("#") for c in (CLASS_IDS if ids is None else ids)}
 
 

@@ -223,7 +223,7 @@ def test_write_classification_round_trip(tmp_path):
         assert np.array_equal(src.read(1), classified.values)
         assert src.transform == classified.rio.transform()
         colours = src.colormap(1)
-    assert colours[10] == (0x69, 0x69, 0x69, 255) and colours[1] == (0x2E, 0x8B, 0x57, 255)  # data README colours
+    assert colours[10] == (0x7B, 0x46, 0x7E, 255) and colours[1] == (0x00, 0x38, 0x26, 255)  # quarries, conifer forest
     assert [p.name for p in path.parent.iterdir()] == ["rf.tif"]  # no temporary left behind
 
 
@@ -268,13 +268,19 @@ def test_mcnemar_table_counts_discordant_pairs():
     assert (row["only base right"], row["only other right"]) == (3, 1)
 
 
-def test_unet_map_prefers_our_run(tmp_path, monkeypatch, strzegom_test, data_root):
+def test_unet_map_prefers_our_run_and_says_which(tmp_path, monkeypatch, capsys, strzegom_test, data_root):
     monkeypatch.setenv(runtime.RUNS_DIR_ENV, str(tmp_path / "runs"))
-    assert classical.unet_prediction_path() == data_root / strzegom_test.published_prediction
+    published = classical.unet_prediction_path()
+    assert published == data_root / strzegom_test.published_prediction
+    assert classical.unet_map_source(published) == "the paper's published U-Net map"
+    assert "published" in capsys.readouterr().out
     ours = tmp_path / "runs" / "predictions" / "unet_strzegom_20230709.tif"
     ours.parent.mkdir(parents=True)
     ours.write_bytes(b"")
     assert classical.unet_prediction_path() == ours
+    assert classical.unet_map_source(ours) == "the U-Net map notebook 03 wrote on this machine"
+    assert "notebook 03" in capsys.readouterr().out
+    assert classical.unet_prediction_path(report=False) == ours and capsys.readouterr().out == ""
 
 
 def test_runs_dir_defaults_to_the_project_and_follows_the_environment(tmp_path, monkeypatch):
@@ -304,14 +310,16 @@ def test_oa_summary_puts_the_papers_oa_beside_ours():
     assert table.loc["Random Forest", ("OA", "this run")] == pytest.approx(7 / 8)
     # macro F1: class 1: 2*3/(6+1) = 6/7, class 2: 2*4/(8+1) = 8/9
     assert table.loc["Random Forest", ("macro F1", "this run")] == pytest.approx((6 / 7 + 8 / 9) / 2)
-    assert table.loc["Random Forest", ("macro F1", "paper")] == pytest.approx(7.1 / 9, abs=1e-4)  # hand sum of Table RF F1
+    assert table.loc["Random Forest", ("macro F1", "paper")] == 0.7100  # the RF table's printed Mean row (Section 3.2)
+    # the mean of the RF table's nine printed class F1 values, summed by hand: 7.1 / 9
+    assert table.loc["Random Forest", ("macro F1", "paper, mean of its class rows")] == pytest.approx(7.1 / 9, abs=1e-4)
 
 
 def test_headline_comparison_sets_the_papers_samples_beside_ours():
     index = pd.MultiIndex.from_product([["pts", "px"], ["U-Net", "CART", "Random Forest", "SVM (linear)"]])
     table = pd.DataFrame({"OA": [0.9, 0.6, 0.65, 0.7, 0.95, 0.66, 0.72, 0.78]}, index=index)
     headline = classical.headline_comparison(table, "pts", "px")
-    # the paper: U-Net OA 0.9464 on every reference pixel (Table 8), CART 0.7679 and SVM 0.7857 on 280 points
+    # the paper: U-Net OA 0.9464 on every reference pixel (its Strzegom table, Section 3.1), CART 0.7679 and SVM 0.7857 on 280 points
     assert headline.loc["U-Net", "paper"] == 0.9464 and headline.loc["U-Net", "paper measured on"] == "all reference pixels"
     assert headline.loc["SVM (linear)", "paper"] == 0.7857 and headline.loc["CART", "paper measured on"] == "280 test points"
     assert headline.loc["CART", "this run, pts"] == 0.6 and headline.loc["SVM (linear)", "this run, px"] == 0.78
@@ -338,7 +346,7 @@ def test_cli_classify_local_writes_a_geotiff(tmp_path, capsys, strzegom_test):
     assert set(np.unique(classified.values)) <= {0, *scheme.CLASS_IDS}
     assert (classified.values == 0).mean() < 0.02  # only the image's edge pixels without data
     with rasterio.open(out) as src:
-        assert src.colormap(1)[10][:3] == (0x69, 0x69, 0x69) and src.colormap(1)[8][:3] == (0x1E, 0x90, 0xFF)  # data README
+        assert src.colormap(1)[10][:3] == (0x7B, 0x46, 0x7E) and src.colormap(1)[8][:3] == (0x17, 0x86, 0xD5)  # quarries, water
 
 
 def test_cli_classify_gee_without_project_is_one_line(monkeypatch, capsys, tmp_path):

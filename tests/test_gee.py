@@ -153,7 +153,7 @@ def test_vis_params_use_the_scheme_palette():
 
     vis = gee.vis_params()
     assert (vis["min"], vis["max"]) == (1, 10)
-    assert vis["palette"][0] == "2e8b57" and vis["palette"][9] == "696969"  # conifer forest, quarries (data README)
+    assert vis["palette"][0] == "003826" and vis["palette"][9] == "7b467e"  # conifer forest, quarries
     assert vis["palette"] == [scheme.get(k).colour.lstrip("#") for k in range(1, 11)]
 
 
@@ -177,5 +177,5 @@ def test_download_lands_on_the_local_grid_with_colours(ee_offline, monkeypatch, 
     assert request["crs_transform"] == [10.0, 0.0, 585420.0, 0.0, -10.0, 5652250.0]
     with rasterio.open(path) as src:
         assert (src.width, src.height, src.nodata) == (401, 401, 0)
-        assert src.colormap(1)[10][:3] == (0x69, 0x69, 0x69)
+        assert src.colormap(1)[10][:3] == (0x7B, 0x46, 0x7E)  # quarries, purple
     assert sorted(p.name for p in tmp_path.iterdir()) == ["rf_gee.tif"]

@@ -3,6 +3,8 @@ and reading every layer's class at a clicked point. No network, no Earth Engine.
 
 import base64
 import io
+import json
+import re
 import sys
 
 import numpy as np
@@ -16,8 +18,12 @@ from lulc_helpers import maps, scheme
 
 pytest.importorskip("geemap")
 
-# Colours of the data README (bh-del/lulc_mining), written out here as the independent source.
-README_COLOURS = {1: (0x2E, 0x8B, 0x57), 3: (0x8B, 0x00, 0x00), 8: (0x1E, 0x90, 0xFF), 10: (0x69, 0x69, 0x69)}
+def _hex(colour):
+    return tuple(int(colour.lstrip("#")[i : i + 2], 16) for i in (0, 2, 4))
+
+
+# the class colours as written in the scheme's table (parsed from hex here, not through scheme.rgb)
+COLOURS = {c.id: _hex(c.colour) for c in scheme.CLASSES}
 ORIGIN = (585420.0, 5652250.0)  # the Strzegom grid, EPSG:32633
 
 
@@ -55,10 +61,10 @@ def test_class_overlay_colours_follow_the_scheme(layers):
     url, ((south, west), (north, east)) = maps.class_overlay(layers["RF"])
     rgba = _decode(url)
     h, w, _ = rgba.shape
-    assert tuple(rgba[h // 2, w // 4]) == (*README_COLOURS[10], 255)
-    assert tuple(rgba[h // 2, 3 * w // 4]) == (*README_COLOURS[1], 255)
+    assert tuple(rgba[h // 2, w // 4]) == (*COLOURS[10], 255)
+    assert tuple(rgba[h // 2, 3 * w // 4]) == (*COLOURS[1], 255)
     colours = {tuple(c) for c in rgba.reshape(-1, 4)}
-    assert colours <= {(*README_COLOURS[10], 255), (*README_COLOURS[1], 255), (0, 0, 0, 0)}
+    assert colours <= {(*COLOURS[10], 255), (*COLOURS[1], 255), (0, 0, 0, 0)}
     # bounds enclose the grid's corners (pyproj, independently of rasterio)
     for x, y in [(ORIGIN[0], ORIGIN[1]), (ORIGIN[0] + 400, ORIGIN[1] - 400)]:
         lat, lon = _latlon(x, y)
@@ -74,17 +80,16 @@ def test_class_map_layers_legend_and_switcher(layers):
     assert [layer.name for layer in overlays] == ["RF", "Reference"]
     reference = _decode(overlays[1].url)
     h, w, _ = reference.shape
-    assert tuple(reference[h // 4, w // 2][:3]) == README_COLOURS[8] and tuple(reference[3 * h // 4, w // 2][:3]) == README_COLOURS[3]
+    assert tuple(reference[h // 4, w // 2][:3]) == COLOURS[8] and tuple(reference[3 * h // 4, w // 2][:3]) == COLOURS[3]
     assert any(isinstance(c, ipyleaflet.LayersControl) for c in m.controls)
     legend = next(c.widget for c in m.controls if type(getattr(c, "widget", None)).__name__ == "Legend")
     assert len(legend.legend_keys) == 10
-    assert legend.legend_keys[9] == "10 Quarries, open pits" and legend.legend_colors[9] == "#696969"
-    assert legend.legend_keys[0] == "1 Conifer forest" and legend.legend_colors[0] == "#2e8b57"
+    assert legend.legend_keys[9] == "10 Quarries, open pits" and _hex(legend.legend_colors[9]) == COLOURS[10]
+    assert legend.legend_keys[0] == "1 Conifer forest" and _hex(legend.legend_colors[0]) == COLOURS[1]
 
 
-def test_true_colour_layer_is_first_when_an_image_is_given(layers):
-    import ipyleaflet
-
+@pytest.fixture(scope="module")
+def image(layers):
     rng = np.random.default_rng(0)
     values = rng.integers(0, 3000, (10, 40, 40)).astype(np.uint16)
     image = xr.DataArray(values, dims=("band", "y", "x"),
@@ -92,6 +97,23 @@ def test_true_colour_layer_is_first_when_an_image_is_given(layers):
                                  "y": layers["RF"].y, "x": layers["RF"].x})
     image.rio.write_crs("EPSG:32633", inplace=True)
     image.rio.write_transform(layers["RF"].rio.transform(), inplace=True)
+    return image
+
+
+def _overlays(m):
+    import ipyleaflet
+
+    return [layer for layer in m.layers if isinstance(layer, ipyleaflet.ImageOverlay)]
+
+
+def _style_sheets(m):
+    """The text of every <style> element carried by a widget control of map `m`."""
+    return [s for c in m.controls for s in re.findall(r"<style>(.*?)</style>", getattr(getattr(c, "widget", None), "value", "") or "", re.S)]
+
+
+def test_true_colour_layer_is_first_when_an_image_is_given(layers, image):
+    import ipyleaflet
+
     m = maps.class_map(layers, image)
     overlays = [layer.name for layer in m.layers if isinstance(layer, ipyleaflet.ImageOverlay)]
     assert overlays == ["True colour (B04 B03 B02)", "RF", "Reference"]
@@ -113,24 +135,76 @@ def test_click_reads_every_layer(layers):
     assert "no data" in maps.describe_point(layers, 52.0, 21.0)
 
 
-def test_side_by_side_maps_are_linked(layers):
-    import ipyleaflet
+def test_side_by_side_maps_are_linked_in_two_equal_grid_columns(layers):
+    import ipywidgets
 
     box = maps.side_by_side(("RF", layers["RF"]), ("Reference", layers["Reference"]))
     left, right = box.children
-    assert [l.name for l in left.layers if isinstance(l, ipyleaflet.ImageOverlay)] == ["RF"]
-    assert [l.name for l in right.layers if isinstance(l, ipyleaflet.ImageOverlay)] == ["Reference"]
+    assert [l.name for l in _overlays(left)] == ["RF"]
+    assert [l.name for l in _overlays(right)] == ["Reference"]
     linked = {(link.source[1], link.target[1]) for link in box.links}
     assert linked == {("center", "center"), ("zoom", "zoom")}
     assert all(link.source[0] is left and link.target[0] is right for link in box.links)
+    # each pane gets its width from its own grid column from the start, never squeezed from full width
+    assert isinstance(box, ipywidgets.GridBox)
+    columns = re.findall(r"[\w-]*\([^)]*\)|\S+", box.layout.grid_template_columns)
+    assert len(columns) == 2 and columns[0] == columns[1] and "fr" in columns[0]
+    assert all(m.layout.width in (None, "auto") for m in (left, right))
 
 
-def test_colourise_matches_the_scheme_table():
-    rgba = maps.colourise(np.arange(11).reshape(1, 11))
-    assert tuple(rgba[0, 0]) == (0, 0, 0, 0)
-    for code, colour in README_COLOURS.items():
+def test_true_colour_is_reachable_in_side_by_side_and_saved_once(layers, image):
+    import ipyleaflet
+    from ipywidgets.embed import dependency_state
+
+    box = maps.side_by_side(("RF", layers["RF"]), ("Reference", layers["Reference"]), image)
+    for m, name in zip(box.children, ("RF", "Reference")):
+        assert [l.name for l in _overlays(m)] == [maps.TRUE_COLOUR_NAME, name]  # true colour under the classes
+        assert any(isinstance(c, ipyleaflet.LayersControl) for c in m.controls)  # ... and a switcher to reveal it
+    left, right = (_overlays(m)[0] for m in box.children)
+    assert left is right
+    state = dependency_state(box)
+    true_colour_url = left.url
+    assert json.dumps(state).count(true_colour_url) == 1
+    assert true_colour_url.startswith("data:image/webp;base64,")
+
+
+def test_no_hidden_layers_and_no_kernel_only_widgets(layers, image):
+    from ipywidgets.embed import dependency_state
+
+    for widget in (maps.class_map(layers, image), maps.side_by_side(("RF", layers["RF"]), ("Reference", layers["Reference"]), image)):
+        for m in getattr(widget, "children", [widget]):
+            assert all(layer.opacity > 0 and getattr(layer, "visible", True) for layer in m.layers)
+        kinds = {v["state"].get("_anywidget_id", v["model_name"]) for v in dependency_state(widget).values()}
+        # geemap's toolbar, layer manager and search bar need a kernel; only the legend may be an anywidget
+        assert not {k for k in kinds if k.startswith("geemap.") and k != "geemap.map_widgets.Legend"}
+
+
+def test_class_layers_are_drawn_nearest_neighbour(layers, image):
+    import ipyleaflet
+
+    maps_to_check = [maps.class_map(layers, image), *maps.side_by_side(("RF", layers["RF"]), ("Reference", layers["Reference"]), image).children]
+    for m in maps_to_check:
+        sheets = _style_sheets(m)
+        pixelated = {cls for sheet in sheets for cls in re.findall(r"\.([\w-]+)\s*\{[^}]*image-rendering:\s*pixelated", sheet)}
+        for layer in _overlays(m):
+            state = layer.get_state()
+            if layer.name == maps.TRUE_COLOUR_NAME:
+                assert "class_name" not in state
+                continue
+            # the class name reaches Leaflet as the `className` option of L.imageOverlay
+            assert "class_name" in state["options"] and state["class_name"] in pixelated
+        style_controls = [c for c in m.controls if isinstance(c, ipyleaflet.WidgetControl) and "<style>" in getattr(c.widget, "value", "")]
+        assert style_controls and all(c.transparent_bg and c.widget.layout.display == "none" for c in style_controls)
+
+
+def test_class_png_is_the_scheme_table_with_transparent_nodata():
+    codes = np.arange(11, dtype=np.uint8).reshape(1, 11)
+    buffer = io.BytesIO()
+    maps.class_png(codes).save(buffer, format="PNG")
+    rgba = np.asarray(Image.open(io.BytesIO(buffer.getvalue())).convert("RGBA"))
+    assert rgba[0, 0, 3] == 0
+    for code, colour in COLOURS.items():
         assert tuple(rgba[0, code]) == (*colour, 255)
-    assert [tuple(rgba[0, k][:3]) for k in scheme.CLASS_IDS] == [scheme.rgb(k) for k in scheme.CLASS_IDS]
 
 
 def test_static_figure_has_a_panel_per_layer(layers):

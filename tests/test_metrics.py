@@ -11,7 +11,7 @@ from sklearn import metrics as skm
 
 from lulc_helpers import cli, data, metrics
 
-# ---------------------------------------------------------------- the paper's numbers (Tables 5-9)
+# ---------------------------------------------------------------- the paper's numbers (Sections 2.5 and 3.1)
 
 # Strzegom U-Net matrix as printed (rows = classified, columns = reference), classes 1-5, 7-10
 STRZEGOM_LABELS = [1, 2, 3, 4, 5, 7, 8, 9, 10]
@@ -126,6 +126,23 @@ def test_three_class_example_matches_the_paper():
     assert table.loc["Overall", "ACC"] == pytest.approx(80 / 110)
 
 
+
+def test_package_copies_of_the_worked_examples_match_this_transcription():
+    # notebook 05 reads the paper's worked examples and Olofsson et al.'s from metrics; this file transcribes them apart
+    assert metrics.PAPER_BINARY_COUNTS == {"TP": 40, "FN": 10, "FP": 5, "TN": 45}
+    assert metrics.PAPER_BINARY_RESULTS == {"ACC": 0.85, "TNR": 0.90, "PA": 0.80, "UA": 0.89, "F1": 0.84, "OA": 0.85}
+    assert (np.array(metrics.PAPER_THREE_CLASS_ACTUAL_ROWS).T == THREE_CLASS).all()
+    printed = metrics.PAPER_THREE_CLASS_TABLE
+    assert [printed[k][:4] for k in ("A", "B", "C", "Mean")] == [
+        (0.864, 0.929, 0.750, 0.857), (0.800, 0.857, 0.700, 0.737), (0.791, 0.813, 0.733, 0.595), (0.818, 0.866, 0.728, 0.730)]
+    assert [printed[k][4] for k in ("A", "B", "C", "Mean")] == [0.799, 0.718, 0.655, 0.724]
+    assert printed["Overall"][0] == 0.7270
+    assert metrics.PAPER_UNET_TEXT == {"OA": 0.9460, "mean PA": 0.9207, "mean UA": 0.8404, "mean F1": 0.8707}
+    assert metrics.OLOFSSON_COUNTS == [[66, 0, 5, 4], [0, 55, 8, 12], [1, 0, 153, 11], [2, 1, 9, 313]]
+    assert metrics.OLOFSSON_MAPPED_AREAS == [200000, 150000, 3200000, 6450000]
+    assert metrics.OLOFSSON_PUBLISHED == {"UA class 1": (0.88, 0.07), "PA class 1": (0.75, 0.21), "OA": (0.95, 0.02),
+                                          "area class 1 (pixels)": (235086, 68418)}
+
 # ---------------------------------------------------------------- the U-Net tables, both readings
 
 
@@ -151,6 +168,17 @@ def test_standard_reading_is_sklearn_with_reference_as_truth(name, matrix, label
     np.testing.assert_allclose(sides[("PA", "this run")], recall)
     assert sides[("PA", "paper")].tolist() == [printed[c][2] for c in labels]
     assert sides[("UA", "paper")].tolist() == [printed[c][3] for c in labels]
+
+
+def test_side_by_side_leaves_a_class_the_paper_does_not_print_empty():
+    # Strzegom with its class-6 predictions kept: the paper prints no row 6, so that row's paper values are NaN
+    labels = [*STRZEGOM_LABELS[:5], 6, *STRZEGOM_LABELS[5:]]
+    matrix = np.insert(np.insert(np.array(STRZEGOM), 5, 0, axis=1), 5, [0, 2, 0, 5, 0, 0, 0, 0, 7, 3], axis=0)
+    sides = metrics.readings_side_by_side(matrix, labels, metrics.PAPER_UNET_TABLES["strzegom"])
+    assert np.isnan(sides.loc[6, ("PA", "paper")]) and np.isnan(sides.loc[6, ("UA", "paper")])
+    assert np.isnan(sides.loc[6, ("PA", "this run")])  # class 6 is absent from the reference: recall is 0 / 0
+    assert sides.loc[6, ("UA", "this run")] == 0  # and none of the 17 pixels mapped as 6 is right
+    assert sides.loc[1, ("PA", "paper")] == STRZEGOM_TABLE[1][2]
 
 
 @pytest.mark.parametrize("name, matrix, labels, printed, oa", PAPER_CASES, ids=[c[0] for c in PAPER_CASES])
@@ -262,7 +290,7 @@ def test_olofsson_worked_example():
     assert round(estimate.overall_accuracy_ci, 2) == 0.02
     assert round(table.area.iloc[0]) == 235086
     assert round(table.area_ci.iloc[0]) == 68418
-    # Table 9, the estimated error matrix in area proportions (4 decimals)
+    # Olofsson et al.'s Table 9, the estimated error matrix in area proportions (4 decimals)
     table_9 = [[0.0176, 0, 0.0013, 0.0011], [0, 0.0110, 0.0016, 0.0024],
                [0.0019, 0, 0.2967, 0.0213], [0.0040, 0.0020, 0.0179, 0.6212]]
     np.testing.assert_allclose(estimate.proportions.to_numpy(), table_9, atol=0.00005 + 1e-9)

@@ -73,3 +73,26 @@ def test_imbalance_figures_share_one_colour_per_score():
     plt.close("all")
     with pytest.raises(ValueError):
         plots.normalised(MATRIX, "diagonal")
+
+
+def test_scheme_legend_shows_every_class_in_its_colour():
+    from matplotlib.colors import to_hex
+
+    fig = plots.scheme_legend()
+    ax = fig.axes[0]
+    swatches = [to_hex(p.get_facecolor()) for p in ax.patches]
+    labels = [t.get_text() for t in ax.texts]
+    assert swatches == [c.colour for c in scheme.CLASSES]
+    assert labels == [f"{c.id}  {c.name}" for c in scheme.CLASSES]
+    plt.close(fig)
+
+
+def test_index_maps_use_a_colour_blind_safe_diverging_map():
+    import xarray as xr
+
+    values = xr.DataArray(np.linspace(-1, 1, 16).reshape(4, 4), dims=("y", "x"), coords={"y": np.arange(4) * -10.0, "x": np.arange(4) * 10.0})
+    fig = plots.index_maps({"NDVI": values})
+    image = fig.axes[0].images[0]
+    assert image.get_cmap().name == "BrBG"  # RdYlGn's red and green ends look alike to deuteranopes
+    assert image.get_clim() == (-1, 1)
+    plt.close(fig)

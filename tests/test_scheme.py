@@ -12,19 +12,20 @@ def _data_readme_classes():
     return [(int(n), colour) for n, colour in re.findall(r"^(\d+)\. <span style=\"color:(#[0-9a-f]{6});", text, re.M)]
 
 
-def test_ten_classes_with_the_data_repository_colours():
-    assert _data_readme_classes() == [(c.id, c.colour) for c in scheme.CLASSES]
+def test_ten_classes_numbered_as_in_the_data_repository():
+    # the ids are the data's; the colours are this project's colour-blind-safe ones (tests/test_palette.py)
+    assert [n for n, _ in _data_readme_classes()] == [c.id for c in scheme.CLASSES]
     assert scheme.CLASS_IDS == tuple(range(1, 11)) and scheme.QUARRY == 10
     assert scheme.get(10).name.startswith("Quarries")
 
 
 def test_colour_helpers_agree_with_the_table():
-    assert scheme.rgb(8) == (0x1E, 0x90, 0xFF)
-    assert scheme.legend_dict([4, 10]) == {"4 Crops before harvest / early spring": "deb887", "10 Quarries, open pits": "696969"}
+    assert scheme.rgb(8) == (0x17, 0x86, 0xD5)
+    assert scheme.legend_dict([4, 10]) == {"4 Crops before harvest / early spring": "fef083", "10 Quarries, open pits": "7b467e"}
     table = scheme.gdal_colour_table()
-    assert table[0][3] == 0 and table[1] == (0x2E, 0x8B, 0x57, 255)
+    assert table[0][3] == 0 and table[1] == (0x00, 0x38, 0x26, 255)
     cmap, norm = scheme.colormap()
-    assert cmap(norm(3))[:3] == pytest.approx((0x8B / 255, 0, 0))
+    assert cmap(norm(3))[:3] == pytest.approx((0xAA / 255, 0, 0))
 
 
 def test_validate_codes():

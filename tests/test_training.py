@@ -129,7 +129,7 @@ def test_lulc_predict_writes_a_coloured_geotiff(trained, tmp_path, capsys):
         assert out.dtypes[0] == "uint8" and out.nodata == 0 and (out.height, out.width) == (70, 70)
         colours = out.colormap(1)
         classes = out.read(1)
-    assert colours[10][:3] == tuple(int("696969"[i : i + 2], 16) for i in (0, 2, 4))  # quarries, the data README
+    assert colours[10][:3] == (0x7B, 0x46, 0x7E)  # quarries, purple in the scheme's table
     assert (classes[:3] == 0).all() and set(np.unique(classes[3:])) <= set(scheme.CLASS_IDS)
 
 
