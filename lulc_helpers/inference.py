@@ -17,6 +17,7 @@ them, so no two tasks write the file at once.
 from __future__ import annotations
 
 import contextlib
+import gc
 import logging
 import math
 import os
@@ -39,6 +40,8 @@ from .model import UNet
 from .patches import SYMMETRIES, Normalisation, turn, unturn, valid_pixels
 
 DEFAULT_BLOCK = 1024  # pixels; 1024 + one window of input per block: about 1 GB resident with the cpu preset
+# GDAL's block cache defaults to 5% of the machine's memory; over a raster larger than that, it would grow to it
+GDAL_CACHE_BYTES = 64 * 2**20
 
 
 # ---------------------------------------------------------------- in memory
@@ -261,7 +264,13 @@ def classify_block(classifier, source: Source, block) -> tuple:
     """(block, uint8 codes of the block): read what the block needs, classify it, keep the block."""
     (r0, r1), (c0, c1) = block
     rows, cols = classifier.reads((r0, r1), (c0, c1), source.height, source.width)
-    codes = classifier.classify(source.read(rows, cols))
+    with rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_BYTES):
+        image = source.read(rows, cols)
+    codes = classifier.classify(image)
+    del image
+    # xarray's .rio accessor and its array refer to each other; without a collection, the cycles of several
+    # blocks (hundreds of MB each) would wait for Python's occasional cycle collector
+    gc.collect()
     return block, codes[r0 - rows[0] : r1 - rows[0], c0 - cols[0] : c1 - cols[0]]
 
 
@@ -343,7 +352,9 @@ def classify_raster(
     )
     transform = rasterio.Affine(*raster.transform[:6])
     bar = tqdm(total=raster.height * raster.width, unit="px", unit_scale=True, desc=Path(out).name, disable=not progress)
-    with bar, outputs.write_class_map_blocks(out, raster.height, raster.width, raster.crs, transform, description, cog) as written:
+    with bar, rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_BYTES), outputs.write_class_map_blocks(
+        out, raster.height, raster.width, raster.crs, transform, description, cog
+    ) as written:
         for done, (((r0, r1), (c0, c1)), codes) in enumerate(results, 1):
             written.write(r0, c0, codes)
             bar.update((r1 - r0) * (c1 - c0))

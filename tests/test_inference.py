@@ -88,10 +88,10 @@ def test_the_output_is_a_tiled_coloured_class_map_and_a_cog_when_asked(checkpoin
         assert (out.crs, out.transform, out.shape) == (source.crs, source.transform, source.shape)
         assert out.profile["tiled"] and out.block_shapes == [(256, 256)] and out.compression.value == "DEFLATE"
         assert out.nodata == 0 and out.dtypes == ("uint8",)
-        assert out.colormap(1)[10][:3] == (0x69, 0x69, 0x69)  # quarries, the data README
+        assert out.colormap(1)[10][:3] == (0x7B, 0x46, 0x7E)  # quarries, purple in the scheme's table
     with rasterio.open(cog.path) as out:
         assert out.tags(ns="IMAGE_STRUCTURE").get("LAYOUT") == "COG"
-        assert out.overviews(1) and out.colormap(1)[10][:3] == (0x69, 0x69, 0x69)
+        assert out.overviews(1) and out.colormap(1)[10][:3] == (0x7B, 0x46, 0x7E)
         np.testing.assert_array_equal(out.read(1), _read(plain.path))
     assert not list(tmp_path.glob(f"*{outputs.TEMP_MARK}*"))
 
