@@ -1,18 +1,27 @@
 """The `lulc` command line: one subcommand per step of the workflow.
 
 Each subcommand is an `add_<name>(subparsers)` function that registers its parser and sets
-`handler`; `main` returns the handler's exit code. Errors that name a file (DataError and the
-scheme's UnknownClassError) print one line to stderr and exit 2, no traceback.
+`handler`; `main` returns the handler's exit code. The error policy lives in `main` alone: exit 0
+on success, 1 for a run-time failure (I/O, a missing device or service), 2 for bad input (a data
+file, an option, colliding paths), each with one line on stderr naming the file or option; a
+traceback only with --debug or LULC_DEBUG=1. SIGTERM and Ctrl-C remove unfinished outputs and exit 128 + the signal.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
+import os
+import signal
 import sys
+import threading
+import traceback
 from pathlib import Path
 
-from . import __version__, data, metrics, scheme
+from . import __version__, data, metrics, outputs, runtime, scheme
+
+DEBUG_ENV = "LULC_DEBUG"
 
 
 def add_fetch(subparsers) -> None:
@@ -28,7 +37,7 @@ def add_fetch(subparsers) -> None:
 
 
 def _fetch(args) -> int:
-    dest = args.dest or data.data_dir()
+    dest = Path(args.dest) if args.dest else data.data_dir()
     width = max(len(e.path) for e in data.manifest())
 
     def report(result: data.FetchResult) -> None:
@@ -60,7 +69,7 @@ def add_accuracy(subparsers) -> None:
     )
     parser.add_argument("--field", help="class field of a vector reference (default: label or DN)")
     parser.add_argument(
-        "--exclude-predicted", type=int, nargs="+", default=[], metavar="CODE",
+        "--exclude-predicted", type=_class_code, nargs="+", default=[], metavar="CODE",
         help="leave out pixels classified as these codes (the paper left out class 6 in Strzegom)",
     )
     parser.add_argument(
@@ -75,15 +84,17 @@ def _accuracy(args) -> int:
     classified = data.open_mask(args.classified)
     if args.points:
         return _accuracy_on_points(args, classified)
-    reference = _reference_on_grid(Path(args.reference), classified, args.field)
+    reference, repaired = _reference_on_grid(Path(args.reference), classified, args.field)
     matrix, labels = metrics.confusion_matrix(classified, reference, exclude_predicted=args.exclude_predicted)
     if matrix.sum() == 0:
         raise data.DataError(
             f"{args.reference}: no pixel is labelled in both it and {args.classified} (empty overlap)"
         )
     if args.json:
-        print(json.dumps(metrics.report(matrix, labels)))
+        print(json.dumps({**metrics.report(matrix, labels), "repaired_polygons": repaired}))
         return 0
+    if repaired:
+        print(f"{args.reference}: {_repaired(repaired)}")
     table = metrics.accuracy_table(matrix, labels, reading=args.reading)
     frame = metrics.matrix_frame(matrix, labels)
     print(f"Confusion matrix, rows = classified ({args.classified}), columns = reference ({args.reference}):")
@@ -130,24 +141,51 @@ def _labelled_points(path: str, classified, field: str | None):
 
 
 def _reference_on_grid(path: Path, classified, field: str | None):
-    """The reference as a mask on the classified map's grid; a raster must already share the grid."""
+    """(the reference as a mask on the classified map's grid, polygons repaired); a raster must already share the grid."""
     if path.suffix.lower() in {".tif", ".tiff", ".vrt"}:
         reference = data.open_mask(path)
         data.check_aligned(classified, reference)
-        return reference
-    return data.rasterize_reference(path, classified, field)
+        return reference, 0
+    polygons = data.read_reference(path, field)
+    return data.rasterize_reference(polygons, classified), polygons.attrs["repaired"]
+
+
+def _repaired(count: int) -> str:
+    return f"{count} invalid polygon{'s' * (count != 1)} (self-intersecting) repaired with shapely's make_valid"
 
 
 def _non_negative(number_type):
-    """An argparse type: `number_type` values of at least 0 (a negative area or margin has no meaning)."""
+    """An argparse type: finite `number_type` values of at least 0 (a negative area or margin has no meaning,
+    and NaN would compare false with every threshold)."""
 
     def parse(text: str):
         value = number_type(text)
+        if not math.isfinite(value):
+            raise argparse.ArgumentTypeError(f"{text} is not a finite number")
         if value < 0:
             raise argparse.ArgumentTypeError(f"{text} is negative; use 0 or more")
         return value
 
     return parse
+
+
+def _open_fraction(text: str) -> float:
+    """An argparse type: a number strictly between 0 and 1 (NaN is not)."""
+    value = float(text)
+    if not 0 < value < 1:
+        raise argparse.ArgumentTypeError(f"{text} is not a number strictly between 0 and 1")
+    return value
+
+
+def _class_code(text: str) -> int:
+    """An argparse type: a class code of the scheme."""
+    try:
+        code = int(text)
+    except ValueError:
+        code = None
+    if code not in scheme.CLASS_IDS:
+        raise argparse.ArgumentTypeError(f"{text} is not a class code of the scheme ({scheme.CLASS_IDS[0]}..{scheme.CLASS_IDS[-1]})")
+    return code
 
 
 def add_screen(subparsers) -> None:
@@ -177,14 +215,18 @@ def add_screen(subparsers) -> None:
 def _screen(args) -> int:
     from . import screening
 
+    csv_path = args.csv or Path(args.out).with_suffix(".csv")
+    outputs.refuse_collisions([args.classified, args.permitted], [args.out, csv_path])
     classified = screening.open_classified(args.classified)
     permitted = screening.read_permitted(args.permitted, args.permitted_layer) if args.permitted else None
     candidates = screening.quarry_polygons(classified, args.min_area_ha, args.clean_radius)
     screened = screening.screen(candidates, permitted, args.margin_m, args.max_excess_ha, args.name_field)
     out = screening.write_candidates(screened, args.out)
-    csv_path = screening.write_summary_csv(screened, args.csv or out.with_suffix(".csv"))
+    csv_path = screening.write_summary_csv(screened, csv_path)
     flagged = screened[screened["flagged"]]
     checked = "not checked (no --permitted)" if permitted is None else f"{len(flagged)} flagged ({flagged['area_ha'].sum():.2f} ha)"
+    if permitted is not None and permitted.attrs["repaired"]:
+        checked += f" ({args.permitted}: {_repaired(permitted.attrs['repaired'])})"
     print(
         f"{len(screened)} quarry polygons >= {args.min_area_ha} ha ({screened['area_ha'].sum():.2f} ha), {checked}; "
         f"wrote {out} and {csv_path}"
@@ -224,7 +266,8 @@ def _add_streaming_options(parser) -> None:
 
 
 def _stream(args, classify) -> None:
-    """Run `classify(client)` in this process or on the Dask cluster that `args` name, then say what was written."""
+    """Run `classify(client)` in this process or on the Dask cluster that `args` name, then say what was written.
+    The progress bar goes to a terminal only, so that a failure piped to a log is one line."""
     from . import inference
 
     with inference.dask_client(args.workers, args.scheduler) as client:
@@ -265,18 +308,18 @@ def add_classify(subparsers) -> None:
 
 
 def _classify(args) -> int:
-    from . import classical, inference, outputs
+    from . import classical, inference
 
     if args.per_class < 1:
-        raise data.DataError(f"--per-class {args.per_class}: need at least one training point per class")
+        raise data.OptionError(f"--per-class {args.per_class}: need at least one training point per class")
     if args.backend == "gee":
         if args.region and args.export == "asset" and not args.asset_id:
-            raise data.DataError("--export asset needs --asset-id projects/PROJECT/assets/NAME")
+            raise data.OptionError("--export asset needs --asset-id projects/PROJECT/assets/NAME")
         return _classify_gee(args)
     image = Path(args.image) if args.image else data.data_dir() / data.test_scene().image
     default_out = classical.predictions_dir() / f"{args.method}_{image.stem}.tif" if args.image else classical.prediction_path(args.method)
     out = Path(args.out) if args.out else default_out
-    outputs.refuse_collisions([image], [out])
+    outputs.refuse_collisions([image, *_data_files()], [out])
     _check_image_and_offset(image, args.offset)
     points = classical.training_points(args.per_class, args.seed)
     trained = classical.fit(args.method, points, args.seed)
@@ -284,17 +327,28 @@ def _classify(args) -> int:
     pixels = inference.PixelClassifier(trained, args.offset)
 
     def classify(client):
-        return inference.classify_raster(pixels, image, out, args.block, client, cog=args.cog, description=f"class ({args.method})")
+        return inference.classify_raster(pixels, image, out, args.block, client, sys.stderr.isatty(), args.cog, f"class ({args.method})")
 
     _stream(args, classify)
     return 0
 
 
+def _data_files() -> list[Path]:
+    """The images and masks of the paper's scenes: never an output."""
+    root = data.data_dir()
+    return [root / p for s in data.SCENES for p in (s.image, s.mask) if p]
+
+
 def _classify_gee(args) -> int:
     from . import classical, gee
 
-    if not gee.initialize(args.project, fallback="Authenticate with `earthengine authenticate`, or use --backend local."):
-        return 1
+    out = Path(args.out) if args.out else classical.prediction_path(args.method)
+    if not args.region:
+        outputs.refuse_collisions(_data_files(), [out])
+    try:
+        gee.connect(args.project)
+    except gee.GEEUnavailable as why:
+        raise gee.GEEUnavailable(f"{why}. Authenticate with `earthengine authenticate`, or use --backend local") from None
     if args.region:
         area, crs = gee.read_region(args.region)
         classified = gee.classify_region(args.method, area, args.date or gee.PAPER_DATE, args.days, seed=args.seed)
@@ -303,7 +357,6 @@ def _classify_gee(args) -> int:
         task.start()
         print(f"Earth Engine task {task.id} started: {args.method} over {args.region}, export to {args.export}")
         return 0
-    out = Path(args.out) if args.out else classical.prediction_path(args.method)
     _, grid = data.load_scene(data.test_scene())
     (classified,) = gee.run([args.method], seed=args.seed, like=grid).values()
     gee.download_classified(classified, grid, out)
@@ -349,8 +402,12 @@ def _train(args) -> int:
     if "val_scenes" in chosen:
         chosen["val_scenes"] = tuple(chosen["val_scenes"])
     config = replace(training.PRESETS[args.preset], **chosen)
+    flag = lambda name: "--" + name.replace("_", "-")  # noqa: E731
+    training.check_config(config, flag=flag)
     out = args.out or runtime.runs_dir() / f"unet_{args.preset}_seed{config.seed}"
     split = training.paper_split(config)
+    training.check_config(config, split, flag)
+    outputs.make_folder(out)
     if split.missing:
         print(f"Images not present, trained without: {', '.join(split.missing)}")
     print(f"Training on {', '.join(split.train_names)}; validating on {', '.join(split.val_names) or 'nothing'}")
@@ -404,17 +461,18 @@ def _check_image_and_offset(path, offset: int | None) -> None:
 
 
 def _predict(args) -> int:
-    from . import inference, outputs, runtime
+    from . import inference
 
     outputs.refuse_collisions([args.checkpoint, args.image], [args.out])
     _check_image_and_offset(args.image, args.offset)
+    # on a cluster each worker picks its own best device unless --device names one
+    on_cluster = args.workers is not None or args.scheduler is not None
+    device = args.device if on_cluster else runtime.device(args.device)
 
     def predict(client):
-        # on a cluster each worker picks its own best device unless --device says otherwise
-        device = args.device or (None if client is not None else runtime.pick_device())
         return inference.predict_raster(
             args.checkpoint, args.image, args.out, device, args.offset, not args.no_tta, args.block, args.batch_size,
-            client, cog=args.cog,
+            client, progress=sys.stderr.isatty(), cog=args.cog,
         )
 
     _stream(args, predict)
@@ -436,7 +494,7 @@ def add_sample(subparsers) -> None:
     size = parser.add_mutually_exclusive_group(required=True)
     size.add_argument("--n", type=int, help="total number of points")
     size.add_argument("--target-se", type=float, help="target standard error of overall accuracy, e.g. 0.01")
-    parser.add_argument("--anticipated-ua", type=float, default=sampling.ANTICIPATED_UA,
+    parser.add_argument("--anticipated-ua", type=_open_fraction, default=sampling.ANTICIPATED_UA,
                         help=f"user's accuracy expected of every class, for --target-se (default {sampling.ANTICIPATED_UA})")
     parser.add_argument("--allocation", default="proportional",
                         help="proportional (default), equal, or min:N (proportional with at least N points per class)")
@@ -503,22 +561,76 @@ def _area(args) -> int:
 COMMANDS = [add_fetch, add_train, add_predict, add_classify, add_accuracy, add_screen, add_sample, add_area]
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with its errors on one line (the usage is one --help away)."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="lulc", description="Mining-aware land-cover classification (lulc-mining).")
+    parser = _Parser(prog="lulc", description="Mining-aware land-cover classification (lulc-mining).")
     parser.add_argument("--version", action="version", version=f"lulc-mining {__version__}")
+    debug_help = f"show the traceback of an error (or set {DEBUG_ENV}=1)"
+    parser.add_argument("--debug", action="store_true", help=debug_help)
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for add in COMMANDS:
         add(subparsers)
+    for subparser in subparsers.choices.values():  # `lulc --debug CMD` and `lulc CMD --debug` alike
+        subparser.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=debug_help)
     return parser
+
+
+# Exit codes by exception type, the first match along the exception's class hierarchy wins.
+BAD_INPUT, RUNTIME_FAILURE = 2, 1
+EXIT_CODES: dict[type, int] = {
+    outputs.OutputCollision: BAD_INPUT,
+    data.DataError: BAD_INPUT,
+    data.OptionError: BAD_INPUT,
+    scheme.UnknownClassError: BAD_INPUT,
+    outputs.OutputError: RUNTIME_FAILURE,
+    runtime.Unavailable: RUNTIME_FAILURE,
+    OSError: RUNTIME_FAILURE,
+    MemoryError: RUNTIME_FAILURE,
+}
+
+
+class Interrupted(BaseException):
+    """SIGTERM arrived; raised like KeyboardInterrupt so that every `finally` removes its temp files."""
+
+
+def _raise_interrupted(signum, frame):
+    raise Interrupted(signal.Signals(signum).name)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    debug = args.debug or os.environ.get(DEBUG_ENV, "") not in ("", "0")
+    in_main_thread = threading.current_thread() is threading.main_thread()  # only it may set signal handlers
+    previous = signal.signal(signal.SIGTERM, _raise_interrupted) if in_main_thread else None
     try:
         return args.handler(args)
-    except (data.DataError, scheme.UnknownClassError) as err:
-        print(f"lulc {args.command}: error: {err}", file=sys.stderr)
-        return 2
+    except (KeyboardInterrupt, Interrupted) as stop:
+        signum = signal.SIGINT if isinstance(stop, KeyboardInterrupt) else signal.SIGTERM
+        print(f"lulc {args.command}: interrupted ({signum.name}); unfinished outputs removed", file=sys.stderr)
+        return 128 + signum
+    except Exception as err:
+        code = next((EXIT_CODES[c] for c in type(err).__mro__ if c in EXIT_CODES), None)
+        if debug:
+            traceback.print_exc()
+        if code is None:  # a bug, not a fault of the input or the machine
+            print(f"lulc {args.command}: error: unexpected {type(err).__name__}: {_one_line(err)}"
+                  f"{'' if debug else ' (rerun with --debug for the traceback)'}", file=sys.stderr)
+            return RUNTIME_FAILURE
+        print(f"lulc {args.command}: error: {_one_line(err)}", file=sys.stderr)
+        return code
+    finally:
+        if in_main_thread:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _one_line(err: BaseException) -> str:
+    return " ".join(str(err).split()) or type(err).__name__
 
 
 if __name__ == "__main__":

@@ -10,12 +10,13 @@ Rasters come back as xarray DataArrays with a CRS (rioxarray). Masks are uint8 w
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import hashlib
+import http.client
 import os
 import re
 import shutil
-import tempfile
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
@@ -26,7 +27,7 @@ from typing import TYPE_CHECKING, Callable, Iterable
 import numpy as np
 import xarray as xr
 
-from . import scheme
+from . import outputs, scheme
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -44,6 +45,11 @@ BOA_OFFSET_SINCE = "20220125"
 
 class DataError(RuntimeError):
     """A data file is missing, corrupt, or not what the code expects; the message names the file."""
+
+
+class OptionError(ValueError):
+    """An option or parameter has a value that cannot work (not finite, out of range, an unknown name);
+    the message names it."""
 
 
 class GridMismatchError(DataError):
@@ -129,7 +135,10 @@ def fetch(
 
     Source: `mirror` (or $LULC_DATA_MIRROR), a folder laid out like the repository; else GitHub.
     Files already present with the right blob SHA-1 are left alone. Each result is passed to
-    `report` as soon as it is known. A file whose checksum fails is reported FAILED and not written.
+    `report` as soon as it is known. A file whose checksum fails is reported FAILED and not written;
+    a local copy that fails its checksum and cannot be replaced is removed. Temp files of an
+    interrupted earlier fetch are removed. Raises DataError for an entry path outside `dest` and
+    `outputs.OutputError` when `dest` cannot be a folder.
     """
     dest = Path(dest) if dest is not None else data_dir()
     origin = "the mirror argument" if mirror is not None else f"${MIRROR_ENV}"
@@ -141,8 +150,14 @@ def fetch(
                 f"data mirror {mirror} (from {origin}) does not exist or is not a folder; "
                 "point it at a copy of the bh-del/lulc_mining repository"
             )
+    entries = list(entries if entries is not None else manifest())
+    for entry in entries:
+        inside = os.path.abspath(dest / entry.path)
+        if Path(entry.path).is_absolute() or os.path.commonpath([inside, os.path.abspath(dest)]) != os.path.abspath(dest):
+            raise DataError(f"manifest entry {entry.path}: lies outside the destination {dest}; refused")
+    outputs.make_folder(dest)
     results = []
-    for entry in entries if entries is not None else manifest():
+    for entry in entries:
         result = _fetch_one(entry, dest, mirror)
         results.append(result)
         if report is not None:
@@ -150,55 +165,81 @@ def fetch(
     return results
 
 
+class _SourceError(Exception):
+    """Reading the mirror or the download failed (as opposed to writing the destination)."""
+
+
+class _SourceMissing(_SourceError):
+    """The mirror or GitHub does not have the file."""
+
+
+class _ChecksumMismatch(Exception):
+    pass
+
+
 def _fetch_one(entry: ManifestEntry, dest: Path, mirror: Path | None) -> FetchResult:
     target = dest / entry.path
+    for left in target.parent.glob(f".{target.name}.*.part"):  # temp files of versions before outputs.py
+        left.unlink(missing_ok=True)
     if target.is_file() and git_blob_sha1(target) == entry.blob_sha1:
         return FetchResult(entry.path, "verified")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".part")[1])
     try:
-        try:
+        with outputs.atomic_output(target) as tmp:
             source = _copy_in(entry, mirror, tmp)
-        except FileNotFoundError as missing:
-            if entry.optional:
-                return FetchResult(entry.path, "missing-optional", str(missing))
-            return FetchResult(entry.path, "FAILED", str(missing))
-        except (urllib.error.URLError, OSError) as err:
-            status = "missing-optional" if entry.optional else "FAILED"
-            return FetchResult(entry.path, status, f"could not download {entry.url}: {err}")
-        actual = git_blob_sha1(tmp)
-        if actual != entry.blob_sha1:
-            return FetchResult(
-                entry.path, "FAILED", f"checksum mismatch from {source}: blob SHA-1 {actual}, expected {entry.blob_sha1}"
-            )
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes files private; data files are ordinary ones
-        os.replace(tmp, target)
+            actual = git_blob_sha1(tmp)
+            if actual != entry.blob_sha1:
+                raise _ChecksumMismatch(f"checksum mismatch from {source}: blob SHA-1 {actual}, expected {entry.blob_sha1}")
+    except _SourceError as err:
+        result = FetchResult(entry.path, "missing-optional" if entry.optional else "FAILED", str(err))
+    except (_ChecksumMismatch, outputs.OutputError) as err:
+        result = FetchResult(entry.path, "FAILED", str(err))
+    else:
         return FetchResult(entry.path, "downloaded", f"from {source}")
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
+    if target.is_file():  # a local copy that failed its checksum must not be read as data later
+        with contextlib.suppress(OSError):
+            target.unlink()
+            result = FetchResult(result.path, result.status, f"{result.detail}; the corrupt local copy {target} was removed")
+    return result
 
 
 def _copy_in(entry: ManifestEntry, mirror: Path | None, tmp: Path) -> str:
+    """Copy the entry from the mirror or GitHub into `tmp`; the source (path or URL) it came from.
+    _SourceMissing when the source lacks it, _SourceError when reading it fails, OSError when writing fails."""
     if mirror is not None:
         source = mirror / entry.path
-        if not source.is_file():
-            raise FileNotFoundError(f"{entry.path} is not in the mirror {mirror}")
-        shutil.copyfile(source, tmp)
+        if not source.exists() or source.is_dir():
+            raise _SourceMissing(f"{entry.path} is not in the mirror {mirror}")
+        try:
+            reader = open(source, "rb")
+        except OSError as err:
+            raise _SourceError(f"could not read {source} from the mirror: {err.strerror or err}") from err
+        with reader:
+            _copy_stream(reader, tmp, f"could not read {source} from the mirror")
         return str(source)
     try:
-        with urllib.request.urlopen(entry.url, timeout=60) as response, open(tmp, "wb") as out:
-            shutil.copyfileobj(response, out)
+        response = urllib.request.urlopen(entry.url, timeout=60)
     except urllib.error.HTTPError as err:
         if err.code == 404:
-            raise FileNotFoundError(f"{entry.url} answered 404") from err
-        raise
+            raise _SourceMissing(f"{entry.url} answered 404") from err
+        raise _SourceError(f"could not download {entry.url}: {err}") from err
+    except (urllib.error.URLError, OSError) as err:
+        raise _SourceError(f"could not download {entry.url}: {err}") from err
+    with response:
+        _copy_stream(response, tmp, f"could not download {entry.url}")
     return entry.url
+
+
+def _copy_stream(reader, tmp: Path, read_failure: str) -> None:
+    """Copy `reader` into `tmp` in chunks: read errors become _SourceError, write errors stay OSError."""
+    with open(tmp, "wb") as out:
+        while True:
+            try:
+                chunk = reader.read(1 << 20)
+            except (OSError, http.client.HTTPException) as err:
+                raise _SourceError(f"{read_failure}: {getattr(err, 'strerror', None) or err}") from err
+            if not chunk:
+                return
+            out.write(chunk)
 
 
 def ensure_data(dest: str | os.PathLike | None = None, verbose: bool = True) -> Path:
@@ -344,11 +385,15 @@ def reflectance(image: xr.DataArray, offset: int | None = None) -> xr.DataArray:
 
 
 def open_mask(path: str | os.PathLike) -> xr.DataArray:
-    """A class mask (y, x) as uint8, 0 = unlabelled; raises on codes outside the scheme."""
+    """A class mask (y, x) as uint8, 0 = unlabelled (so is the raster's declared nodata value); raises on
+    codes outside the scheme."""
     raw = _open(path)
     if raw.sizes["band"] != 1:
         raise DataError(f"{path}: {raw.sizes['band']} bands, a mask has one")
     values = np.nan_to_num(raw.values[0], nan=scheme.NODATA)
+    declared = raw.rio.nodata
+    if declared is not None and not np.isnan(declared):  # a declared nodata (255, -9999) means "no label"
+        values = np.where(values == declared, scheme.NODATA, values)
     if not np.array_equal(values, np.round(values)):
         raise DataError(f"{path}: non-integer class codes")
     scheme.validate_codes(values, str(path))
@@ -399,10 +444,40 @@ def read_reference(path: str | os.PathLike, field: str | None = None):
     if frame.crs is None:
         raise DataError(f"{path}: has no CRS, so it cannot be matched to an image")
     codes = frame[field].to_numpy()
+    if not (np.issubdtype(codes.dtype, np.integer) or np.issubdtype(codes.dtype, np.floating)):
+        shown = ", ".join(repr(v) for v in list(dict.fromkeys(codes.tolist()))[:3])
+        raise DataError(f"{path}: field {field} holds text ({shown}...), not class codes; name the class-code field with --field")
     scheme.validate_codes(codes, f"{path} field {field}")
-    frame = frame.assign(class_id=codes.astype(np.uint8))
-    frame.attrs["source"] = str(path)
+    frame = repair_geometries(frame.assign(class_id=codes.astype(np.uint8)), str(path))
     return frame
+
+
+def repair_geometries(frame, source: str):
+    """`frame` with invalid polygons (self-intersecting "bow-ties", ...) replaced by shapely's `make_valid`,
+    keeping their polygonal parts; `frame.attrs["repaired"]` counts them and `frame.attrs["source"]` is `source`.
+    Raises DataError when a polygon has no area left after repair."""
+    import shapely
+
+    geometries = frame.geometry.to_numpy()
+    invalid = np.array([g is not None and not g.is_valid for g in geometries], dtype=bool)
+    if invalid.any():
+        repaired = [_polygonal(shapely.make_valid(g)) for g in geometries[invalid]]
+        if any(g is None for g in repaired):
+            row = int(np.flatnonzero(invalid)[[g is None for g in repaired].index(True)])
+            raise DataError(f"{source}: polygon {row} is invalid and has no area left after repair")
+        geometries = geometries.copy()
+        geometries[invalid] = repaired
+        frame = frame.set_geometry(geometries, crs=frame.crs)
+    frame.attrs.update(source=source, repaired=int(invalid.sum()))
+    return frame
+
+
+def _polygonal(geometry):
+    """The polygons of a repaired geometry as one (Multi)Polygon, None if nothing has area."""
+    import shapely
+
+    parts = [part for part in shapely.get_parts(geometry) if part.geom_type in ("Polygon", "MultiPolygon") and part.area > 0]
+    return shapely.unary_union(parts) if parts else None
 
 
 def rasterize_reference(reference, like: xr.DataArray, field: str | None = None, all_touched: bool = False) -> xr.DataArray:

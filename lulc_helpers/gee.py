@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from . import classical, data, scheme
+from . import classical, data, runtime, scheme
 
 COLLECTION = "COPERNICUS/S2_SR_HARMONIZED"
 # Our files name the bands B02..B12, Earth Engine B2..B12: the one mapping between them.
@@ -41,7 +41,7 @@ SCALE = 10
 INSTALL_HINT = 'pip install "earthengine-api==1.7.50"'
 
 
-class GEEUnavailable(RuntimeError):
+class GEEUnavailable(runtime.Unavailable):
     """Earth Engine cannot be used here: the package is missing or there are no credentials."""
 
 
@@ -56,6 +56,21 @@ def _ee():
 LOCAL_FALLBACK = "Running the classifiers locally with scikit-learn instead."
 
 
+def connect(project: str | None = None) -> str:
+    """Connect to Earth Engine with stored credentials and return the Cloud project (`project` or
+    $EE_PROJECT_ID); GEEUnavailable with the whole reason, on one line, otherwise. Never prompts."""
+    project = project or os.environ.get(PROJECT_ENV) or None
+    ee = _ee()
+    if project is None:
+        raise GEEUnavailable(f"no Earth Engine project: pass project=... or set ${PROJECT_ENV}")
+    try:
+        ee.Initialize(project=project)
+    except Exception as err:  # ee, google-auth and HTTP errors alike mean "not available here"
+        reason = " ".join(str(err).split()) or type(err).__name__  # its several lines, joined: never cut mid-sentence
+        raise GEEUnavailable(f"Earth Engine is not available ({reason.rstrip('.')})") from None
+    return project
+
+
 def initialize(project: str | None = None, verbose: bool = True, fallback: str = LOCAL_FALLBACK) -> bool:
     """Connect to Earth Engine with stored credentials; True on success, else False and one line saying why.
 
@@ -63,16 +78,8 @@ def initialize(project: str | None = None, verbose: bool = True, fallback: str =
     `earthengine authenticate` (or `ee.Authenticate()` in Colab) once beforehand. `fallback`
     ends the line printed on failure (what the caller does instead).
     """
-    project = project or os.environ.get(PROJECT_ENV) or None
     try:
-        ee = _ee()
-        if project is None:
-            raise GEEUnavailable(f"no Earth Engine project: pass project=... or set ${PROJECT_ENV}")
-        try:
-            ee.Initialize(project=project)
-        except Exception as err:  # ee, google-auth and HTTP errors alike mean "not available here"
-            first_line = (str(err).strip().splitlines() or [type(err).__name__])[0]
-            raise GEEUnavailable(f"Earth Engine is not available ({first_line})") from None
+        project = connect(project)
     except GEEUnavailable as why:
         if verbose:
             print(f"{why}. {fallback}".rstrip())

@@ -122,15 +122,17 @@ def classify(
 
 
 def check_image(image: xr.DataArray) -> None:
-    """Raise DataError unless the image holds integer reflectance x 10000 in the paper's 10 bands."""
+    """Raise DataError unless the image holds unsigned integer reflectance x 10000 in the paper's 10 bands, with a CRS."""
     source = image.attrs.get("source", image.name)
     if image.sizes.get("band") != len(data.BANDS):
         raise data.DataError(f"{source}: {image.sizes.get('band')} bands, expected {len(data.BANDS)} ({' '.join(data.BANDS)})")
-    if not np.issubdtype(image.dtype, np.integer):
+    if not np.issubdtype(image.dtype, np.unsignedinteger):
         raise data.DataError(
-            f"{source}: pixel type {image.dtype}; expected integer surface reflectance x 10000 (uint16) "
+            f"{source}: pixel type {image.dtype}; expected unsigned integer surface reflectance x 10000 (uint16) "
             "like the training images"
         )
+    if image.rio.crs is None:
+        raise data.DataError(f"{source}: has no CRS, so the map could not be placed; assign one (gdal_edit.py -a_srs EPSG:...)")
 
 
 @dataclass
@@ -237,8 +239,6 @@ class Source:
     def open(cls, path: str | os.PathLike) -> "Source":
         image = data.open_image(path, lazy=True)
         check_image(image)
-        if image.rio.crs is None:
-            raise data.DataError(f"{path}: no coordinate reference system; a class map needs one")
         attrs = {k: image.attrs[k] for k in ("source", "date") if k in image.attrs}
         return cls(str(path), image.rio.height, image.rio.width, image.rio.crs.to_wkt(), tuple(image.rio.transform()), attrs)
 

@@ -11,6 +11,9 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import re
+import sys
+import threading
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
@@ -40,11 +43,39 @@ def temp_path(path: Path) -> Path:
     return path.with_name(f".{path.stem}{TEMP_MARK}{os.getpid()}{path.suffix}")
 
 
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # it exists but belongs to another user
+        return True
+    return True
+
+
 def remove_stale_temps(path: Path) -> None:
-    """Remove temp files that an interrupted earlier write of `path` left beside it."""
+    """Remove temp files that an interrupted earlier write of `path` left beside it (those of a process
+    that still runs are another write in progress and stay)."""
     for stale in path.parent.glob(f".{path.stem}{TEMP_MARK}*{path.suffix}"):
+        pid = re.match(r"\d+", stale.name[len(f".{path.stem}{TEMP_MARK}"):])
+        if pid and int(pid.group()) != os.getpid() and _running(int(pid.group())):
+            continue
         with contextlib.suppress(OSError):
             stale.unlink()
+
+
+def make_folder(folder: str | os.PathLike, output: str | os.PathLike | None = None) -> Path:
+    """Create `folder` and its parents if missing; OutputError naming `output` (default: the folder) when a
+    file is in the way or the file system refuses."""
+    folder = Path(folder)
+    what = f"{output}: cannot create the folder {folder}" if output is not None else f"{folder}: cannot create the folder"
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError):
+        raise OutputError(f"{what}: a file of that name is in the way") from None
+    except OSError as err:
+        raise OutputError(f"{what}: {err.strerror or err}") from None
+    return folder
 
 
 @contextlib.contextmanager
@@ -58,12 +89,7 @@ def atomic_output(path: str | os.PathLike, verify: Callable[[Path], None] | None
     path = Path(path)
     if path.is_dir():
         raise OutputError(f"{path}: is a folder, expected a file name")
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-    except (FileExistsError, NotADirectoryError):
-        raise OutputError(f"{path}: cannot create the folder {path.parent}: a file of that name is in the way") from None
-    except OSError as err:
-        raise OutputError(f"{path}: cannot create the folder {path.parent}: {err.strerror or err}") from None
+    make_folder(path.parent, path)
     remove_stale_temps(path)
     tmp = temp_path(path)
     try:
@@ -92,18 +118,49 @@ class _ErrorCollector(logging.Handler):
 
 
 @contextlib.contextmanager
+def _stderr_lines() -> Iterator[list[str]]:
+    """Collect what C code (libtiff) prints on file descriptor 2 inside the block; a pipe, not a file, so
+    that a file-size limit or a full disk cannot swallow the message."""
+    sys.stderr.flush()
+    read_end, write_end = os.pipe()
+    chunks: list[bytes] = []
+    reader = threading.Thread(target=lambda: chunks.extend(iter(lambda: os.read(read_end, 1 << 16), b"")), daemon=True)
+    reader.start()
+    saved = os.dup(2)
+    os.dup2(write_end, 2)
+    os.close(write_end)
+    lines: list[str] = []
+    try:
+        yield lines
+    finally:
+        sys.stderr.flush()
+        os.dup2(saved, 2)  # closes the last write end of the pipe: the reader sees its end
+        os.close(saved)
+        reader.join()
+        os.close(read_end)
+        lines.extend(line for line in b"".join(chunks).decode(errors="replace").splitlines() if line.strip())
+
+
+@contextlib.contextmanager
 def gdal_errors_raise(path: str | os.PathLike) -> Iterator[None]:
-    """Raise `OutputError` for `path` if GDAL logged an error inside the block (rasterio logs GDAL's
-    CE_Failure messages, such as "No space left on device", instead of raising them)."""
+    """Raise `OutputError` for `path` if GDAL reported an error inside the block: rasterio logs some of
+    GDAL's errors instead of raising them, and libtiff prints its I/O errors ("_tiffSeekProc: File too
+    large") straight to stderr. Both are collected; the first becomes the one-line message. (GDAL also
+    signals harmless failures, which rasterio logs at INFO; those are left alone, and the read-back check
+    of `write_class_map` catches any damage they might hide.)"""
     collector = _ErrorCollector()
     logger = logging.getLogger("rasterio._env")
     logger.addHandler(collector)
     try:
-        yield
+        with _stderr_lines() as printed:
+            yield
     finally:
         logger.removeHandler(collector)
-    if collector.messages:
-        raise OutputError(f"{path}: could not write: {collector.messages[0]}")
+    errors = [line for line in printed if "warning" not in line.lower()] + collector.messages
+    if errors:
+        raise OutputError(f"{path}: could not write: {errors[0].rstrip('.')}")
+    if printed:  # warnings only: pass them on
+        print("\n".join(printed), file=sys.stderr)
 
 
 def refuse_collisions(inputs: Iterable[str | os.PathLike | None], outputs: Iterable[str | os.PathLike | None]) -> None:

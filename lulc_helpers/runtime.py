@@ -9,7 +9,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .data import project_root
+from .data import OptionError, project_root
+from .outputs import atomic_output
 
 FIGURES_DIR_ENV = "LULC_FIGURES_DIR"
 RUNS_DIR_ENV = "LULC_RUNS_DIR"
@@ -64,5 +65,30 @@ def runs_dir() -> Path:
 def save_figure(fig, name: str) -> None:
     """Save a matplotlib figure as PNG under figures/, named after its notebook (`01_composites.png`)."""
     path = figures_dir() / (name if name.endswith(".png") else f"{name}.png")
-    fig.savefig(path, dpi=120, bbox_inches="tight")
+    with atomic_output(path) as tmp:
+        fig.savefig(tmp, dpi=120, bbox_inches="tight")
     print(f"saved {path}")
+
+
+class Unavailable(RuntimeError):
+    """A device or service the run needs is not available here (no CUDA, no Earth Engine credentials);
+    the message says which and what to do instead. The CLI exits 1."""
+
+
+def device(name: str | None = None, verbose: bool = True):
+    """`pick_device()` for None, else the named torch device (cpu, cuda, cuda:1, mps) after checking that it
+    works here: data.OptionError for a name torch does not know, Unavailable for a device this machine lacks."""
+    import torch
+
+    if name is None:
+        return pick_device(verbose)
+    try:
+        chosen = torch.device(name)
+    except RuntimeError:
+        raise OptionError(f"device {name}: not a device name (cpu, cuda, cuda:N or mps)") from None
+    try:
+        torch.zeros(1, device=chosen)
+    except (RuntimeError, AssertionError) as err:  # torch without CUDA raises AssertionError
+        reason = (str(err).strip().splitlines() or [type(err).__name__])[0].split(". ")[0]
+        raise Unavailable(f"device {name}: not available on this machine ({reason}); use --device cpu") from None
+    return chosen

@@ -13,8 +13,8 @@ CRS (metres); a permitted layer in another CRS is reprojected to it.
 
 from __future__ import annotations
 
+import math
 import os
-import tempfile
 from pathlib import Path
 from typing import Mapping
 
@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from . import data, scheme
+from . import data, outputs, scheme
 
 M2_PER_HA = 10_000.0
 _AREA_EPS_HA = 1e-4  # 1 m²: below this, a difference is floating-point noise of the overlay
@@ -102,7 +102,15 @@ def _polygons(selected: np.ndarray, like: xr.DataArray, min_area_ha: float):
 def quarry_polygons(classified: xr.DataArray, min_area_ha: float = 0.5, clean_radius: int = 0):
     """Quarry patches (8-connected class-10 pixels) of at least `min_area_ha` as a GeoDataFrame
     with `id` (1 = largest) and `area_ha`, in the map's CRS."""
+    _check_thresholds(min_area_ha=min_area_ha, clean_radius=clean_radius)
     return _polygons(quarry_pixels(classified, clean_radius), classified, min_area_ha)
+
+
+def _check_thresholds(**values: float) -> None:
+    """OptionError unless every value is a finite number of at least 0 (NaN would compare false with everything)."""
+    for name, value in values.items():
+        if not math.isfinite(value) or value < 0:
+            raise data.OptionError(f"{name} {value}: must be a finite number, 0 or more")
 
 
 # ---------------------------------------------------------------- permitted areas
@@ -110,7 +118,8 @@ def quarry_polygons(classified: xr.DataArray, min_area_ha: float = 0.5, clean_ra
 
 def read_permitted(path: str | os.PathLike, layer: str | None = None):
     """Permitted or known extraction areas from any vector file GDAL reads (GeoPackage, GeoJSON,
-    shapefile...), polygons only; DataError naming the file when it is unreadable, has no CRS or no polygons."""
+    shapefile...), polygons only, invalid ones repaired (`data.repair_geometries`, counted in `.attrs["repaired"]`);
+    DataError naming the file when it is unreadable, has no CRS or no polygons."""
     import geopandas as gpd
 
     path = Path(path)
@@ -125,9 +134,7 @@ def read_permitted(path: str | os.PathLike, layer: str | None = None):
     polygonal = frame[frame.geometry.notna() & frame.geom_type.isin(["Polygon", "MultiPolygon"])]
     if polygonal.empty:
         raise data.DataError(f"{path}: holds no polygons (geometry types: {sorted(set(frame.geom_type.dropna()))})")
-    polygonal = polygonal.reset_index(drop=True)
-    polygonal.attrs["source"] = str(path)
-    return polygonal
+    return data.repair_geometries(polygonal.reset_index(drop=True), str(path))
 
 
 def screen(candidates, permitted=None, margin_m: float = 10.0, max_excess_ha: float = 0.5, name_field: str | None = None):
@@ -141,6 +148,7 @@ def screen(candidates, permitted=None, margin_m: float = 10.0, max_excess_ha: fl
     """
     import geopandas as gpd
 
+    _check_thresholds(margin_m=margin_m, max_excess_ha=max_excess_ha)
     frame = candidates[["id", "area_ha", "geometry"]].copy()
     if permitted is None:
         frame = frame.assign(
@@ -188,16 +196,6 @@ def screening_summary(screened) -> pd.DataFrame:
 # ---------------------------------------------------------------- writing
 
 
-def _atomic(path: Path, write) -> Path:
-    """Run `write(tmp_path)` in a temporary folder beside `path`, then move the result into place."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=path.parent, prefix=f".{path.name}.") as folder:
-        tmp = Path(folder) / path.name
-        write(tmp)
-        os.replace(tmp, path)
-    return path
-
-
 def write_candidates(screened, path: str | os.PathLike, layer: str = "candidates") -> Path:
     """Write the screened candidates (GeoPackage or GeoJSON, by suffix) atomically; an empty result
     is still a valid layer with the full schema."""
@@ -205,18 +203,41 @@ def write_candidates(screened, path: str | os.PathLike, layer: str = "candidates
     driver = _DRIVERS.get(path.suffix.lower())
     if driver is None:
         raise data.DataError(f"{path}: unsupported output format; use .gpkg or .geojson")
+    import geopandas as gpd
+
     options = {"layer": layer} if driver == "GPKG" else {}
-    return _atomic(
-        path,
-        lambda tmp: screened.to_file(tmp, driver=driver, geometry_type="MultiPolygon", promote_to_multi=True, **options),
-    )
+    with outputs.atomic_output(path, _reads_back(path, len(screened), lambda tmp: gpd.read_file(tmp, **options))) as tmp:
+        try:
+            screened.to_file(tmp, driver=driver, geometry_type="MultiPolygon", promote_to_multi=True, **options)
+        except OSError:
+            raise
+        except Exception as err:  # pyogrio reports a failed write (full disk, ...) with its own types
+            raise outputs.OutputError(f"{path}: could not write: {err}") from err
+    return path
 
 
 def write_summary_csv(screened, path: str | os.PathLike) -> Path:
     """One CSV row per candidate (attributes and a point inside it, in the layer's CRS), atomically."""
     inside = screened.geometry.representative_point()
     table = pd.DataFrame(screened.drop(columns="geometry")).assign(x=inside.x.round(1), y=inside.y.round(1))
-    return _atomic(Path(path), lambda tmp: table.to_csv(tmp, index=False))
+    path = Path(path)
+    with outputs.atomic_output(path, _reads_back(path, len(table), pd.read_csv)) as tmp:
+        table.to_csv(tmp, index=False)
+    return path
+
+
+def _reads_back(path: Path, rows: int, read):
+    """A check for `outputs.atomic_output`: the written table reads back with `rows` rows."""
+
+    def verify(tmp: Path) -> None:
+        try:
+            ok = len(read(tmp)) == rows
+        except Exception:  # any reader failure means the file is damaged
+            ok = False
+        if not ok:
+            raise outputs.OutputError(f"{path}: the written file does not read back with its {rows} rows")
+
+    return verify
 
 
 # ---------------------------------------------------------------- change over time

@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import math
 import os
-import tempfile
 import time
-from dataclasses import asdict, dataclass, field, replace
+import zipfile
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Sequence
 
@@ -24,9 +24,9 @@ import torch
 import xarray as xr
 from tqdm.auto import tqdm
 
-from . import data, inference, labels, metrics, runtime, scheme
+from . import data, inference, labels, metrics, outputs, runtime, scheme
 from .losses import FocalLoss
-from .model import UNet
+from .model import VARIANTS, UNet
 from .patches import Normalisation, PatchSampler, valid_pixels
 
 CHECKPOINT_FORMAT = "lulc-unet/2"  # /2: inputs are surface reflectance (data.reflectance), not digital numbers
@@ -131,6 +131,47 @@ def paper_split(config: TrainConfig = TrainConfig(), root: Path | None = None) -
     return split
 
 
+def check_config(config: TrainConfig, split: Split | None = None, flag=lambda name: name) -> None:
+    """Raise data.OptionError naming the first setting of `config` that cannot work; `flag` turns a field name
+    into what the caller calls it (the CLI passes --patch-size for patch_size). With `split`, the patch must
+    also fit in every training scene, and held-out scenes must be present."""
+
+    def refuse(name: str, why: str):
+        value = getattr(config, name)
+        shown = " ".join(map(str, value)) if isinstance(value, tuple) else value
+        raise data.OptionError(f"{flag(name)} {shown}: {why}")
+
+    for f in fields(config):
+        if isinstance(getattr(config, f.name), float) and not math.isfinite(getattr(config, f.name)):
+            refuse(f.name, "not a finite number")
+    for name in ("epochs", "batch_size", "patch_size", "width", "depth", "patches_per_epoch", "window"):
+        if getattr(config, name) < 1:
+            refuse(name, "must be at least 1")
+    for name in ("weight_decay", "gamma", "weight_cap", "jitter", "overlap"):
+        if getattr(config, name) < 0:
+            refuse(name, "must be 0 or more")
+    if config.lr <= 0:
+        refuse("lr", "must be above 0")
+    if not 0 <= config.val_fraction < 1:
+        refuse("val_fraction", "the share of rows held out must be at least 0 and below 1")
+    if config.overlap >= config.window:
+        refuse("overlap", f"must be smaller than the window ({config.window})")
+    if config.schedule not in ("onecycle", "cosine", "constant"):
+        refuse("schedule", "use onecycle, cosine or constant")
+    if config.variant not in VARIANTS:
+        refuse("variant", f"use one of {', '.join(sorted(VARIANTS))}")
+    known = [s.name for s in data.scenes("train")]
+    if set(config.val_scenes) - set(known):
+        refuse("val_scenes", f"not a training scene (they are {', '.join(known)})")
+    if split is None:
+        return
+    smallest = min(min(mask.shape) for _, mask in split.train)
+    if config.patch_size > smallest:
+        refuse("patch_size", f"larger than the smallest training scene ({smallest} pixels)")
+    if config.val_scenes and config.val_fraction == 0 and not split.val:
+        refuse("val_scenes", "no held-out scene has its image here, so nothing would be validated")
+
+
 # ---------------------------------------------------------------- checkpoints
 
 
@@ -139,14 +180,22 @@ def _scheme_table() -> list[list]:
 
 
 def _save(path: Path, payload: dict) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
-    os.close(fd)
-    try:
-        torch.save(payload, tmp)
-        os.replace(tmp, path)
-    finally:
-        Path(tmp).unlink(missing_ok=True)
+    """Write a checkpoint through `outputs.atomic_output`; the CRCs of its zip container are checked first."""
+
+    def verify(tmp: Path) -> None:
+        try:
+            with zipfile.ZipFile(tmp) as archive:
+                damaged = archive.testzip()
+        except (zipfile.BadZipFile, OSError):
+            damaged = "its zip directory"
+        if damaged is not None:
+            raise outputs.OutputError(f"{path}: the written checkpoint does not read back ({damaged} is damaged)")
+
+    with outputs.atomic_output(path, verify) as tmp:
+        try:
+            torch.save(payload, tmp)
+        except RuntimeError as err:  # torch reports a failed write (full disk, file-size limit) as RuntimeError
+            raise outputs.OutputError(f"{path}: could not write: {str(err).splitlines()[0]}") from err
 
 
 def load_checkpoint(path: str | os.PathLike, device=None) -> tuple[UNet, dict]:
@@ -154,6 +203,8 @@ def load_checkpoint(path: str | os.PathLike, device=None) -> tuple[UNet, dict]:
     path = Path(path)
     if not path.is_file():
         raise data.DataError(f"{path}: no such checkpoint")
+    if not zipfile.is_zipfile(path):  # torch.load would answer with a page about weights_only
+        raise data.DataError(f"{path}: not a checkpoint (torch.save writes a zip archive; this is not one)")
     try:
         checkpoint = torch.load(path, map_location=device or "cpu", weights_only=True)
     except Exception as err:
@@ -226,6 +277,7 @@ def train(
     epoch; each epoch's patches are drawn from a generator seeded with (seed, epoch), so an interrupted and
     resumed run sees the same patches as an uninterrupted one.
     """
+    check_config(config, split)
     out_dir = Path(out_dir)
     runtime.seed_everything(config.seed)
     device = torch.device(device) if device is not None else runtime.pick_device(verbose=progress)
@@ -249,8 +301,14 @@ def train(
     last_path, best_path = out_dir / "last.pt", out_dir / "best.pt"
     if resume and last_path.is_file():
         _, saved = load_checkpoint(last_path)
-        if config_from_dict(saved["config"]) != config:
-            raise ValueError(f"{last_path} was written with another configuration; use another out_dir or resume=False")
+        before = config_from_dict(saved["config"])
+        if before != config:
+            changed = ", ".join(f"{f.name} {getattr(before, f.name)!r}, now {getattr(config, f.name)!r}"
+                                for f in fields(config) if getattr(before, f.name) != getattr(config, f.name))
+            raise data.OptionError(
+                f"{last_path}: written with another configuration ({changed}); to resume, use the same options; "
+                "else use another out_dir (--out) or resume=False (--no-resume)"
+            )
         model.load_state_dict(saved["model"])
         optimizer.load_state_dict(saved["optimizer"])
         scheduler.load_state_dict(saved["scheduler"])

@@ -353,7 +353,7 @@ def test_cli_classify_gee_without_project_is_one_line(monkeypatch, capsys, tmp_p
     monkeypatch.delenv("EE_PROJECT_ID", raising=False)
     assert cli.main(["classify", "--method", "rf", "--backend", "gee", "--out", str(tmp_path / "x.tif")]) == 1
     captured = capsys.readouterr()
-    assert captured.out.count("\n") == 1 and "--backend local" in captured.out and not (tmp_path / "x.tif").exists()
+    assert captured.err.count("\n") == 1 and "--backend local" in captured.err and not (tmp_path / "x.tif").exists()
 
 
 def test_cli_classify_rejects_bad_arguments(capsys):
