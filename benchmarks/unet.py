@@ -1,16 +1,20 @@
-"""U-Net throughput: training patches/s and whole-scene inference megapixels/s, on CPU and (if present) GPU.
+"""U-Net throughput and where a training's time goes, on CPU and (if present) GPU.
 
-    python benchmarks/unet.py                 # paper's network (width 64, depth 4) and the CPU preset
+    python benchmarks/unet.py                 # patches/s and Mpx/s: paper's network (w64 d4) and the cpu preset
     python benchmarks/unet.py --steps 20      # steadier numbers on a GPU
+    python benchmarks/unet.py --no-paper --phases 3   # also: 3 real epochs of the cpu preset, timed by phase, and
+                                              # notebook 03's full mode before and after, estimated from them
 
 Rows: configuration x device; GPU rows use mixed precision (float16 autocast), as training does on CUDA.
-Random inputs: throughput does not depend on the pixel values.
+Random inputs for throughput: it does not depend on the pixel values. Timings are only as good as the machine is
+idle: run it alone, and say how many threads and what else was running.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import tempfile
 import time
 from dataclasses import replace
 
@@ -18,7 +22,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from lulc_helpers import inference, training
+from lulc_helpers import data, inference, training
 
 
 def _sync(device: torch.device) -> None:
@@ -27,7 +31,7 @@ def _sync(device: torch.device) -> None:
 
 
 def inference_throughput(config: training.TrainConfig, device: torch.device, size: int, repeats: int) -> float:
-    """Megapixels per second of whole-scene prediction with overlapping windows."""
+    """Megapixels per second of whole-scene prediction with overlapping windows (one pass, no TTA)."""
     model = training.build_model(config).to(device).eval()
     image = np.random.default_rng(0).normal(size=(10, size, size)).astype(np.float32)
     inference.probabilities(model, image, config, device, batch_size=config.batch_size)
@@ -39,18 +43,15 @@ def inference_throughput(config: training.TrainConfig, device: torch.device, siz
     return repeats * size * size / 1e6 / (time.perf_counter() - began)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--steps", type=int, default=3, help="timed training steps per row")
-    parser.add_argument("--scene", type=int, default=401, help="scene side in pixels for inference (Strzegom: 401)")
-    parser.add_argument("--large-batch", type=int, default=32)
-    args = parser.parse_args()
+def throughput_table(steps: int, scene: int, large_batch: int, paper_rows: bool = True) -> pd.DataFrame:
     paper, cpu = training.PRESETS["paper"], training.PRESETS["cpu"]
     configs = {
         "paper (w64 d4), batch 4": paper,
-        f"paper (w64 d4), batch {args.large_batch}": replace(paper, batch_size=args.large_batch),
+        f"paper (w64 d4), batch {large_batch}": replace(paper, batch_size=large_batch),
+    } if paper_rows else {}
+    configs |= {
         "cpu preset (w16 d3), batch 4": cpu,
-        f"cpu preset (w16 d3), batch {args.large_batch}": replace(cpu, batch_size=args.large_batch),
+        f"cpu preset (w16 d3), batch {large_batch}": replace(cpu, batch_size=large_batch),
     }
     devices = [torch.device("cpu")] + ([torch.device("cuda")] if torch.cuda.is_available() else [])
     rows = []
@@ -61,11 +62,60 @@ def main() -> None:
             rows.append({
                 "device": name + (", AMP" if device.type == "cuda" else ""),
                 "configuration": label,
-                "train patches/s": training.train_throughput(config, device, args.steps),
-                "inference Mpx/s": inference_throughput(config, device, args.scene, repeats=1 if device.type == "cpu" else 5),
+                "train patches/s": training.train_throughput(config, device, steps),
+                "inference Mpx/s": inference_throughput(config, device, scene, repeats=1 if device.type == "cpu" else 5),
             })
             print(rows[-1], flush=True)
-    print(pd.DataFrame(rows).round(2).to_string(index=False))
+    return pd.DataFrame(rows)
+
+
+def phases(epochs: int) -> pd.DataFrame:
+    """Seconds per phase of a real `cpu`-preset training (`epochs` epochs) and of scoring the test scene."""
+    config = replace(training.PRESETS["cpu"], epochs=epochs)
+    began = time.perf_counter()
+    split = training.paper_split(config)
+    timings = {"read and convert the training scenes (once)": time.perf_counter() - began}
+    with tempfile.TemporaryDirectory() as out:
+        began = time.perf_counter()
+        result = training.train(config, split, out, device="cpu", progress=False)
+        total = time.perf_counter() - began
+        history = result.history
+        timings["per epoch: patches, forward, backward, Adam"] = history["train_s"].mean()
+        timings["per epoch: validation (one pass over the stripes)"] = history["val_s"].mean()
+        timings["per epoch: setup and checkpoints"] = (total - history["train_s"].sum() - history["val_s"].sum()) / epochs
+        image, _ = training.reference_protocols()
+        for tta in (False, True):
+            began = time.perf_counter()
+            inference.predict_scene(result.best_path, image, "cpu", tta=tta)
+            timings[f"test scene prediction, {'8 passes (TTA)' if tta else 'one pass'}"] = time.perf_counter() - began
+    return pd.Series(timings, name="seconds").to_frame()
+
+
+def full_mode_minutes(per_epoch_s: float) -> pd.DataFrame:
+    """Notebook 03's full mode on this machine, from the measured seconds per epoch: trainings x epochs."""
+    cpu = training.PRESETS["cpu"]
+    plans = {
+        "before: 160 epochs, seeds [0, 1] (two trainings)": 2 * 160,
+        f"after: {cpu.epochs} epochs, seeds [0] (one training)": cpu.epochs,
+    }
+    return pd.DataFrame({"epochs trained": plans, "training minutes": {k: v * per_epoch_s / 60 for k, v in plans.items()}})
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--steps", type=int, default=3, help="timed training steps per row")
+    parser.add_argument("--scene", type=int, default=401, help="scene side in pixels for inference (Strzegom: 401)")
+    parser.add_argument("--large-batch", type=int, default=32)
+    parser.add_argument("--phases", type=int, default=0, metavar="EPOCHS", help="also time EPOCHS real epochs by phase")
+    parser.add_argument("--no-paper", action="store_true", help="skip the paper-size rows (slow on a CPU)")
+    args = parser.parse_args()
+    print(throughput_table(args.steps, args.scene, args.large_batch, not args.no_paper).round(2).to_string(index=False))
+    if args.phases:
+        data.ensure_data(verbose=False)
+        table = phases(args.phases)
+        print(table.round(2).to_string())
+        per_epoch = table["seconds"].filter(like="per epoch").sum()
+        print(full_mode_minutes(per_epoch).round(1).to_string())
 
 
 if __name__ == "__main__":

@@ -373,11 +373,14 @@ def add_train(subparsers) -> None:
         "train",
         help="train the U-Net on the paper's training scenes",
         description="Train the paper's U-Net on the training scenes whose images are present (validation on "
-        "whole held-out dates, --val-scenes; on a stripe of every date, --val-fraction; or none, the cpu preset, "
-        "which keeps the last epoch), write best.pt and last.pt, then report accuracy on Strzegom 20230709. Options left out "
-        "take the preset's value; an interrupted run resumes from last.pt in the same --out folder.",
+        "a stripe of every date, --val-fraction, as the cpu preset does; or on whole held-out dates, --val-scenes), "
+        "write best.pt (the best validation epoch) and last.pt, then report accuracy on Strzegom 20230709. Options "
+        "left out take the preset's value; an interrupted run resumes from last.pt in the same --out folder.",
     )
-    parser.add_argument("--preset", choices=sorted(PRESETS), default="paper", help="starting configuration (default: paper)")
+    parser.add_argument(
+        "--preset", choices=sorted(PRESETS),
+        help="starting configuration (default: paper where CUDA or MPS is present, else cpu)",
+    )
     for f in fields(TrainConfig):
         flag = "--" + f.name.replace("_", "-")
         if f.type in ("bool", bool):
@@ -390,21 +393,38 @@ def add_train(subparsers) -> None:
     parser.add_argument("--out", help="run folder (default: runs/unet_<preset>_seed<seed>; runs/ is $LULC_RUNS_DIR if set)")
     parser.add_argument("--no-resume", action="store_true", help="start afresh even if the run folder has last.pt")
     parser.add_argument("--no-evaluate", action="store_true", help="skip the accuracy report on the test scene")
+    parser.add_argument("--dry-run", action="store_true", help="print the resolved configuration and scenes; do not train")
+    parser.add_argument("--json", action="store_true", help="with --dry-run: print one JSON object")
+    parser.add_argument(
+        "--record", metavar="CSV",
+        help="append the test scores (and the validation score) to this recorded-runs file, e.g. results/unet_recorded_runs.csv",
+    )
+    parser.add_argument("--record-as", metavar="NAME", help="the run's name in --record (default: the run folder's name)")
     parser.set_defaults(handler=_train)
 
 
 def _train(args) -> int:
-    from dataclasses import fields, replace
+    from dataclasses import fields
+
+    import pandas as pd
+    import torch
 
     from . import runtime, training
 
+    preset = args.preset or training.default_preset()
     chosen = {f.name: getattr(args, f.name) for f in fields(training.TrainConfig) if getattr(args, f.name) is not None}
-    if "val_scenes" in chosen:
-        chosen["val_scenes"] = tuple(chosen["val_scenes"])
-    config = replace(training.PRESETS[args.preset], **chosen)
+    config = training.resolve_config(preset, chosen)
     flag = lambda name: "--" + name.replace("_", "-")  # noqa: E731
     training.check_config(config, flag=flag)
-    out = args.out or runtime.runs_dir() / f"unet_{args.preset}_seed{config.seed}"
+    if args.dry_run:
+        plan = {"preset": preset, **training.dry_run(config)}
+        if args.json:
+            print(json.dumps(plan))
+        else:
+            for key, value in plan.items():
+                print(f"{key}: {value}")
+        return 0
+    out = Path(args.out or runtime.runs_dir() / f"unet_{preset}_seed{config.seed}")
     split = training.paper_split(config)
     training.check_config(config, split, flag)
     outputs.make_folder(out)
@@ -413,9 +433,23 @@ def _train(args) -> int:
     print(f"Training on {', '.join(split.train_names)}; validating on {', '.join(split.val_names) or 'nothing'}")
     result = training.train(config, split, out, resume=not args.no_resume)
     print(f"Checkpoints: {result.best_path} (best validation macro F1; the last epoch without validation), {result.last_path}")
-    if not args.no_evaluate:
-        print("Strzegom 20230709 (pixels classified as 6 left out, as in the paper):")
-        print(training.evaluate_on_test(result.best_path).round(4).to_string())
+    if args.no_evaluate:
+        return 0
+    run = pd.DataFrame([{"seed": config.seed, "checkpoint": str(result.best_path)}])
+    scores = training.score_test_scene(run)
+    print("Strzegom 20230709 (pixels classified as 6 left out, as in the paper):")
+    print(scores.set_index("protocol")[["OA", "macro F1"]].round(4).to_string())
+    if args.record:
+        kept = training.load_checkpoint(result.best_path)[1]["history"][-1]  # best.pt's history ends at its epoch
+        held_out = f"bottom {config.val_fraction:.0%} of rows of each date" if config.val_fraction > 0 else ", ".join(split.val_names)
+        validation = {"protocol": f"validation ({held_out or 'none'})", "OA": kept["val_oa"], "macro_F1": kept["val_f1"]}
+        rows = [{"protocol": r["protocol"], "OA": r["OA"], "macro_F1": r["macro F1"]} for _, r in scores.iterrows()]
+        common = {"run": args.record_as or out.name, "seeds": str(config.seed), "epochs": config.epochs,
+                  "threads": torch.get_num_threads(), "source": "lulc train --record",
+                  "setting_chosen_by": f"preset {preset}; epoch {kept['epoch']} kept on validation"}
+        table = pd.DataFrame([{**common, "evaluated_on": "Strzegom 20230709", **r} for r in rows]
+                             + [{**common, "evaluated_on": "training dates", **validation}])
+        print(f"Recorded in {training.record(table, args.record)}")
     return 0
 
 

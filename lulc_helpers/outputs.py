@@ -117,16 +117,37 @@ class _ErrorCollector(logging.Handler):
         self.messages.append(record.getMessage())
 
 
+# How libtiff and GDAL's default handler start an error line ("_tiffSeekProc: File too large", "ERROR 1: ...").
+_C_ERROR_LINE = re.compile(r"^(?:ERROR \d+:|_?tiff\w*:)", re.IGNORECASE)
+
+
 @contextlib.contextmanager
 def _stderr_lines() -> Iterator[list[str]]:
-    """Collect what C code (libtiff) prints on file descriptor 2 inside the block; a pipe, not a file, so
-    that a file-size limit or a full disk cannot swallow the message."""
+    """Collect what C code (libtiff) prints on file descriptor 2 inside the block, passing all but error lines
+    on to the real stderr as they come (progress bars stay live); a pipe, not a file, so that a file-size limit or a
+    full disk cannot swallow the message."""
     sys.stderr.flush()
     read_end, write_end = os.pipe()
-    chunks: list[bytes] = []
-    reader = threading.Thread(target=lambda: chunks.extend(iter(lambda: os.read(read_end, 1 << 16), b"")), daemon=True)
-    reader.start()
     saved = os.dup(2)
+    chunks: list[bytes] = []
+
+    def passed_on(segments: list[bytes]) -> None:
+        # error lines are held back: they come once, as the OutputError's one line
+        kept = b"".join(seg for seg in segments if not _C_ERROR_LINE.match(seg.decode(errors="replace")))
+        if kept:
+            with contextlib.suppress(OSError):
+                os.write(saved, kept)
+
+    def tee() -> None:
+        pending = b""
+        for chunk in iter(lambda: os.read(read_end, 1 << 16), b""):
+            chunks.append(chunk)
+            *finished, pending = re.split(rb"(?<=[\r\n])", pending + chunk)
+            passed_on(finished)
+        passed_on([pending])
+
+    reader = threading.Thread(target=tee, daemon=True)
+    reader.start()
     os.dup2(write_end, 2)
     os.close(write_end)
     lines: list[str] = []
@@ -135,8 +156,8 @@ def _stderr_lines() -> Iterator[list[str]]:
     finally:
         sys.stderr.flush()
         os.dup2(saved, 2)  # closes the last write end of the pipe: the reader sees its end
-        os.close(saved)
         reader.join()
+        os.close(saved)
         os.close(read_end)
         lines.extend(line for line in b"".join(chunks).decode(errors="replace").splitlines() if line.strip())
 
@@ -156,11 +177,10 @@ def gdal_errors_raise(path: str | os.PathLike) -> Iterator[None]:
             yield
     finally:
         logger.removeHandler(collector)
-    errors = [line for line in printed if "warning" not in line.lower()] + collector.messages
+    errors = [line for line in printed if _C_ERROR_LINE.match(line) and "warning" not in line.lower()]
+    errors += collector.messages
     if errors:
         raise OutputError(f"{path}: could not write: {errors[0].rstrip('.')}")
-    if printed:  # warnings only: pass them on
-        print("\n".join(printed), file=sys.stderr)
 
 
 def refuse_collisions(inputs: Iterable[str | os.PathLike | None], outputs: Iterable[str | os.PathLike | None]) -> None:

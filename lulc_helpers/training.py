@@ -16,7 +16,7 @@ import time
 import zipfile
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 import pandas as pd
@@ -63,20 +63,56 @@ class TrainConfig:
     overlap: int = 64
 
 
+# The paper's sweep (Table 3): one training per weight decay, with and without class weights ("balance").
+PAPER_SWEEP = {"weight_decays": (0.01, 0.001, 0.0001), "balances": (True, False)}
+
 PRESETS: dict[str, TrainConfig] = {
     "paper": TrainConfig(),
-    # Two CPU cores: a narrower, shallower network, fewer patches; every date trained (only three are summer
-    # dates, like the test date), no validation, the last epoch kept. Square-root class weights (roads 42 -> 6.5):
-    # full ones make roads spread over fields. Radiometric jitter: without it, on a date held out of training,
-    # the network swapped whole classes (mixed forest -> conifer) and scored a lower macro F1 (notebook 03);
-    # with it the network fits more slowly: 160 epochs scored 0.02 higher in OA and 0.03 in macro F1 than 80.
+    # Two CPU cores: a narrower, shallower network, fewer patches. Every date is trained on (only three are
+    # summer dates, like the test date); the bottom 20 % of the rows of each date are held out as validation
+    # data, which keeps the best epoch and chooses between settings (`select`), never the test date.
+    # Square-root class weights (roads 42 -> 6.5): full ones make roads spread over fields. Radiometric jitter:
+    # without it, on a date held out of training, the network swapped whole classes (mixed forest -> conifer).
     "cpu": TrainConfig(
-        width=16, depth=3, patches_per_epoch=200, epochs=160, val_scenes=(), weight_power=0.5, jitter=0.15
+        width=16, depth=3, patches_per_epoch=200, epochs=160, val_scenes=(), val_fraction=0.2,
+        weight_power=0.5, jitter=0.15,
     ),
-    "quick": TrainConfig(width=4, depth=2, patches_per_epoch=8, epochs=1, patch_size=48, window=128, overlap=16),
+    "quick": TrainConfig(
+        width=4, depth=2, patches_per_epoch=8, epochs=1, patch_size=48, window=128, overlap=16,
+        val_scenes=(), val_fraction=0.2,
+    ),
     # The first implementation: raw reflectance, constant lr, any labelled pixel.
     "naive": TrainConfig(normalise=False, schedule="constant", balanced_sampling=False, width=32),
 }
+
+
+def default_preset(device=None) -> str:
+    """"paper" where a GPU (CUDA or Apple MPS) is present, else "cpu": the paper's network needs about
+    80 minutes per training on two CPU cores and a few minutes on a GPU."""
+    device = torch.device(device) if device is not None else runtime.pick_device(verbose=False)
+    return "paper" if device.type in ("cuda", "mps") else "cpu"
+
+
+def default_sweep(preset: str, config: TrainConfig) -> tuple[list[float], list[bool]]:
+    """(weight decays, balances) to sweep: the paper's 3 x 2 for the `paper` preset (a GPU), else the
+    configuration's own single setting (six trainings would take hours on a CPU)."""
+    if preset == "paper":
+        return list(PAPER_SWEEP["weight_decays"]), list(PAPER_SWEEP["balances"])
+    return [config.weight_decay], [config.balance]
+
+
+def resolve_config(preset: str, overrides: dict | None = None) -> TrainConfig:
+    """The preset's configuration with `overrides` ({field: value}) applied; an unknown preset or field
+    raises ValueError naming it, so that a typo is not silently ignored."""
+    if preset not in PRESETS:
+        raise ValueError(f"unknown preset {preset!r}: {', '.join(PRESETS)}")
+    overrides = dict(overrides or {})
+    unknown = sorted(set(overrides) - {f.name for f in fields(TrainConfig)})
+    if unknown:
+        raise ValueError(f"unknown TrainConfig field(s) {', '.join(unknown)}; fields: {', '.join(f.name for f in fields(TrainConfig))}")
+    if "val_scenes" in overrides:
+        overrides["val_scenes"] = tuple(overrides["val_scenes"])
+    return replace(PRESETS[preset], **overrides)
 
 
 @dataclass
@@ -100,6 +136,29 @@ class Split:
     missing: list[str] = field(default_factory=list)
 
 
+def split_names(config: TrainConfig = TrainConfig(), root: Path | None = None) -> Split:
+    """The scene names of `paper_split` without reading any image: only the paper's training scenes
+    (`data.scenes("train")`) ever appear; the test scenes never enter training or model selection."""
+    split = Split()
+    for scene in data.scenes("train"):
+        if not scene.has_image(root):
+            split.missing.append(scene.name)
+        elif config.val_fraction > 0:
+            split.train_names.append(scene.name)
+            split.val_names.append(f"{scene.name} {_stripe(config)}")
+        elif scene.name in config.val_scenes:
+            split.val_names.append(scene.name)
+        else:
+            split.train_names.append(scene.name)
+    if not split.train_names:
+        raise data.DataError(f"no training image is present under {root or data.data_dir()} (run `lulc fetch`)")
+    return split
+
+
+def _stripe(config: TrainConfig) -> str:
+    return f"bottom {config.val_fraction:.0%} of rows"
+
+
 def paper_split(config: TrainConfig = TrainConfig(), root: Path | None = None) -> Split:
     """The paper's training scenes whose images are present, as surface reflectance (NaN = no data).
 
@@ -107,10 +166,9 @@ def paper_split(config: TrainConfig = TrainConfig(), root: Path | None = None) -
     validation set and the rows above it the training set, so no training patch overlaps a validation
     pixel and every date, summer ones included, is trained on; otherwise `config.val_scenes` are held out whole.
     """
-    split = Split()
+    split = split_names(config, root)
     for scene in data.scenes("train"):
-        if not scene.has_image(root):
-            split.missing.append(scene.name)
+        if scene.name in split.missing:
             continue
         image, mask = data.load_scene(scene, root)
         values = network_input(image)
@@ -120,15 +178,21 @@ def paper_split(config: TrainConfig = TrainConfig(), root: Path | None = None) -
             cut = round(values.shape[1] * (1 - config.val_fraction))
             split.train.append((values[:, :cut], labelled[:cut]))
             split.val.append((values[:, cut:], labelled[cut:]))
-            split.train_names.append(scene.name)
-            split.val_names.append(f"{scene.name} rows {cut}+")
-            continue
-        held_out = scene.name in config.val_scenes
-        (split.val if held_out else split.train).append((values, labelled))
-        (split.val_names if held_out else split.train_names).append(scene.name)
-    if not split.train:
-        raise data.DataError(f"no training image is present under {root or data.data_dir()} (run `lulc fetch`)")
+        else:
+            (split.val if scene.name in config.val_scenes else split.train).append((values, labelled))
     return split
+
+
+def dry_run(config: TrainConfig, root: Path | None = None) -> dict:
+    """What `train` would do, without training or reading an image: every configuration field and the
+    training, validation and missing scene names (`lulc train --dry-run --json`)."""
+    split = split_names(config, root)
+    return {
+        "config": asdict(config),
+        "train_scenes": split.train_names,
+        "val_scenes": split.val_names,
+        "missing_scenes": split.missing,
+    }
 
 
 def check_config(config: TrainConfig, split: Split | None = None, flag=lambda name: name) -> None:
@@ -213,7 +277,7 @@ def load_checkpoint(path: str | os.PathLike, device=None) -> tuple[UNet, dict]:
         found = checkpoint.get("format") if isinstance(checkpoint, dict) else None
         hint = "; it was trained on digital numbers, not reflectance: train it again" if found == "lulc-unet/1" else ""
         raise data.DataError(f"{path}: not a lulc U-Net checkpoint of format {CHECKPOINT_FORMAT} (found {found}){hint}")
-    if checkpoint["scheme"] != _scheme_table():
+    if [row[:2] for row in checkpoint["scheme"]] != [row[:2] for row in _scheme_table()]:  # colours may change
         raise data.DataError(f"{path}: trained with another class scheme than lulc_helpers.scheme")
     model = build_model(config_from_dict(checkpoint["config"]))
     model.load_state_dict(checkpoint["model"])
@@ -262,6 +326,11 @@ def _scheduler(optimizer, config: TrainConfig, steps_per_epoch: int):
     raise ValueError(f"unknown schedule {config.schedule!r}: onecycle, cosine or constant")
 
 
+def amp_enabled(config: TrainConfig, device: torch.device) -> bool:
+    """Mixed precision (float16 autocast with a GradScaler) on CUDA only; CPU and MPS train in float32."""
+    return config.amp and device.type == "cuda"
+
+
 def train(
     config: TrainConfig,
     split: Split,
@@ -269,10 +338,13 @@ def train(
     resume: bool = True,
     device=None,
     progress: bool = True,
+    on_epoch: Callable[[pd.DataFrame], None] | None = None,
 ) -> TrainResult:
     """Train, validate after every epoch, write `last.pt` every epoch and `best.pt` at the best validation macro F1
     (the last epoch when there is no validation data).
 
+    progress: one bar for the whole training (epoch, loss, validation macro F1, time left).
+    on_epoch: called with the history so far after every epoch (a notebook redraws its curves there).
     With resume=True and a `last.pt` in `out_dir` from the same configuration, training goes on from its
     epoch; each epoch's patches are drawn from a generator seeded with (seed, epoch), so an interrupted and
     resumed run sees the same patches as an uninterrupted one.
@@ -281,7 +353,7 @@ def train(
     out_dir = Path(out_dir)
     runtime.seed_everything(config.seed)
     device = torch.device(device) if device is not None else runtime.pick_device(verbose=progress)
-    use_amp = config.amp and device.type == "cuda"
+    use_amp = amp_enabled(config, device)
     images, masks = [image for image, _ in split.train], [mask for _, mask in split.train]
     normalisation = Normalisation.fit(images) if config.normalise else Normalisation.identity(images[0].shape[0])
     sampler = PatchSampler(
@@ -295,7 +367,7 @@ def train(
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     steps = math.ceil(config.patches_per_epoch / config.batch_size)
     scheduler = _scheduler(optimizer, config, steps)
-    scaler = torch.amp.GradScaler("cuda", enabled=use_amp)
+    scaler = torch.amp.GradScaler(device.type, enabled=use_amp)
     history: list[dict] = []
     best_score, start = -math.inf, 0
     last_path, best_path = out_dir / "last.pt", out_dir / "best.pt"
@@ -312,29 +384,27 @@ def train(
         model.load_state_dict(saved["model"])
         optimizer.load_state_dict(saved["optimizer"])
         scheduler.load_state_dict(saved["scheduler"])
-        scaler.load_state_dict(saved["scaler"])
+        if saved["scaler"]:  # empty when written by a disabled scaler (a CPU run resumed on a GPU)
+            scaler.load_state_dict(saved["scaler"])
         history, best_score, start = saved["history"], saved["best_score"], saved["epoch"]
-        if progress:
-            done = "all epochs done, not trained again" if start == config.epochs else "resuming"
-            print(f"{last_path}: epoch {start} of {config.epochs}, {done}")
 
-    for epoch in range(start, config.epochs):
+    label = f"{out_dir.name}: epochs" if progress else ""
+    bar = tqdm(range(start, config.epochs), initial=start, total=config.epochs, desc=label, disable=not progress)
+    for epoch in bar:
         began = time.perf_counter()
         x_all, y_all = sampler.sample(config.patches_per_epoch, np.random.default_rng([config.seed, epoch]))
         model.train()
         total_loss = 0.0
-        bar = tqdm(range(steps), desc=f"epoch {epoch + 1}/{config.epochs}", disable=not progress, leave=False)
-        for step in bar:
+        for step in range(steps):
             batch = slice(step * config.batch_size, (step + 1) * config.batch_size)
             x = torch.from_numpy(x_all[batch]).to(device)
             y = torch.from_numpy(y_all[batch]).to(device)
-            loss = _step(model, loss_fn, optimizer, scaler, x, y, use_amp)
+            total_loss += _step(model, loss_fn, optimizer, scaler, x, y, use_amp).item()
             scheduler.step()
-            total_loss += loss.item()
-            bar.set_postfix(loss=f"{loss.item():.3f}")
+        trained = time.perf_counter()
         record = {"epoch": epoch + 1, "loss": total_loss / steps, "lr": optimizer.param_groups[0]["lr"]}
         record.update(validate(model, val, config, device))
-        record["seconds"] = time.perf_counter() - began
+        record["train_s"], record["val_s"] = trained - began, time.perf_counter() - trained
         history.append(record)
         # without validation data the model is the last epoch (a fixed-length schedule), so best.pt = last.pt
         score = record["val_f1"] if not math.isnan(record["val_f1"]) else record["epoch"]
@@ -359,11 +429,10 @@ def train(
             best_score = score
             _save(best_path, payload)
         _save(last_path, payload)
-        if progress:
-            print(
-                f"epoch {epoch + 1:>2}/{config.epochs}  loss {record['loss']:.4f}  "
-                f"val OA {record['val_oa']:.3f}  val macro F1 {record['val_f1']:.3f}  ({record['seconds']:.0f} s)"
-            )
+        bar.set_postfix(loss=f"{record['loss']:.3f}", val_f1=f"{record['val_f1']:.3f}", refresh=False)
+        if on_epoch is not None:
+            on_epoch(pd.DataFrame(history))
+    bar.close()
     model.eval()
     return TrainResult(model, pd.DataFrame(history), best_path, last_path, normalisation, config)
 
@@ -398,46 +467,165 @@ def sweep(
     config: TrainConfig,
     split: Split,
     out_dir: str | os.PathLike,
-    weight_decays: Sequence[float] = (0.01, 0.001, 0.0001),
-    balances: Sequence[bool] = (True, False),
+    weight_decays: Sequence[float] = PAPER_SWEEP["weight_decays"],
+    balances: Sequence[bool] = PAPER_SWEEP["balances"],
     progress: bool = True,
+    on_epoch: Callable[[pd.DataFrame], None] | None = None,
 ) -> pd.DataFrame:
-    """The paper's sweep: one run per (weight decay, balance); best validation epoch of each."""
+    """The paper's sweep: one run per (weight decay, balance), each scored at its best validation epoch.
+    Uses the validation data of `split` only (never a test scene); `select` picks the row."""
     rows = []
     for weight_decay in weight_decays:
         for balance in balances:
             run = replace(config, weight_decay=weight_decay, balance=balance)
-            result = train(run, split, run_dir(out_dir, run), progress=progress)
-            best = result.history.sort_values(["val_f1", "epoch"], ascending=[False, True]).iloc[0]
-            rows.append(
-                {"weight_decay": weight_decay, "balance": balance, "best_epoch": int(best["epoch"]),
-                 "val_oa": best["val_oa"], "val_f1": best["val_f1"], "checkpoint": str(result.best_path)}
-            )
+            result = train(run, split, run_dir(out_dir, run), progress=progress, on_epoch=on_epoch)
+            rows.append({"weight_decay": weight_decay, "balance": balance, **_best_epoch(result)})
     return pd.DataFrame(rows)
+
+
+def _best_epoch(result: TrainResult) -> dict:
+    """The epoch kept in best.pt (best validation macro F1, the earliest on a tie; the last without validation)."""
+    history = result.history
+    if history["val_f1"].isna().all():
+        best = history.iloc[-1]
+    else:
+        best = history.sort_values(["val_f1", "epoch"], ascending=[False, True]).iloc[0]
+    return {"best_epoch": int(best["epoch"]), "val_oa": best["val_oa"], "val_f1": best["val_f1"],
+            "checkpoint": str(result.best_path)}
+
+
+def select(table: pd.DataFrame, score: str = "val_f1") -> pd.Series:
+    """The row of a `sweep` table with the best validation score (the first of equals).
+
+    Raises ValueError when there is more than one row and no validation score: without validation data
+    a sweep cannot choose, and taking its first row would look like a choice.
+    """
+    if table[score].isna().any():
+        if len(table) > 1:
+            raise ValueError(f"no validation {score} for {table[score].isna().sum()} of {len(table)} settings: "
+                             "hold out validation data (val_fraction or val_scenes) to choose between settings")
+        return table.iloc[0]
+    return table.loc[table[score].idxmax()]
 
 
 def seed_runs(
-    config: TrainConfig, split: Split, out_dir: str | os.PathLike, seeds: Sequence[int], progress: bool = True
+    config: TrainConfig, split: Split, out_dir: str | os.PathLike, seeds: Sequence[int], progress: bool = True,
+    on_epoch: Callable[[pd.DataFrame], None] | None = None,
 ) -> pd.DataFrame:
-    """Train once per seed and score each best checkpoint on Strzegom 20230709: one row per seed and protocol.
-    With the `out_dir` of a `sweep`, the seed that the sweep trained is not trained again."""
+    """Train once per seed: one row per seed with its best epoch, validation scores and checkpoint. No test
+    scene is read here (score them once, at the end, with `test_scores`). With the `out_dir` of a `sweep`,
+    the seed that the sweep trained is not trained again."""
     rows = []
     for seed in seeds:
         run = replace(config, seed=seed)
-        result = train(run, split, run_dir(out_dir, run), progress=progress)
-        scores = evaluate_on_test(result.best_path)
-        rows += [{"seed": seed, "protocol": name, **scores.loc[name].to_dict(), "checkpoint": str(result.best_path)}
-                 for name in scores.index]
+        result = train(run, split, run_dir(out_dir, run), progress=progress, on_epoch=on_epoch)
+        rows.append({"seed": seed, **_best_epoch(result)})
     return pd.DataFrame(rows)
+
+
+def score_test_scene(runs: pd.DataFrame, scene: data.Scene | None = None, tta: bool = True) -> pd.DataFrame:
+    """Score each run's checkpoint (a `seed_runs` table) on the test scene under both reference protocols:
+    one row per run and protocol."""
+    rows = []
+    for _, run in runs.iterrows():
+        scores = evaluate_on_test(run["checkpoint"], scene, tta=tta)
+        rows += [{**run.to_dict(), "protocol": name, **scores.loc[name].to_dict()} for name in scores.index]
+    return pd.DataFrame(rows)
+
+
+def validation_by_date(checkpoint: str | os.PathLike, split: Split, device=None) -> pd.DataFrame:
+    """OA and macro F1 of a checkpoint on each validation part of `split` (one row per training date's stripe
+    or held-out date), one pass without test-time augmentation, as during training."""
+    model, saved = load_checkpoint(checkpoint, device)
+    config, normalisation = config_from_dict(saved["config"]), Normalisation.from_dict(saved["normalisation"])
+    rows = {}
+    for name, (image, mask) in zip(split.val_names, split.val):
+        scores = accuracy(classify(model, normalisation.apply(image), config, device).ravel(), mask.ravel())
+        rows[name] = {"OA": scores["oa"], "macro F1": scores["macro_f1"]}
+    return pd.DataFrame(rows).T
+
+
+# ---------------------------------------------------------------- recorded runs and the paper
+
+
+RECORDED_RUNS = Path("results") / "unet_recorded_runs.csv"  # under the project root
+RECORD_COLUMNS = ["run", "seeds", "epochs", "threads", "evaluated_on", "protocol", "OA", "OA_sd", "OA_min",
+                  "OA_max", "macro_F1", "macro_F1_sd", "macro_F1_min", "macro_F1_max", "setting_chosen_by", "source"]
+
+
+def recorded_runs(path: str | os.PathLike | None = None) -> pd.DataFrame:
+    """The recorded U-Net runs (results/unet_recorded_runs.csv): one row per run and protocol, the mean over
+    its seeds with sd and range. Rows come from `lulc train --record` or, for runs made before that option
+    existed, from the project's closing notes (named in `source`)."""
+    path = Path(path) if path is not None else data.project_root() / RECORDED_RUNS
+    if not path.is_file():
+        raise data.DataError(f"{path}: no recorded runs file (it ships with the repository; `lulc train --record` writes it)")
+    return pd.read_csv(path)
+
+
+def record(rows: pd.DataFrame, path: str | os.PathLike) -> Path:
+    """Append rows (columns as RECORD_COLUMNS; missing ones left empty) to a recorded-runs CSV, atomically."""
+    path = Path(path)
+    previous = pd.read_csv(path) if path.is_file() else pd.DataFrame(columns=RECORD_COLUMNS)
+    table = pd.concat([previous, rows.reindex(columns=RECORD_COLUMNS)], ignore_index=True)
+    with outputs.atomic_output(path) as tmp:
+        table.to_csv(tmp, index=False, float_format="%.4f")
+    return path
+
+
+# Strzegom 2023-07-09, reference polygons (the paper's Table 6 / metrics.PAPER_UNET_TABLES).
+PAPER_STRZEGOM = {
+    "OA": metrics.PAPER_UNET_TABLES["strzegom"]["Overall"][0],
+    "macro F1": metrics.PAPER_UNET_TABLES["strzegom"]["Mean"][4],
+}
+PAPER_REGIONS = ("strzegom", "kolbuszowa", "krakow")  # Section 2.3.1, training and validation
+
+
+def deviations(config: TrainConfig, split: Split, tta: bool = True, weight_decays=None, balances=None) -> pd.DataFrame:
+    """How a run differs from the paper: what the paper says (Table 3 and Section 2.3.1), what the `paper`
+    preset makes of it (`PRESETS["paper"]`; the paper leaves some choices open) and this run's configuration."""
+    paper = PRESETS["paper"]
+    regions = sorted({name.split("_")[0] for name in split.train_names})
+
+    def weights(c: TrainConfig) -> str:
+        if not c.balance:
+            return "none"
+        cap = f", capped at {c.weight_cap:g}" if c.weight_cap > 0 else ""
+        return f"(N / (K n_c)) ** {c.weight_power:g}{cap}"
+
+    def sweep_text(decays, balance_options) -> str:
+        return f"weight decay {list(decays)} x balance {list(balance_options)}"
+
+    rows = [
+        ("regions", "Strzegom, Kolbuszowa, Kraków (Section 2.3.1)", ", ".join(PAPER_REGIONS), ", ".join(regions)),
+        ("classes", "Table 3: 1-9; Table 6 scores quarries (10) too", "1-10", "1-10"),
+        ("width / depth", "not stated (Table 2: blocks only)", f"{paper.width} / {paper.depth}", f"{config.width} / {config.depth}"),
+        ("epochs", "25 (Table 3)", paper.epochs, config.epochs),
+        ("patches per epoch", "not stated", paper.patches_per_epoch, config.patches_per_epoch),
+        ("loss", "Table 3: FocalLoss(), gamma 2; Section 2.3.1 text: CrossEntropyLoss",
+         f"focal, gamma {paper.gamma:g}", f"focal, gamma {config.gamma:g}" if config.gamma else "cross-entropy"),
+        ("class weights", "balance 1 (formula not stated)", weights(paper), weights(config)),
+        ("learning rate", "Table 3: 0.001; Section 2.3.1 text: swept (values not given)", paper.lr, config.lr),
+        ("schedule", "not stated", paper.schedule, config.schedule),
+        ("sweep", "Table 3: weight decay {0.01, 0.001, 0.0001}; balance on and off", sweep_text(*PAPER_SWEEP.values()),
+         sweep_text(weight_decays or [config.weight_decay], balances or [config.balance])),
+        ("radiometric jitter", "not stated", paper.jitter, config.jitter),
+        ("validation", "not stated (training and validation dates listed together)",
+         ", ".join(paper.val_scenes) or _stripe(paper), _stripe(config) if config.val_fraction > 0 else ", ".join(config.val_scenes) or "none"),
+        ("test-time augmentation", "not stated", "8 flips and rotations", "8 flips and rotations" if tta else "none"),
+    ]
+    table = pd.DataFrame(rows, columns=["aspect", "paper says", "paper preset", "this run"]).set_index("aspect")
+    table["differs"] = [str(a) != str(b) for a, b in zip(table["paper preset"], table["this run"])]
+    return table
 
 
 def train_throughput(config: TrainConfig, device, steps: int = 3) -> float:
     """Training patches per second (forward, backward, Adam step) on random data, after one warm-up step."""
     device = torch.device(device)
-    use_amp = config.amp and device.type == "cuda"
+    use_amp = amp_enabled(config, device)
     model = build_model(config).to(device).train()
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
-    scaler = torch.amp.GradScaler("cuda", enabled=use_amp)
+    scaler = torch.amp.GradScaler(device.type, enabled=use_amp)
     loss_fn = FocalLoss(config.gamma)
     x = torch.randn(config.batch_size, len(data.BANDS), config.patch_size, config.patch_size, device=device)
     y = torch.randint(0, len(scheme.CLASSES) + 1, (config.batch_size, config.patch_size, config.patch_size), device=device)

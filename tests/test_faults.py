@@ -368,7 +368,7 @@ def test_accuracy_refuses_unknown_class_codes_to_exclude(work, capsys):
      (["--lr", "nan"], "--lr nan: not a finite number"),
      (["--val-scenes", "nosuchscene"], "--val-scenes nosuchscene: not a training scene"),
      (["--val-scenes", "strzegom_20230709"], "--val-scenes strzegom_20230709: not a training scene"),
-     (["--patch-size", "1000"], "--patch-size 1000: larger than the smallest training scene (401 pixels)")],
+     (["--patch-size", "1000", "--val-fraction", "0"], "--patch-size 1000: larger than the smallest training scene (401 pixels)")],
 )
 def test_train_refuses_options_that_cannot_work(tmp_path, capsys, options, says):
     code, out, err = run(["train", "--preset", "quick", *options, "--out", tmp_path / "run", "--no-evaluate"], capsys)

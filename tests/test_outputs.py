@@ -62,3 +62,16 @@ def test_collisions_are_refused(tmp_path):
     with pytest.raises(outputs.OutputCollision, match="same file"):
         outputs.refuse_collisions([image], [tmp_path / "a.gpkg", tmp_path / "a.gpkg"])
     outputs.refuse_collisions([image], [tmp_path / "a.gpkg", tmp_path / "a.csv", None])
+
+
+def test_progress_on_stderr_during_a_write_passes_through_and_is_no_error(tmp_path, capfd):
+    with outputs.gdal_errors_raise(tmp_path / "map.tif"):
+        os.write(2, b"\rmap.tif:  50%|#####     | 8.0M/16.0M\r")
+    assert "50%" in capfd.readouterr().err
+
+
+def test_a_libtiff_error_line_on_stderr_fails_the_write_once(tmp_path, capfd):
+    with pytest.raises(outputs.OutputError, match="map.tif: could not write: _tiffSeekProc: No space left"):
+        with outputs.gdal_errors_raise(tmp_path / "map.tif"):
+            os.write(2, b"_tiffSeekProc: No space left on device.\n")
+    assert "_tiffSeekProc" not in capfd.readouterr().err

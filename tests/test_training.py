@@ -9,7 +9,7 @@ import torch
 import xarray as xr
 from rasterio.transform import from_origin
 
-from lulc_helpers import cli, inference, scheme, training
+from lulc_helpers import cli, data, inference, scheme, training
 from lulc_helpers.patches import Normalisation
 
 CONFIG = replace(
@@ -59,6 +59,17 @@ def test_checkpoint_holds_weights_config_normalisation_and_scheme(trained, split
     assert [row[0] for row in saved["scheme"]] == list(scheme.CLASS_IDS)
     for name, tensor in trained.model.state_dict().items():
         torch.testing.assert_close(model.state_dict()[name], tensor.cpu())
+
+
+def test_a_checkpoint_survives_a_palette_change_but_not_a_renamed_class(trained, tmp_path):
+    checkpoint = torch.load(trained.last_path, weights_only=False)
+    checkpoint["scheme"] = [[code, name, "#000000"] for code, name, _ in checkpoint["scheme"]]
+    torch.save(checkpoint, tmp_path / "old_colours.pt")
+    training.load_checkpoint(tmp_path / "old_colours.pt")
+    checkpoint["scheme"][0][1] = "Broadleaf forest"
+    torch.save(checkpoint, tmp_path / "renamed.pt")
+    with pytest.raises(data.DataError, match="another class scheme"):
+        training.load_checkpoint(tmp_path / "renamed.pt")
 
 
 def test_prediction_reuses_the_stored_normalisation(trained, split):
@@ -239,8 +250,10 @@ def test_seed_runs_reuse_the_finished_sweep_run_of_the_same_seed(split, tmp_path
     written = Path(swept["checkpoint"].iloc[0]).read_bytes()
     monkeypatch.setattr(training, "_step", lambda *args: pytest.fail("a finished run was trained again"))
     seeds = training.seed_runs(CONFIG, split, tmp_path, [CONFIG.seed], progress=False)
-    assert seeds["checkpoint"].tolist() == swept["checkpoint"].tolist() * 2  # one row per reference protocol
+    assert seeds["checkpoint"].tolist() == swept["checkpoint"].tolist()
     assert Path(seeds["checkpoint"].iloc[0]).read_bytes() == written
-    assert set(seeds["protocol"]) == {"test mask", "reference polygons"}
+    scores = training.score_test_scene(seeds)  # the test scene, scored once at the end
+    assert scores["checkpoint"].tolist() == swept["checkpoint"].tolist() * 2  # one row per reference protocol
+    assert set(scores["protocol"]) == {"test mask", "reference polygons"}
     with pytest.raises(pytest.fail.Exception, match="trained again"):
         training.seed_runs(CONFIG, split, tmp_path, [CONFIG.seed + 1], progress=False)
