@@ -540,7 +540,7 @@ def validation_by_date(checkpoint: str | os.PathLike, split: Split, device=None)
     config, normalisation = config_from_dict(saved["config"]), Normalisation.from_dict(saved["normalisation"])
     rows = {}
     for name, (image, mask) in zip(split.val_names, split.val):
-        scores = accuracy(classify(model, normalisation.apply(image), config, device).ravel(), mask.ravel())
+        scores = accuracy(inference.classify(model, normalisation.apply(image), config, device).ravel(), mask.ravel())
         rows[name] = {"OA": scores["oa"], "macro F1": scores["macro_f1"]}
     return pd.DataFrame(rows).T
 
