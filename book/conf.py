@@ -1,0 +1,36 @@
+"""Sphinx settings of the course book (Sphinx + myst-nb + sphinx-book-theme: the Jupyter Book 1 stack).
+
+`make book` (lulc_helpers.book.build) copies this folder beside the executed notebooks, adds the table of
+contents to intro.md and the offline JavaScript under _offline/, then runs Sphinx from the repository root.
+"""
+
+from lulc_helpers import book
+
+project = "Mining-aware land cover from Sentinel-2"
+author = "lulc-mining contributors"
+html_title = project
+root_doc = "intro"
+extensions = ["myst_nb", "sphinx_togglebutton"]
+exclude_patterns = ["_build", "**.ipynb_checkpoints"]
+
+nb_execution_mode = "off"  # the pages show what `make run` computed; the book never runs a notebook
+nb_merge_streams = True
+myst_enable_extensions = ["dollarmath", "colon_fence", "deflist"]
+
+# Widget JavaScript and MathJax from copies in the site, never a CDN (paths under _static/).
+html_static_path = [book.OFFLINE_DIR]
+nb_ipywidgets_js = book.ipywidgets_js()
+mathjax_path = book.MATHJAX
+html_copy_source = False  # the executed notebooks would double the site's size; Colab opens the originals
+
+html_theme = "sphinx_book_theme"
+html_context = {"default_mode": "light"}  # the widgets' own styles are light; an unset mode logs an error
+html_theme_options = {
+    "repository_url": book.repository_url(),
+    "repository_branch": "main",
+    "path_to_docs": "notebooks",  # the pages are notebooks/NN_*.ipynb: the Colab button opens that file
+    "use_repository_button": True,
+    "use_download_button": False,
+    "home_page_in_toc": True,
+    "launch_buttons": {"colab_url": "https://colab.research.google.com", "notebook_interface": "classic"},
+}

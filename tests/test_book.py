@@ -1,0 +1,66 @@
+"""The book's build steps that need no browser: quick values, widget modules, the JavaScript copies' checks."""
+
+import json
+
+import nbformat
+import pytest
+
+from lulc_helpers import book
+
+
+def _notebook(parameters: str, mock: dict):
+    cell = nbformat.v4.new_code_cell(parameters)
+    cell.metadata = {"tags": ["parameters"], "nbmake": {"mock": mock}}
+    return nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("# 00 · x"), cell])
+
+
+def test_quick_values_are_applied_after_the_parameters_as_nbmake_does():
+    notebook = _notebook("QUICK = False\nN_BOOT = 1000\n", {"QUICK": True, "N_BOOT": 50})
+    changed = book.with_values(notebook, {**book.quick_values(notebook), "RATIOS": [1, 10], "NAME": "a'b"})
+    namespace = {}
+    exec(changed.cells[1].source, namespace)  # the cell as the kernel runs it
+    assert (namespace["QUICK"], namespace["N_BOOT"], namespace["RATIOS"], namespace["NAME"]) == (True, 50, [1, 10], "a'b")
+
+
+def test_a_notebook_without_parameters_cell_is_refused(tmp_path):
+    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("x = 1")])
+    nbformat.write(notebook, tmp_path / "07_x.ipynb")
+    with pytest.raises(book.BookError, match="07_x.ipynb: no code cell tagged 'parameters'"):
+        book.execute(tmp_path / "07_x.ipynb", tmp_path / "out", quick=True)
+    assert not (tmp_path / "out" / "07_x.ipynb").exists()
+
+
+def test_widget_modules_are_those_html_manager_does_not_carry(tmp_path):
+    def model(module, version):
+        return {"model_module": module, "model_module_version": version, "state": {"_view_module": module,
+                                                                                    "_view_module_version": version}}
+    state = {"a": model("@jupyter-widgets/controls", "2.0.0"), "b": model("jupyter-leaflet", "^0.20"),
+             "c": model("@jupyter-widgets/base", "2.0.0"), "d": model("anywidget", "~0.9.*")}
+    notebook = _notebook("QUICK = False", {"QUICK": True})
+    notebook.metadata["widgets"] = {book.WIDGET_STATE: {"state": state, "version_major": 2, "version_minor": 0}}
+    path = tmp_path / "n.ipynb"
+    path.write_text(json.dumps(notebook))
+    assert book.widget_modules([path]) == {("jupyter-leaflet", "^0.20"), ("anywidget", "~0.9.*")}
+
+
+def test_a_tarball_that_is_not_the_registrys_is_removed_and_refused(tmp_path):
+    tarball = book.cached_tarball("requirejs", tmp_path)
+    tarball.write_bytes(b"not the package")
+    with pytest.raises(book.BookError, match="is not the registry's"):
+        book.fetch_tarball("requirejs", tmp_path)
+    assert not tarball.exists()
+
+
+def test_missing_executed_notebooks_are_named(tmp_path):
+    with pytest.raises(book.BookError, match=r"04_gee_classifiers.ipynb.*make run"):
+        book.build([tmp_path / "04_gee_classifiers.ipynb"], tmp_path / "out")
+
+
+def test_run_notebook_applies_quick_values_and_keeps_widget_state(tmp_path):
+    notebook = _notebook("QUICK = False\nVALUE = 1\n", {"QUICK": True})
+    notebook.cells.append(nbformat.v4.new_code_cell("import ipywidgets\nipywidgets.IntSlider(value=VALUE * (7 if QUICK else 1))"))
+    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(notebook, tmp_path / "00_x.ipynb")
+    executed = book.run_notebook(tmp_path / "00_x.ipynb", quick=True, changes={"VALUE": 2}, timeout=120)
+    models = executed.metadata["widgets"][book.WIDGET_STATE]["state"].values()
+    assert [m["state"]["value"] for m in models if m["model_name"] == "IntSliderModel"] == [14]
