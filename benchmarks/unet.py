@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from lulc_helpers import data, training
+from lulc_helpers import data, inference, training
 
 
 def _sync(device: torch.device) -> None:
@@ -34,11 +34,11 @@ def inference_throughput(config: training.TrainConfig, device: torch.device, siz
     """Megapixels per second of whole-scene prediction with overlapping windows (one pass, no TTA)."""
     model = training.build_model(config).to(device).eval()
     image = np.random.default_rng(0).normal(size=(10, size, size)).astype(np.float32)
-    training.probabilities(model, image, config, device, batch_size=config.batch_size)
+    inference.probabilities(model, image, config, device, batch_size=config.batch_size)
     _sync(device)
     began = time.perf_counter()
     for _ in range(repeats):
-        training.probabilities(model, image, config, device, batch_size=config.batch_size)
+        inference.probabilities(model, image, config, device, batch_size=config.batch_size)
     _sync(device)
     return repeats * size * size / 1e6 / (time.perf_counter() - began)
 
@@ -86,7 +86,7 @@ def phases(epochs: int) -> pd.DataFrame:
         image, _ = training.reference_protocols()
         for tta in (False, True):
             began = time.perf_counter()
-            training.predict_scene(result.best_path, image, "cpu", tta=tta)
+            inference.predict_scene(result.best_path, image, "cpu", tta=tta)
             timings[f"test scene prediction, {'8 passes (TTA)' if tta else 'one pass'}"] = time.perf_counter() - began
     return pd.Series(timings, name="seconds").to_frame()
 

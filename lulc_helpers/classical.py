@@ -199,19 +199,29 @@ def fit(method: str, points: pd.DataFrame, seed: int = 42) -> Trained:
     return Trained(method, model, time.perf_counter() - start)
 
 
-def classify_image(trained: Trained, image: xr.DataArray, chunk: int = 1 << 16) -> xr.DataArray:
+def classify_values(trained: Trained, values: np.ndarray, chunk: int = 1 << 16) -> np.ndarray:
+    """uint8 codes (y, x) of reflectance (band, y, x) in the 10 bands, 0 where a band has no data (NaN);
+    `chunk` pixels at a time, so that the classifier's working memory stays small."""
+    pixels = values.reshape(len(data.BANDS), -1).T
+    valid = ~np.isnan(pixels).any(axis=1)
+    pixels = pixels[valid]
+    labels = np.zeros(valid.size, dtype=np.uint8)
+    if len(pixels):
+        labels[valid] = np.concatenate([trained.model.predict(pixels[i : i + chunk]) for i in range(0, len(pixels), chunk)])
+    return labels.reshape(values.shape[1:])
+
+
+def classify_image(trained: Trained, image: xr.DataArray) -> xr.DataArray:
     """Classify every pixel with data in all bands (its reflectance, as in training): uint8 (y, x) on the
     image grid, 0 elsewhere. `attrs["predict_s"]` holds the prediction time.
+    A raster of any size: `inference.classify_raster` with an `inference.PixelClassifier`.
     """
-    values = band_values(image).reshape(len(data.BANDS), -1).T
-    valid = ~np.isnan(values).any(axis=1)
-    pixels = values[valid]
+    values = band_values(image)
     start = time.perf_counter()
-    labels = np.zeros(valid.size, dtype=np.uint8)
-    labels[valid] = np.concatenate([trained.model.predict(pixels[i : i + chunk]) for i in range(0, len(pixels), chunk)])
+    labels = classify_values(trained, values)
     elapsed = time.perf_counter() - start
     grid = image.isel(band=0, drop=True)
-    classified = grid.copy(data=labels.reshape(grid.shape))
+    classified = grid.copy(data=labels)
     classified.attrs = {"method": trained.method, "predict_s": elapsed, "fit_s": trained.fit_s}
     classified.name = trained.method
     classified.rio.write_crs(image.rio.crs, inplace=True)

@@ -234,52 +234,133 @@ def _screen(args) -> int:
     return 0
 
 
+def _block_size(text: str) -> int:
+    """An argparse type: a block side that is a positive multiple of the output's tiles."""
+    from . import outputs
+
+    size = int(text)
+    if size <= 0 or size % outputs.CLASS_MAP_TILE:
+        raise argparse.ArgumentTypeError(f"{text} is not a positive multiple of {outputs.CLASS_MAP_TILE} (the output's tiles)")
+    return size
+
+
+def _at_least_one(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text}: need at least 1")
+    return value
+
+
+def _add_streaming_options(parser) -> None:
+    """Options of the windowed writer (`inference.classify_raster`), shared by predict and classify."""
+    from . import inference
+
+    parser.add_argument(
+        "--block", type=_block_size, default=inference.DEFAULT_BLOCK,
+        help=f"block side in pixels, a multiple of 256 (default {inference.DEFAULT_BLOCK}); memory grows with its square",
+    )
+    scale = parser.add_mutually_exclusive_group()
+    scale.add_argument("--workers", type=_at_least_one, help="classify blocks on a local Dask cluster of N worker processes")
+    scale.add_argument("--scheduler", metavar="ADDRESS", help="classify blocks on an existing Dask cluster (tcp://host:8786)")
+    parser.add_argument("--cog", action="store_true", help="write a cloud-optimised GeoTIFF (with overviews)")
+
+
+def _stream(args, classify) -> None:
+    """Run `classify(client)` in this process or on the Dask cluster that `args` name, then say what was written.
+    The progress bar goes to a terminal only, so that a failure piped to a log is one line."""
+    from . import inference
+
+    with inference.dask_client(args.workers, args.scheduler) as client:
+        if client is not None:
+            print(f"Dask dashboard: {client.dashboard_link}", flush=True)
+        written = classify(client)
+    counts = ", ".join(f"{code}: {n}" for code, n in written.counts.items() if code != scheme.NODATA)
+    print(f"{written.path}: {written.width}x{written.height} pixels, {written.mpx_per_s:.3f} Mpx/s, {counts}")
+
+
 def add_classify(subparsers) -> None:
     from . import classical
 
     parser = subparsers.add_parser(
         "classify",
-        help="classify the Strzegom 20230709 test scene with CART, Random Forest or a linear SVM",
-        description="Train one of the paper's GEE classifiers and write the classified scene as a GeoTIFF "
-        "(uint8, 0 = nodata, the scheme's colour table). --backend local trains scikit-learn on stratified points "
-        "from the Strzegom training masks; --backend gee runs Earth Engine on the paper's point assets.",
+        help="classify a 10-band image (default: Strzegom 20230709) with CART, Random Forest or a linear SVM",
+        description="Train one of the paper's GEE classifiers and classify a 10-band image of any size block by block "
+        "into a GeoTIFF (uint8, 0 = nodata, the scheme's colour table). --backend local trains scikit-learn on stratified "
+        "points from the Strzegom training masks; --backend gee runs Earth Engine on the paper's point assets, on the "
+        "Strzegom test grid or, with --region, on the Sentinel-2 collection over your own area, exported by a task.",
     )
     parser.add_argument("--method", required=True, choices=classical.METHODS)
     parser.add_argument("--backend", choices=("local", "gee"), default="local")
-    parser.add_argument("--out", help="GeoTIFF to write (default: runs/predictions/METHOD_strzegom_20230709.tif)")
+    parser.add_argument("--image", help="local: 10-band GeoTIFF to classify (default: the Strzegom 20230709 test image)")
+    parser.add_argument("--out", help="GeoTIFF to write (default: runs/predictions/METHOD_IMAGE.tif)")
+    parser.add_argument("--offset", type=int, choices=(0, data.BOA_ADD_OFFSET), help="local: L2A offset (default: from the date in the file name)")
     parser.add_argument("--per-class", type=int, default=500, help="local: training points per class (default 500)")
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--project", help="gee: Earth Engine Cloud project (default: $EE_PROJECT_ID)")
+    parser.add_argument("--region", help="gee: area to classify (GeoJSON, GeoPackage, ...); starts an export task")
+    parser.add_argument("--date", help="gee --region: first day of the Sentinel-2 images, YYYY-MM-DD (default 2023-07-09)")
+    parser.add_argument("--days", type=_at_least_one, default=1, help="gee --region: days from --date; more than 1: the median (default 1)")
+    parser.add_argument("--export", choices=("drive", "asset"), default="drive", help="gee --region: where the task writes")
+    parser.add_argument("--asset-id", help="gee --region --export asset: the asset to write (projects/.../assets/NAME)")
+    parser.add_argument("--folder", default="lulc-mining", help="gee --region --export drive: Drive folder (default lulc-mining)")
+    _add_streaming_options(parser)
     parser.set_defaults(handler=_classify)
 
 
 def _classify(args) -> int:
-    from . import classical
+    from . import classical, inference
 
-    out = Path(args.out) if args.out else classical.prediction_path(args.method)
     if args.per_class < 1:
         raise data.OptionError(f"--per-class {args.per_class}: need at least one training point per class")
-    root = data.data_dir()
-    outputs.refuse_collisions([root / p for s in data.SCENES for p in (s.image, s.mask) if p], [out])
     if args.backend == "gee":
-        from . import gee
-
-        try:
-            gee.connect(args.project)
-        except gee.GEEUnavailable as why:
-            raise gee.GEEUnavailable(f"{why}. Authenticate with `earthengine authenticate`, or use --backend local") from None
-        _, grid = data.load_scene(data.test_scene())
-        (classified,) = gee.run([args.method], seed=args.seed, like=grid).values()
-        gee.download_classified(classified, grid, out)
-        print(f"{out}: {args.method} from Earth Engine (paper's training points)")
-        return 0
+        if args.region and args.export == "asset" and not args.asset_id:
+            raise data.OptionError("--export asset needs --asset-id projects/PROJECT/assets/NAME")
+        return _classify_gee(args)
+    image = Path(args.image) if args.image else data.data_dir() / data.test_scene().image
+    default_out = classical.predictions_dir() / f"{args.method}_{image.stem}.tif" if args.image else classical.prediction_path(args.method)
+    out = Path(args.out) if args.out else default_out
+    outputs.refuse_collisions([image, *_data_files()], [out])
+    _check_image_and_offset(image, args.offset)
     points = classical.training_points(args.per_class, args.seed)
-    (classified,) = classical.run(points, [args.method], args.seed, write=False).values()
-    classical.write_classification(classified, out)
-    print(
-        f"{out}: {args.method}, {classified.attrs['training_points']} training points, "
-        f"fit {classified.attrs['fit_s']:.2f} s, predict {classified.attrs['predict_s']:.2f} s"
-    )
+    trained = classical.fit(args.method, points, args.seed)
+    print(f"{args.method}: {len(points)} training points, fit {trained.fit_s:.2f} s")
+    pixels = inference.PixelClassifier(trained, args.offset)
+
+    def classify(client):
+        return inference.classify_raster(pixels, image, out, args.block, client, sys.stderr.isatty(), args.cog, f"class ({args.method})")
+
+    _stream(args, classify)
+    return 0
+
+
+def _data_files() -> list[Path]:
+    """The images and masks of the paper's scenes: never an output."""
+    root = data.data_dir()
+    return [root / p for s in data.SCENES for p in (s.image, s.mask) if p]
+
+
+def _classify_gee(args) -> int:
+    from . import classical, gee
+
+    out = Path(args.out) if args.out else classical.prediction_path(args.method)
+    if not args.region:
+        outputs.refuse_collisions(_data_files(), [out])
+    try:
+        gee.connect(args.project)
+    except gee.GEEUnavailable as why:
+        raise gee.GEEUnavailable(f"{why}. Authenticate with `earthengine authenticate`, or use --backend local") from None
+    if args.region:
+        area, crs = gee.read_region(args.region)
+        classified = gee.classify_region(args.method, area, args.date or gee.PAPER_DATE, args.days, seed=args.seed)
+        name = f"{args.method}_{Path(args.region).stem}"
+        task = gee.export_region(classified, area, crs, name, args.export, args.folder, args.asset_id)
+        task.start()
+        print(f"Earth Engine task {task.id} started: {args.method} over {args.region}, export to {args.export}")
+        return 0
+    _, grid = data.load_scene(data.test_scene())
+    (classified,) = gee.run([args.method], seed=args.seed, like=grid).values()
+    gee.download_classified(classified, grid, out)
+    print(f"{out}: {args.method} from Earth Engine (paper's training points)")
     return 0
 
 
@@ -375,9 +456,10 @@ def _train(args) -> int:
 def add_predict(subparsers) -> None:
     parser = subparsers.add_parser(
         "predict",
-        help="classify a 10-band image with a trained U-Net",
+        help="classify a 10-band image of any size with a trained U-Net",
         description="Classify IMAGE (10 bands B02 B03 B04 B05 B06 B07 B08 B8A B11 B12, integer reflectance x 10000) "
-        "with CHECKPOINT and write OUT as a uint8 GeoTIFF on the image's grid, nodata 0, with the scheme's colours. "
+        "with CHECKPOINT and write OUT as a tiled uint8 GeoTIFF on the image's grid, nodata 0, with the scheme's colours, "
+        "block by block (memory bounded by --block, not by the image), in this process or on a Dask cluster. "
         "The image is turned into surface reflectance as in training: Sentinel-2 L2A products processed from "
         "2022-01-25 on carry +1000 on every value, found from the date (YYYYMMDD) in the file name, or given by --offset.",
     )
@@ -394,25 +476,40 @@ def add_predict(subparsers) -> None:
         "--no-tta", action="store_true",
         help="one pass instead of the mean over the 8 flips/rotations (8 times faster, a slightly noisier map)",
     )
+    parser.add_argument("--batch-size", type=_at_least_one, default=4, help="windows per network pass (default 4)")
+    _add_streaming_options(parser)
     parser.set_defaults(handler=_predict)
 
 
-def _predict(args) -> int:
-    from . import training
+def _check_image_and_offset(path, offset: int | None) -> None:
+    """Stop before any work unless PATH is a 10-band integer image whose L2A offset is known (--offset or its date)."""
+    from . import inference
 
-    outputs.refuse_collisions([args.checkpoint, args.image], [args.out])
-    device = runtime.device(args.device)
-    image = data.open_image(args.image)
-    training.check_image(image)
-    if args.offset is None and "date" not in image.attrs:
+    image = data.open_image(path, lazy=True)
+    inference.check_image(image)
+    if offset is None and "date" not in image.attrs:
         raise data.DataError(
-            f"{args.image}: no acquisition date (YYYYMMDD) in the file name, so the L2A offset is unknown; "
+            f"{path}: no acquisition date (YYYYMMDD) in the file name, so the L2A offset is unknown; "
             f"pass --offset {data.BOA_ADD_OFFSET} for products processed from 2022-01-25 on, --offset 0 for older ones"
         )
-    classes = training.predict_scene(args.checkpoint, image, device, args.offset, tta=not args.no_tta)
-    path = training.write_classification(classes, args.out)
-    counts = {c: int((classes.values == c).sum()) for c in scheme.CLASS_IDS}
-    print(f"{path}: {classes.rio.width}x{classes.rio.height} pixels, " + ", ".join(f"{c}: {n}" for c, n in counts.items() if n))
+
+
+def _predict(args) -> int:
+    from . import inference
+
+    outputs.refuse_collisions([args.checkpoint, args.image], [args.out])
+    _check_image_and_offset(args.image, args.offset)
+    # on a cluster each worker picks its own best device unless --device names one
+    on_cluster = args.workers is not None or args.scheduler is not None
+    device = args.device if on_cluster else runtime.device(args.device)
+
+    def predict(client):
+        return inference.predict_raster(
+            args.checkpoint, args.image, args.out, device, args.offset, not args.no_tta, args.block, args.batch_size,
+            client, progress=sys.stderr.isatty(), cog=args.cog,
+        )
+
+    _stream(args, predict)
     return 0
 
 

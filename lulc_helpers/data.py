@@ -329,21 +329,24 @@ def test_scene(region: str = "strzegom") -> Scene:
 # ---------------------------------------------------------------- readers
 
 
-def _open(path: str | os.PathLike) -> xr.DataArray:
+def _open(path: str | os.PathLike, lazy: bool = False) -> xr.DataArray:
     import rioxarray
 
     path = Path(path)
     if not path.is_file():
         raise DataError(f"{path}: no such file (run `lulc fetch` or `make data` first)")
     try:
-        return rioxarray.open_rasterio(path).load()
+        opened = rioxarray.open_rasterio(path)
+        return opened if lazy else opened.load()
     except Exception as err:  # rasterio raises several types for unreadable files
         raise DataError(f"{path}: not a readable raster ({err})") from err
 
 
-def open_image(path: str | os.PathLike) -> xr.DataArray:
-    """A 10-band Sentinel-2 image (band, y, x), bands named B02..B12 in the paper's order."""
-    image = _open(path)
+def open_image(path: str | os.PathLike, lazy: bool = False) -> xr.DataArray:
+    """A 10-band Sentinel-2 image (band, y, x), bands named B02..B12 in the paper's order.
+
+    lazy=True reads pixels only when they are used (a raster larger than memory, read in windows)."""
+    image = _open(path, lazy)
     if image.sizes["band"] != len(BANDS):
         raise DataError(
             f"{path}: {image.sizes['band']} bands, expected {len(BANDS)} ({' '.join(BANDS)}, in that order)"

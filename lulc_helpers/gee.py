@@ -3,7 +3,8 @@
 The Earth Engine backend of notebook 04, with the steps of `classical.py` (the local backend):
 `initialize`, `scene`, training points (the paper's assets or points from the local sampler),
 `make_classifier`, `fit`, `classify_image`, `matrix_on_points` (errorMatrix handed to
-`lulc_helpers.metrics`), `export_classified` / `download_classified`.
+`lulc_helpers.metrics`), `export_classified` / `download_classified`; and any area of your own:
+`read_region`, `classify_region`, `export_region` (a region far larger than a download, exported by a task).
 
 Earth Engine's `errorMatrix` has rows = reference (actual) and columns = classified; this package
 uses rows = classified, columns = reference, so `reference_rows_to_classified_rows` transposes.
@@ -98,18 +99,19 @@ def region(like: xr.DataArray | None = None):
     return ee.Geometry.Rectangle(list(like.rio.bounds()), str(like.rio.crs), False)
 
 
-def scene(area, date: str = PAPER_DATE, max_cloud: float = 20):
-    """The Sentinel-2 L2A (harmonised) mosaic of one day over `area`, its 10 bands, granules under `max_cloud` %."""
+def scene(area, date: str = PAPER_DATE, max_cloud: float = 20, days: int = 1):
+    """The Sentinel-2 L2A (harmonised) images over `area` from `date` for `days` days, their 10 bands, granules
+    under `max_cloud` %: the mosaic of one day, or the per-pixel median of several (a composite of a season)."""
     ee = _ee()
     start = ee.Date(date)
     collection = (
         ee.ImageCollection(COLLECTION)
         .filterBounds(area)
-        .filterDate(start, start.advance(1, "day"))
+        .filterDate(start, start.advance(days, "day"))
         .filter(ee.Filter.lt("CLOUDY_PIXEL_PERCENTAGE", max_cloud))
         .select(list(EE_BANDS.values()))
     )
-    return collection.mosaic().clip(area)
+    return (collection.mosaic() if days == 1 else collection.median()).clip(area)
 
 
 def paper_points(split: str):
@@ -182,9 +184,50 @@ def run(methods: Sequence[str] = classical.METHODS, date: str = PAPER_DATE, trai
     `training` defaults to the paper's training asset; pass `points_to_ee(...)` to use local points.
     """
     area = region(like)
-    image = scene(area, date)
+    return {method: classify_region(method, area, date, training=training, seed=seed) for method in methods}
+
+
+def classify_region(method: str, area, date: str = PAPER_DATE, days: int = 1, training=None, seed: int = 42):
+    """A classified ee.Image over any area (an ee.Geometry, e.g. from `read_region`): `scene(area, date, days=days)`
+    classified by `method` trained on `training` (default: the paper's training asset)."""
+    image = scene(area, date, days=days)
     training = training if training is not None else paper_points("train")
-    return {method: classify_image(fit(method, image, training, seed), image) for method in methods}
+    return classify_image(fit(method, image, training, seed), image)
+
+
+def read_region(path: str | os.PathLike):
+    """(ee.Geometry in WGS 84, the CRS to export in: the area's UTM zone) from the polygons of a vector file
+    (GeoJSON, GeoPackage, shapefile, ...), merged into one area."""
+    import geopandas
+
+    try:
+        frame = geopandas.read_file(path)
+    except Exception as err:  # pyogrio raises several types for missing or unreadable files
+        raise data.DataError(f"{path}: not a readable vector file ({err})") from None
+    polygons = frame[frame.geometry.notna() & frame.geom_type.isin(["Polygon", "MultiPolygon"])] if len(frame) else frame
+    if polygons.empty:
+        raise data.DataError(f"{path}: no polygon to classify inside")
+    if polygons.crs is None:
+        raise data.DataError(f"{path}: no coordinate reference system")
+    area = polygons.to_crs(4326).union_all()
+    return _ee().Geometry(area.__geo_interface__, None, False), str(polygons.estimate_utm_crs())
+
+
+def export_region(
+    classified, area, crs: str, description: str, to: str = "drive", folder: str = "lulc-mining",
+    asset_id: str | None = None,
+):
+    """An export task of a classified image over `area` at 10 m in `crs`, to Google Drive (a GeoTIFF in `folder`)
+    or to an Earth Engine asset (`asset_id`, overviews by the most common class); call `.start()` to run it."""
+    ee = _ee()
+    common = {"image": classified, "description": description, "region": area, "scale": SCALE, "crs": crs, "maxPixels": 1e13}
+    if to == "drive":
+        return ee.batch.Export.image.toDrive(**common, folder=folder, fileNamePrefix=description, fileFormat="GeoTIFF")
+    if to == "asset":
+        if not asset_id:
+            raise ValueError("an export to an asset needs its id (projects/PROJECT/assets/NAME)")
+        return ee.batch.Export.image.toAsset(**common, assetId=asset_id, pyramidingPolicy={".default": "mode"})
+    raise ValueError(f"export to {to!r}: use 'drive' or 'asset'")
 
 
 # ---------------------------------------------------------------- export

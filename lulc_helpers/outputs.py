@@ -199,6 +199,9 @@ def refuse_collisions(inputs: Iterable[str | os.PathLike | None], outputs: Itera
         seen_outputs[k] = out
 
 
+CLASS_MAP_TILE = 256  # tile side of tiled class maps
+
+
 def class_map_profile(height: int, width: int, crs, transform, tiled: bool = False) -> dict:
     """The GeoTIFF profile of every class map the package writes: uint8, nodata 0, deflate."""
     profile = {
@@ -206,7 +209,7 @@ def class_map_profile(height: int, width: int, crs, transform, tiled: bool = Fal
         "crs": crs, "transform": transform, "nodata": scheme.NODATA, "compress": "deflate",
     }
     if tiled:
-        profile.update(tiled=True, blockxsize=256, blockysize=256)
+        profile.update(tiled=True, blockxsize=CLASS_MAP_TILE, blockysize=CLASS_MAP_TILE)
     return profile
 
 
@@ -237,3 +240,67 @@ def write_class_map(classes, path: str | os.PathLike, description: str = "class 
         except rasterio.errors.RasterioError as err:
             raise OutputError(f"{path}: could not write: {err}") from err
     return path
+
+
+class ClassMapBlocks:
+    """The open class map of `write_class_map_blocks`: `write(row, col, codes)` puts one block in place and
+    counts its pixels per code (`counts`, indexed by code), which the read-back check compares."""
+
+    def __init__(self, dataset) -> None:
+        self._dataset = dataset
+        self.counts = np.zeros(256, dtype=np.int64)
+
+    def write(self, row: int, col: int, codes: np.ndarray) -> None:
+        from rasterio.windows import Window
+
+        codes = np.asarray(codes, dtype=np.uint8)
+        self._dataset.write(codes, 1, window=Window(col, row, codes.shape[1], codes.shape[0]))
+        self.counts += np.bincount(codes.ravel(), minlength=256)
+
+
+@contextlib.contextmanager
+def write_class_map_blocks(
+    path: str | os.PathLike, height: int, width: int, crs, transform,
+    description: str = "class code (lulc_helpers.scheme)", cog: bool = False,
+) -> Iterator[ClassMapBlocks]:
+    """Write a class map of any size block by block: a tiled uint8 GeoTIFF, nodata 0, deflate, the scheme's
+    colour table; a cloud-optimised GeoTIFF (overviews by nearest neighbour) with `cog`. Blocks should be whole
+    tiles (multiples of CLASS_MAP_TILE) so each compressed tile is written once.
+
+    Atomic like `write_class_map`: the file appears under `path` only after the block ends without error and
+    the file, read back tile by tile, holds as many pixels of each code as were written.
+    """
+    import rasterio
+    import rasterio.shutil
+
+    path = Path(path)
+    profile = class_map_profile(height, width, crs, transform, tiled=True)
+
+    def verify(tmp: Path) -> None:
+        found = np.zeros(256, dtype=np.int64)
+        try:
+            with rasterio.open(tmp) as written:
+                ok = written.shape == (height, width) and written.crs == profile["crs"] and 10 in written.colormap(1)
+                for _, window in written.block_windows(1):
+                    found += np.bincount(written.read(1, window=window).ravel(), minlength=256)
+        except (rasterio.errors.RasterioError, ValueError):
+            ok = False
+        if not ok or not np.array_equal(found, blocks.counts):
+            raise OutputError(f"{path}: the written file does not read back as what was written")
+
+    with atomic_output(path, verify) as tmp:
+        tiles = tmp.with_name(f"{tmp.stem}.tiles{tmp.suffix}") if cog else tmp
+        try:
+            with gdal_errors_raise(path):
+                with rasterio.open(tiles, "w", **profile) as dst:
+                    dst.write_colormap(1, scheme.gdal_colour_table())
+                    dst.set_band_description(1, description)
+                    blocks = ClassMapBlocks(dst)
+                    yield blocks
+                if cog:
+                    rasterio.shutil.copy(tiles, tmp, driver="COG", compress="DEFLATE", overview_resampling="NEAREST")
+        except rasterio.errors.RasterioError as err:
+            raise OutputError(f"{path}: could not write: {err}") from err
+        finally:
+            if cog:
+                tiles.unlink(missing_ok=True)

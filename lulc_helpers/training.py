@@ -1,4 +1,4 @@
-"""Training the U-Net on patches, checkpoints with everything needed to predict, and whole-scene prediction.
+"""Training the U-Net on patches, checkpoints with everything needed to predict (prediction: `inference`).
 
 The paper's settings (Table 3) are the defaults of `TrainConfig`. What the paper does not state (network
 width and depth, patches per epoch, learning-rate schedule, normalisation, patch placement) is chosen here
@@ -20,15 +20,14 @@ from typing import Callable, Sequence
 
 import numpy as np
 import pandas as pd
-import rioxarray  # noqa: F401  (registers the .rio accessor)
 import torch
 import xarray as xr
 from tqdm.auto import tqdm
 
-from . import data, labels, metrics, outputs, runtime, scheme
+from . import data, inference, labels, metrics, outputs, runtime, scheme
 from .losses import FocalLoss
 from .model import VARIANTS, UNet
-from .patches import SYMMETRIES, Normalisation, PatchSampler, turn, unturn, valid_pixels
+from .patches import Normalisation, PatchSampler, valid_pixels
 
 CHECKPOINT_FORMAT = "lulc-unet/2"  # /2: inputs are surface reflectance (data.reflectance), not digital numbers
 # What the network sees, stored in every checkpoint so that prediction repeats it.
@@ -442,7 +441,7 @@ def validate(model: UNet, val: Sequence[tuple[np.ndarray, np.ndarray]], config: 
     """Validation OA and macro F1 (classes present in the reference) over the held-out scenes, pooled."""
     if not val:
         return {"val_oa": float("nan"), "val_f1": float("nan")}
-    maps = [classify(model, image, config, device) for image, _ in val]
+    maps = [inference.classify(model, image, config, device) for image, _ in val]
     scores = accuracy(np.concatenate([m.ravel() for m in maps]), np.concatenate([mask.ravel() for _, mask in val]))
     return {"val_oa": scores["oa"], "val_f1": scores["macro_f1"]}
 
@@ -541,7 +540,7 @@ def validation_by_date(checkpoint: str | os.PathLike, split: Split, device=None)
     config, normalisation = config_from_dict(saved["config"]), Normalisation.from_dict(saved["normalisation"])
     rows = {}
     for name, (image, mask) in zip(split.val_names, split.val):
-        scores = accuracy(classify(model, normalisation.apply(image), config, device).ravel(), mask.ravel())
+        scores = accuracy(inference.classify(model, normalisation.apply(image), config, device).ravel(), mask.ravel())
         rows[name] = {"OA": scores["oa"], "macro F1": scores["macro_f1"]}
     return pd.DataFrame(rows).T
 
@@ -660,108 +659,6 @@ def estimate_minutes(config: TrainConfig, runs: int, device, steps: int = 2) -> 
     return runs * config.epochs * config.patches_per_epoch / train_throughput(config, device, steps) / 60
 
 
-# ---------------------------------------------------------------- prediction
-
-
-def _starts(length: int, window: int, stride: int) -> list[int]:
-    if length <= window:
-        return [0]
-    return sorted({*range(0, length - window, stride), length - window})
-
-
-def probabilities(
-    model: UNet, image: np.ndarray, config: TrainConfig, device=None, batch_size: int = 4, tta: bool = False
-) -> np.ndarray:
-    """Class probabilities (class, y, x) of a normalised image, from overlapping windows blended with ramps.
-
-    Windows are `config.window` pixels (shrunk to the image, rounded up to a multiple of 2**depth with edge
-    padding); each pixel's probability is the weighted mean over the windows covering it, the weight
-    falling towards a window's edge, where a convolutional network sees least context.
-    tta=True (test-time augmentation) averages the probabilities of the 8 flips/rotations the network was
-    trained on (`patches.SYMMETRIES`): 8 times the work, a steadier map.
-    """
-    if not tta:
-        return _window_probabilities(model, image, config, device, batch_size)
-    total = 0.0
-    for turns, flip in SYMMETRIES:
-        view = np.ascontiguousarray(turn(image, turns, flip))
-        total = total + unturn(_window_probabilities(model, view, config, device, batch_size), turns, flip)
-    return np.ascontiguousarray(total / len(SYMMETRIES))
-
-
-def _window_probabilities(model: UNet, image: np.ndarray, config: TrainConfig, device, batch_size: int) -> np.ndarray:
-    device = torch.device(device or next(model.parameters()).device)
-    step = 2**config.depth
-    height, width = image.shape[-2:]
-    window = min(config.window, math.ceil(max(height, width) / step) * step)
-    padded = np.pad(image, ((0, 0), (0, max(window - height, 0)), (0, max(window - width, 0))), mode="edge")
-    stride = max(window - config.overlap, 1)
-    corners = [(r, c) for r in _starts(padded.shape[1], window, stride) for c in _starts(padded.shape[2], window, stride)]
-    ramp = np.minimum(np.arange(window) + 1, np.arange(window)[::-1] + 1)
-    weight = np.minimum.outer(np.minimum(ramp, config.overlap + 1), np.minimum(ramp, config.overlap + 1)).astype(np.float32)
-    total = np.zeros((model.head.out_channels, *padded.shape[1:]), dtype=np.float32)
-    norm = np.zeros(padded.shape[1:], dtype=np.float32)
-    use_amp = config.amp and device.type == "cuda"
-    model.eval()
-    with torch.no_grad(), torch.autocast(device.type, dtype=torch.float16, enabled=use_amp):
-        for first in range(0, len(corners), batch_size):
-            batch = corners[first : first + batch_size]
-            x = torch.from_numpy(np.stack([padded[:, r : r + window, c : c + window] for r, c in batch])).to(device)
-            probs = torch.softmax(model(x).float(), dim=1).cpu().numpy()
-            for (r, c), p in zip(batch, probs):
-                total[:, r : r + window, c : c + window] += p * weight
-                norm[r : r + window, c : c + window] += weight
-    return (total / norm)[:, :height, :width]
-
-
-def classify(model: UNet, image: np.ndarray, config: TrainConfig, device=None, tta: bool = False) -> np.ndarray:
-    """Class codes (y, x) uint8 for a normalised image (channel k is class k + 1)."""
-    return (probabilities(model, image, config, device, tta=tta).argmax(axis=0) + 1).astype(np.uint8)
-
-
-def check_image(image: xr.DataArray) -> None:
-    """Raise DataError unless the image holds unsigned integer reflectance x 10000 in the paper's 10 bands, with a CRS."""
-    source = image.attrs.get("source", image.name)
-    if image.sizes.get("band") != len(data.BANDS):
-        raise data.DataError(f"{source}: {image.sizes.get('band')} bands, expected {len(data.BANDS)} ({' '.join(data.BANDS)})")
-    if not np.issubdtype(image.dtype, np.unsignedinteger):
-        raise data.DataError(
-            f"{source}: pixel type {image.dtype}; expected unsigned integer surface reflectance x 10000 (uint16) "
-            "like the training images"
-        )
-    if image.rio.crs is None:
-        raise data.DataError(f"{source}: has no CRS, so the map could not be placed; assign one (gdal_edit.py -a_srs EPSG:...)")
-
-
-def predict_scene(
-    checkpoint: str | os.PathLike, image: xr.DataArray, device=None, offset: int | None = None, tta: bool = True
-) -> xr.DataArray:
-    """Classify a 10-band image with a checkpoint: uint8 codes (y, x), nodata 0, on the image's grid and CRS.
-
-    The image is converted as in training (`network_input`): `offset` (0 or 1000) is the L2A offset its
-    digital numbers carry; None reads it from the date in the file name and raises DataError without one.
-    tta: average over the 8 flips/rotations (see `probabilities`).
-    """
-    check_image(image)
-    model, saved = load_checkpoint(checkpoint, device)
-    config = config_from_dict(saved["config"])
-    values = network_input(image, offset)
-    normalised = Normalisation.from_dict(saved["normalisation"]).apply(values)
-    codes = classify(model, normalised, config, device, tta)
-    codes[~valid_pixels(values)] = scheme.NODATA
-    result = image.isel(band=0, drop=True).copy(data=codes)
-    result.attrs = {"source": str(checkpoint), "long_name": "U-Net class"}
-    result.rio.write_crs(image.rio.crs, inplace=True)
-    result.rio.write_nodata(scheme.NODATA, inplace=True)
-    result.name = f"{image.name}_unet"
-    return result
-
-
-def write_classification(classes: xr.DataArray, path: str | os.PathLike) -> Path:
-    """Write a class map as a uint8 GeoTIFF (nodata 0) with the scheme's colour table, atomically and verified."""
-    return outputs.write_class_map(classes, path)
-
-
 # ---------------------------------------------------------------- the paper's test
 
 
@@ -783,7 +680,7 @@ def evaluate_on_test(
 ) -> pd.DataFrame:
     """OA and macro F1 of a checkpoint on a test scene under both reference protocols (predicted 6 left out)."""
     image, references = reference_protocols(scene)
-    return scores_on_test(predict_scene(checkpoint, image, device, tta=tta), references)
+    return scores_on_test(inference.predict_scene(checkpoint, image, device, tta=tta), references)
 
 
 def scores_on_test(classes, references: dict[str, np.ndarray]) -> pd.DataFrame:

@@ -9,7 +9,7 @@ import torch
 import xarray as xr
 from rasterio.transform import from_origin
 
-from lulc_helpers import cli, data, scheme, training
+from lulc_helpers import cli, data, inference, scheme, training
 from lulc_helpers.patches import Normalisation
 
 CONFIG = replace(
@@ -76,8 +76,8 @@ def test_prediction_reuses_the_stored_normalisation(trained, split):
     values = synthetic_scene(seed=0)[0] + 500  # a brighter scene: its own statistics would differ
     saved = training.load_checkpoint(trained.last_path)[1]
     stored = Normalisation.from_dict(saved["normalisation"])
-    expected = training.classify(trained.model, stored.apply(as_reflectance(values)), CONFIG, tta=True)
-    predicted = training.predict_scene(trained.last_path, _as_dataarray(values), offset=0)
+    expected = inference.classify(trained.model, stored.apply(as_reflectance(values)), CONFIG, tta=True)
+    predicted = inference.predict_scene(trained.last_path, _as_dataarray(values), offset=0)
     np.testing.assert_array_equal(predicted.values, expected)
     assert "reflectance" in saved["input"]
 
@@ -221,10 +221,10 @@ def test_test_time_augmentation_makes_the_map_turn_with_the_image():
     def back(probs):
         return np.rot90(probs[..., ::-1], -1, axes=(1, 2))
 
-    with_tta = training.probabilities(model, image, CONFIG, tta=True)
-    np.testing.assert_allclose(back(training.probabilities(model, turned, CONFIG, tta=True)), with_tta, atol=1e-5)
+    with_tta = inference.probabilities(model, image, CONFIG, tta=True)
+    np.testing.assert_allclose(back(inference.probabilities(model, turned, CONFIG, tta=True)), with_tta, atol=1e-5)
     np.testing.assert_allclose(with_tta.sum(axis=0), 1, atol=1e-5)
-    one_pass = back(training.probabilities(model, turned, CONFIG)) - training.probabilities(model, image, CONFIG)
+    one_pass = back(inference.probabilities(model, turned, CONFIG)) - inference.probabilities(model, image, CONFIG)
     assert np.abs(one_pass).max() > 1e-3
 
 
@@ -232,8 +232,8 @@ def test_lulc_predict_averages_the_flips_unless_no_tta(trained, tmp_path, monkey
     image, _ = synthetic_scene(seed=4)
     _write_tif(tmp_path / "in.tif", image)
     passes = []
-    one_pass = training._window_probabilities
-    monkeypatch.setattr(training, "_window_probabilities", lambda *a, **k: passes.append(1) or one_pass(*a, **k))
+    one_pass = inference._window_probabilities
+    monkeypatch.setattr(inference, "_window_probabilities", lambda *a, **k: passes.append(1) or one_pass(*a, **k))
     stored = Normalisation.from_dict(training.load_checkpoint(trained.best_path)[1]["normalisation"])
     normalised = stored.apply(as_reflectance(image))
     for extra, tta, count in (([], True, 8), (["--no-tta"], False, 1)):
@@ -242,7 +242,7 @@ def test_lulc_predict_averages_the_flips_unless_no_tta(trained, tmp_path, monkey
         assert cli.main(["predict", str(trained.best_path), str(tmp_path / "in.tif"), str(out), "--offset", "0", *extra]) == 0
         assert len(passes) == count
         with rasterio.open(out) as written:
-            np.testing.assert_array_equal(written.read(1), training.classify(trained.model, normalised, CONFIG, tta=tta))
+            np.testing.assert_array_equal(written.read(1), inference.classify(trained.model, normalised, CONFIG, tta=tta))
 
 
 def test_seed_runs_reuse_the_finished_sweep_run_of_the_same_seed(split, tmp_path, monkeypatch):

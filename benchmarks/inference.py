@@ -1,0 +1,106 @@
+"""Streaming U-Net inference on mosaics of the Strzegom image: Mpx/s and peak resident memory per run.
+
+    python benchmarks/inference.py --checkpoint runs/unet_cpu_seed0/best.pt
+    python benchmarks/inference.py --sizes 1003 2005 --dask-sizes 2005 --tta-sizes 1003 --in-memory-sizes 1003 2005
+
+Each run is the real command in a fresh process: `lulc predict` (streaming; in this process, or on a Dask
+LocalCluster of 1 or 2 workers with one thread each), or the in-memory `inference.predict_scene` that
+`lulc predict` used before streaming. Mpx/s: pixels over the seconds of the classification itself, as the
+command prints it (imports and cluster start-up not counted); wall s: the whole command. Peak memory: the
+largest sum of resident memory over the command's process and its children (Dask workers), sampled every
+0.1 s. Without --checkpoint, a cpu-preset network (width 16, depth 3) is trained for one epoch: speed does
+not depend on accuracy. Mosaics are written to a temporary folder and deleted afterwards.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import pandas as pd
+import psutil
+
+from lulc_helpers import data, inference, training
+
+IN_MEMORY = """
+import sys, time
+from lulc_helpers import data, inference
+began = time.perf_counter()
+classes = inference.predict_scene(sys.argv[1], data.open_image(sys.argv[2]), "cpu", tta=sys.argv[4] == "tta")
+inference.write_classification(classes, sys.argv[3])
+print(f"{classes.size / 1e6 / (time.perf_counter() - began):.3f} Mpx/s")
+"""
+
+
+def peak_memory_run(command: list[str]) -> tuple[str, float, float]:
+    """(output, wall seconds, peak resident GB of the process tree) of a command."""
+    began = time.perf_counter()
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    watched, peak = psutil.Process(process.pid), 0
+    while process.poll() is None:
+        try:
+            tree = [watched, *watched.children(recursive=True)]
+            peak = max(peak, sum(p.memory_info().rss for p in tree if p.is_running()))
+        except psutil.Error:
+            pass
+        time.sleep(0.1)
+    output = process.stdout.read()
+    if process.returncode != 0:
+        raise RuntimeError(f"{' '.join(command)} failed:\n{output[-2000:]}")
+    return output, time.perf_counter() - began, peak / 1e9
+
+
+def checkpoint_for_benchmark(folder: Path) -> Path:
+    config = replace(training.PRESETS["cpu"], epochs=1)
+    return training.train(config, training.paper_split(config), folder, progress=False).best_path
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--checkpoint", help="U-Net checkpoint (default: a cpu-preset network trained for 1 epoch)")
+    parser.add_argument("--sizes", type=int, nargs="+", default=[2005, 4010], help="mosaic sides in pixels")
+    parser.add_argument("--workers", type=int, nargs="+", default=[1, 2], help="Dask worker counts")
+    parser.add_argument("--dask-sizes", type=int, nargs="*", default=[2005, 4010], help="sizes also run on Dask (one pass)")
+    parser.add_argument("--tta-sizes", type=int, nargs="*", default=[2005],
+                        help="sizes also run with the 8 flips/rotations, in process and in memory (on Dask a block does the same work)")
+    parser.add_argument("--in-memory-sizes", type=int, nargs="*", default=[2005, 4010], help="sizes also run in memory")
+    parser.add_argument("--block", type=int, default=inference.DEFAULT_BLOCK)
+    args = parser.parse_args()
+    image = data.data_dir() / data.test_scene().image
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="lulc-inference-bench-") as folder:
+        folder = Path(folder)
+        checkpoint = args.checkpoint or checkpoint_for_benchmark(folder / "checkpoint")
+        for size in args.sizes:
+            mosaic = inference.tile_mosaic(image, folder / f"mosaic_20230709_{size}.tif", size)
+            for tta in (False, True) if size in args.tta_sizes else (False,):
+                runs = {"in process": []}
+                if size in args.dask_sizes and not tta:
+                    runs |= {f"Dask, {n} worker{'s' * (n > 1)}": ["--workers", str(n)] for n in args.workers}
+                lulc = [sys.executable, "-m", "lulc_helpers.cli", "predict", str(checkpoint), str(mosaic), str(folder / "map.tif"),
+                        "--block", str(args.block), *([] if tta else ["--no-tta"])]
+                commands = {f"lulc predict, {name}": lulc + extra for name, extra in runs.items()}
+                if size in args.in_memory_sizes:
+                    commands["in memory (predict_scene)"] = [sys.executable, "-c", IN_MEMORY, str(checkpoint), str(mosaic),
+                                                             str(folder / "map.tif"), "tta" if tta else "one pass"]
+                for name, command in commands.items():
+                    output, wall, peak = peak_memory_run(command)
+                    speed = float(re.findall(r"([\d.]+) Mpx/s", output)[-1])
+                    rows.append({"size": f"{size}^2", "Mpx": round(size * size / 1e6, 1), "TTA": tta, "run": name,
+                                 "Mpx/s": speed, "wall s": round(wall, 1), "peak memory GB": round(peak, 2)})
+                    print(rows[-1], flush=True)
+            mosaic.unlink()
+    table = pd.DataFrame(rows)
+    print(f"\nCPU: {os.cpu_count()} cores; block {args.block}; checkpoint {checkpoint}")
+    print(table.to_string(index=False))
+
+
+if __name__ == "__main__":
+    main()
