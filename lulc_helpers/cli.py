@@ -545,7 +545,7 @@ def _sample(args) -> int:
 
     outputs.refuse_collisions([args.classified, args.region, args.label_from], [args.out])
     classified = data.open_mask(args.classified)
-    region = None if args.region is None else _reference_on_grid(Path(args.region), classified, args.field).values != 0
+    region = None if args.region is None else _reference_on_grid(Path(args.region), classified, args.field)[0].values != 0
     try:
         points = sampling.stratified_sample(classified, args.n, args.target_se, args.allocation, args.seed, region,
                                             args.anticipated_ua)

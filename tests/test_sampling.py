@@ -207,6 +207,19 @@ def test_sample_command_sizes_labels_and_writes(small_map, tmp_path, capsys):
     assert points[sampling.LABEL].eq(2).all()
 
 
+def test_sample_command_keeps_to_the_region_of_a_polygon_reference(tmp_path, capsys):
+    root = data.data_dir()
+    published = root / "accuracy_analysis/strzegom_20230709_33u_class.tif"
+    polygons = root / "test_mask/strzegom_ref.gpkg"
+    out = tmp_path / "inside.gpkg"
+    assert cli.main(["sample", "--classified", str(published), "--n", "200", "--seed", "1", "--region", str(polygons),
+                     "--label-from", str(polygons), "--out", str(out)]) == 0
+    points = sampling.read_points(out)
+    inside = data.rasterize_reference(polygons, classical.open_classification(published)).values != 0
+    assert len(points) >= 200 and points[sampling.LABEL].gt(0).all()  # every point inside a labelled polygon
+    assert inside.sum() < inside.size / 2  # the region is a real restriction: under half the scene
+
+
 def test_bad_inputs_exit_2_naming_the_file(hand_case, tmp_path, capsys):
     map_path, points_path = hand_case
     other = _raster(np.full((10, 10), 3), pixel=100.0)
