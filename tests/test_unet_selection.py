@@ -186,3 +186,15 @@ def test_lulc_train_record_appends_test_and_validation_scores(tmp_path, monkeypa
     printed = capsys.readouterr().out
     polygons = table[table["protocol"] == "reference polygons"].iloc[-1]
     assert f"{polygons['OA']:.4f}" in printed  # the recorded score is the one reported
+
+
+def test_lulc_train_record_without_evaluation_records_validation_only(unreadable_test_scene, tmp_path, monkeypatch):
+    monkeypatch.setenv(runtime.RUNS_DIR_ENV, str(tmp_path))
+    record = tmp_path / "selection.csv"
+    args = ["train", "--preset", "quick", "--patches-per-epoch", "4", "--epochs", "2", "--val-every", "2",
+            "--no-evaluate", "--record", str(record), "--record-as", "candidate"]
+    assert cli.main(args) == 0  # the guard raises if the test scene is read
+    table = training.recorded_runs(record)
+    assert table["evaluated_on"].tolist() == ["training dates"] and table["run"].tolist() == ["candidate"]
+    assert table["protocol"].iloc[0].startswith("validation (bottom 20% of rows")
+    assert table["setting_chosen_by"].iloc[0].endswith("epoch 2 kept on validation")
