@@ -578,6 +578,33 @@ def record(rows: pd.DataFrame, path: str | os.PathLike) -> Path:
     return path
 
 
+
+# How the cpu preset's own runs are named in the recorded runs; a candidate change is "<PRESET_RUN>; <change>".
+PRESET_RUN = "cpu preset, stripe validation, best epoch"
+
+
+def selection_evidence(recorded: pd.DataFrame | None = None, epochs: int | None = None) -> pd.DataFrame:
+    """The validation scores (training dates only) of the recorded `cpu`-preset runs and of the candidate
+    changes tried against it: one row per run, with `change` ("none" for the preset itself) and, for a
+    candidate, its macro F1 minus that of the preset's run of the same seed and length (for a change of the
+    number of epochs, "epochs 80", the preset's own length)."""
+    recorded = recorded_runs() if recorded is None else recorded
+    rows = recorded[(recorded["evaluated_on"] == "training dates") & recorded["run"].str.startswith(PRESET_RUN)]
+    if epochs is not None:
+        rows = rows[rows["epochs"] == epochs]
+    rows = rows.assign(change=rows["run"].str.removeprefix(PRESET_RUN).str.lstrip("; ").replace("", "none"))
+    rows = rows.drop_duplicates(["change", "seeds", "epochs"], keep="last")
+    preset = rows[rows["change"] == "none"].set_index(["seeds", "epochs"])["macro_F1"]
+    def baseline(change: str, seed, length: int) -> float:  # "epochs N" is compared with the preset's length
+        return preset.get((seed, PRESETS["cpu"].epochs if change.startswith("epochs ") else length), np.nan)
+
+    gain = [f1 - baseline(change, seed, length) if change != "none" else np.nan
+            for change, seed, length, f1 in rows[["change", "seeds", "epochs", "macro_F1"]].itertuples(index=False)]
+    return (rows.assign(**{"macro F1 minus the preset's": gain})
+            [["change", "seeds", "epochs", "OA", "macro_F1", "macro F1 minus the preset's"]]
+            .rename(columns={"OA": "validation OA", "macro_F1": "validation macro F1", "seeds": "seed"})
+            .sort_values(["epochs", "change", "seed"]).reset_index(drop=True))
+
 # Strzegom 2023-07-09, reference polygons (the paper's Table 6 / metrics.PAPER_UNET_TABLES).
 PAPER_STRZEGOM = {
     "OA": metrics.PAPER_UNET_TABLES["strzegom"]["Overall"][0],

@@ -198,3 +198,22 @@ def test_lulc_train_record_without_evaluation_records_validation_only(unreadable
     assert table["evaluated_on"].tolist() == ["training dates"] and table["run"].tolist() == ["candidate"]
     assert table["protocol"].iloc[0].startswith("validation (bottom 20% of rows")
     assert table["setting_chosen_by"].iloc[0].endswith("epoch 2 kept on validation")
+
+
+def test_selection_evidence_compares_each_change_with_the_preset_of_the_same_seed():
+    run = training.PRESET_RUN
+    rows = [  # (run, seeds, epochs, evaluated_on, macro F1)
+        (run, "0", 40, "training dates", 0.85), (run, "1", 40, "training dates", 0.87),
+        (run, "1", 40, "Strzegom 20230709", 0.99),  # a test score: never evidence for a choice
+        (f"{run}; jitter 0", "1", 40, "training dates", 0.88), (f"{run}; jitter 0", "0", 40, "training dates", 0.80),
+        (run, "1", 160, "training dates", 0.90), (f"{run}; epochs 80", "1", 80, "training dates", 0.86),
+        ("another run", "1", 40, "training dates", 0.95),
+    ]
+    recorded = pd.DataFrame(rows, columns=["run", "seeds", "epochs", "evaluated_on", "macro_F1"]).assign(OA=0.9)
+    table = training.selection_evidence(recorded).set_index(["change", "seed", "epochs"])
+    gain = table["macro F1 minus the preset's"]
+    assert len(table) == 6 and gain[("jitter 0", "1", 40)] == pytest.approx(0.01)
+    assert gain[("jitter 0", "0", 40)] == pytest.approx(-0.05)
+    assert gain[("epochs 80", "1", 80)] == pytest.approx(-0.04)  # against the preset's 160 epochs
+    assert gain.loc["none"].isna().all() and table.loc[("none", "1", 40), "validation macro F1"] == 0.87
+    assert len(training.selection_evidence(recorded, epochs=40)) == 4
