@@ -81,7 +81,8 @@ def phases(epochs: int) -> pd.DataFrame:
         total = time.perf_counter() - began
         history = result.history
         timings["per epoch: patches, forward, backward, Adam"] = history["train_s"].mean()
-        timings["per epoch: validation (one pass over the stripes)"] = history["val_s"].mean()
+        validated = history["val_f1"].notna()
+        timings["one validation (one pass over the stripes)"] = history.loc[validated, "val_s"].mean()
         timings["per epoch: setup and checkpoints"] = (total - history["train_s"].sum() - history["val_s"].sum()) / epochs
         image, _ = training.reference_protocols()
         for tta in (False, True):
@@ -91,14 +92,20 @@ def phases(epochs: int) -> pd.DataFrame:
     return pd.Series(timings, name="seconds").to_frame()
 
 
-def full_mode_minutes(per_epoch_s: float) -> pd.DataFrame:
-    """Notebook 03's full mode on this machine, from the measured seconds per epoch: trainings x epochs."""
+def full_mode_minutes(epoch_s: float, validation_s: float) -> pd.DataFrame:
+    """Notebook 03's full mode on this machine, from the measured seconds per epoch (training, setup and
+    checkpoints) and per validation: trainings x epochs, and validations."""
     cpu = training.PRESETS["cpu"]
-    plans = {
-        "before: 160 epochs, seeds [0, 1] (two trainings)": 2 * 160,
-        f"after: {cpu.epochs} epochs, seeds [0] (one training)": cpu.epochs,
+    plans = {  # (epochs trained, validations)
+        "before: 160 epochs, seeds [0, 1], validation every epoch": (2 * 160, 2 * 160),
+        "stripe, 160 epochs, seed [0], validation every epoch": (160, 160),
+        f"after: {cpu.epochs} epochs, seed [0], validation every {cpu.val_every}th epoch": (cpu.epochs, -(-cpu.epochs // cpu.val_every)),
     }
-    return pd.DataFrame({"epochs trained": plans, "training minutes": {k: v * per_epoch_s / 60 for k, v in plans.items()}})
+    return pd.DataFrame({
+        "epochs trained": {k: e for k, (e, _) in plans.items()},
+        "validations": {k: v for k, (_, v) in plans.items()},
+        "training minutes": {k: (e * epoch_s + v * validation_s) / 60 for k, (e, v) in plans.items()},
+    })
 
 
 def main() -> None:
@@ -115,7 +122,7 @@ def main() -> None:
         table = phases(args.phases)
         print(table.round(2).to_string())
         per_epoch = table["seconds"].filter(like="per epoch").sum()
-        print(full_mode_minutes(per_epoch).round(1).to_string())
+        print(full_mode_minutes(per_epoch, table.loc["one validation (one pass over the stripes)", "seconds"]).round(1).to_string())
 
 
 if __name__ == "__main__":
