@@ -4,6 +4,8 @@
     python benchmarks/unet.py --steps 20      # steadier numbers on a GPU
     python benchmarks/unet.py --no-paper --phases 3   # also: 3 real epochs of the cpu preset, timed by phase, and
                                               # notebook 03's full mode before and after, estimated from them
+    python benchmarks/unet.py --no-paper --denormal runs/x/last.pt   # also: training steps of that checkpoint with
+                                              # subnormal numbers computed as such and flushed to zero
 
 Rows: configuration x device; GPU rows use mixed precision (float16 autocast), as training does on CUDA.
 Random inputs for throughput: it does not depend on the pixel values. Timings are only as good as the machine is
@@ -108,6 +110,31 @@ def full_mode_minutes(epoch_s: float, validation_s: float) -> pd.DataFrame:
     })
 
 
+def denormal_cost(checkpoint: str, steps: int = 6) -> pd.DataFrame:
+    """Milliseconds per training step (batch 4, random patches) of a checkpoint's network on the CPU, with subnormal
+    numbers computed as such and flushed to zero (`runtime.flush_denormals`); weight decay 0.01 leaves some weights
+    subnormal."""
+    from lulc_helpers.losses import FocalLoss
+
+    model, saved = training.load_checkpoint(checkpoint, device="cpu")
+    model.train()
+    weights = torch.cat([p.detach().flatten() for p in model.parameters()])
+    subnormal = int(((weights != 0) & (weights.abs() < torch.finfo(torch.float32).tiny)).sum())
+    x = torch.randn(4, 10, 100, 100, generator=torch.Generator().manual_seed(0))
+    y = torch.randint(0, 10, (4, 100, 100), generator=torch.Generator().manual_seed(0))
+    loss_fn, rows = FocalLoss(2.0, None), {}
+    for flush in (False, True, False, True):
+        torch.set_flush_denormal(flush)
+        for step in range(steps + 2):
+            if step == 2:  # after two warm-up steps
+                began = time.perf_counter()
+            model.zero_grad()
+            loss_fn(model(x), y).backward()
+        rows.setdefault("flushed to zero" if flush else "computed as subnormals", []).append(
+            (time.perf_counter() - began) / steps * 1000)
+    print(f"{checkpoint}: weight decay {saved['config']['weight_decay']:g}, {subnormal} subnormal weights of {weights.numel()}")
+    return pd.DataFrame({"ms per step (two repeats)": {k: " / ".join(f"{v:.0f}" for v in vs) for k, vs in rows.items()}})
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--steps", type=int, default=3, help="timed training steps per row")
@@ -115,8 +142,11 @@ def main() -> None:
     parser.add_argument("--large-batch", type=int, default=32)
     parser.add_argument("--phases", type=int, default=0, metavar="EPOCHS", help="also time EPOCHS real epochs by phase")
     parser.add_argument("--no-paper", action="store_true", help="skip the paper-size rows (slow on a CPU)")
+    parser.add_argument("--denormal", metavar="CHECKPOINT", help="also time training steps of CHECKPOINT with and without flushing subnormals")
     args = parser.parse_args()
     print(throughput_table(args.steps, args.scene, args.large_batch, not args.no_paper).round(2).to_string(index=False))
+    if args.denormal:
+        print(denormal_cost(args.denormal).to_string())
     if args.phases:
         data.ensure_data(verbose=False)
         table = phases(args.phases)

@@ -354,6 +354,7 @@ def train(
     check_config(config, split)
     out_dir = Path(out_dir)
     runtime.seed_everything(config.seed)
+    runtime.flush_denormals()
     device = torch.device(device) if device is not None else runtime.pick_device(verbose=progress)
     use_amp = amp_enabled(config, device)
     images, masks = [image for image, _ in split.train], [mask for _, mask in split.train]

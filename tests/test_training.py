@@ -269,3 +269,12 @@ def test_validation_every_nth_epoch_keeps_the_best_validated_epoch(split, tmp_pa
     assert training._best_epoch(result)["best_epoch"] == best["epoch"]
     with pytest.raises(data.OptionError, match="val_every 0"):
         training.check_config(replace(CONFIG, val_every=0))
+
+
+def test_training_computes_subnormal_numbers_as_zero(split, tmp_path):
+    if not torch.set_flush_denormal(False):
+        pytest.skip("this CPU cannot flush subnormal numbers")
+    tiny = torch.full((1 << 16,), 1e-39)  # below float32's smallest normal number, 1.2e-38
+    assert (tiny * 1.0).count_nonzero() == tiny.numel()  # kept as subnormals: slow arithmetic
+    training.train(replace(CONFIG, epochs=1), split, tmp_path, device="cpu", progress=False)
+    assert (tiny * 1.0).count_nonzero() == 0
