@@ -4,6 +4,8 @@
     python benchmarks/unet.py --steps 20      # steadier numbers on a GPU
     python benchmarks/unet.py --no-paper --phases 3   # also: 3 real epochs of the cpu preset, timed by phase, and
                                               # notebook 03's full mode before and after, estimated from them
+    python benchmarks/unet.py --no-paper --denormal runs/x/last.pt   # also: training steps of that checkpoint with
+                                              # subnormal numbers computed as such and flushed to zero
 
 Rows: configuration x device; GPU rows use mixed precision (float16 autocast), as training does on CUDA.
 Random inputs for throughput: it does not depend on the pixel values. Timings are only as good as the machine is
@@ -81,7 +83,8 @@ def phases(epochs: int) -> pd.DataFrame:
         total = time.perf_counter() - began
         history = result.history
         timings["per epoch: patches, forward, backward, Adam"] = history["train_s"].mean()
-        timings["per epoch: validation (one pass over the stripes)"] = history["val_s"].mean()
+        validated = history["val_f1"].notna()
+        timings["one validation (one pass over the stripes)"] = history.loc[validated, "val_s"].mean()
         timings["per epoch: setup and checkpoints"] = (total - history["train_s"].sum() - history["val_s"].sum()) / epochs
         image, _ = training.reference_protocols()
         for tta in (False, True):
@@ -91,15 +94,46 @@ def phases(epochs: int) -> pd.DataFrame:
     return pd.Series(timings, name="seconds").to_frame()
 
 
-def full_mode_minutes(per_epoch_s: float) -> pd.DataFrame:
-    """Notebook 03's full mode on this machine, from the measured seconds per epoch: trainings x epochs."""
+def full_mode_minutes(epoch_s: float, validation_s: float) -> pd.DataFrame:
+    """Notebook 03's full mode on this machine, from the measured seconds per epoch (training, setup and
+    checkpoints) and per validation: trainings x epochs, and validations."""
     cpu = training.PRESETS["cpu"]
-    plans = {
-        "before: 160 epochs, seeds [0, 1] (two trainings)": 2 * 160,
-        f"after: {cpu.epochs} epochs, seeds [0] (one training)": cpu.epochs,
+    plans = {  # (epochs trained, validations)
+        "before: 160 epochs, seeds [0, 1], validation every epoch": (2 * 160, 2 * 160),
+        "stripe, 160 epochs, seed [0], validation every epoch": (160, 160),
+        f"after: {cpu.epochs} epochs, seed [0], validation every {cpu.val_every}th epoch": (cpu.epochs, -(-cpu.epochs // cpu.val_every)),
     }
-    return pd.DataFrame({"epochs trained": plans, "training minutes": {k: v * per_epoch_s / 60 for k, v in plans.items()}})
+    return pd.DataFrame({
+        "epochs trained": {k: e for k, (e, _) in plans.items()},
+        "validations": {k: v for k, (_, v) in plans.items()},
+        "training minutes": {k: (e * epoch_s + v * validation_s) / 60 for k, (e, v) in plans.items()},
+    })
 
+
+def denormal_cost(checkpoint: str, steps: int = 6) -> pd.DataFrame:
+    """Milliseconds per training step (batch 4, random patches) of a checkpoint's network on the CPU, with subnormal
+    numbers computed as such and flushed to zero (`runtime.flush_denormals`); weight decay 0.01 leaves some weights
+    subnormal."""
+    from lulc_helpers.losses import FocalLoss
+
+    model, saved = training.load_checkpoint(checkpoint, device="cpu")
+    model.train()
+    weights = torch.cat([p.detach().flatten() for p in model.parameters()])
+    subnormal = int(((weights != 0) & (weights.abs() < torch.finfo(torch.float32).tiny)).sum())
+    x = torch.randn(4, 10, 100, 100, generator=torch.Generator().manual_seed(0))
+    y = torch.randint(0, 10, (4, 100, 100), generator=torch.Generator().manual_seed(0))
+    loss_fn, rows = FocalLoss(2.0, None), {}
+    for flush in (False, True, False, True):
+        torch.set_flush_denormal(flush)
+        for step in range(steps + 2):
+            if step == 2:  # after two warm-up steps
+                began = time.perf_counter()
+            model.zero_grad()
+            loss_fn(model(x), y).backward()
+        rows.setdefault("flushed to zero" if flush else "computed as subnormals", []).append(
+            (time.perf_counter() - began) / steps * 1000)
+    print(f"{checkpoint}: weight decay {saved['config']['weight_decay']:g}, {subnormal} subnormal weights of {weights.numel()}")
+    return pd.DataFrame({"ms per step (two repeats)": {k: " / ".join(f"{v:.0f}" for v in vs) for k, vs in rows.items()}})
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -108,14 +142,17 @@ def main() -> None:
     parser.add_argument("--large-batch", type=int, default=32)
     parser.add_argument("--phases", type=int, default=0, metavar="EPOCHS", help="also time EPOCHS real epochs by phase")
     parser.add_argument("--no-paper", action="store_true", help="skip the paper-size rows (slow on a CPU)")
+    parser.add_argument("--denormal", metavar="CHECKPOINT", help="also time training steps of CHECKPOINT with and without flushing subnormals")
     args = parser.parse_args()
     print(throughput_table(args.steps, args.scene, args.large_batch, not args.no_paper).round(2).to_string(index=False))
+    if args.denormal:
+        print(denormal_cost(args.denormal).to_string())
     if args.phases:
         data.ensure_data(verbose=False)
         table = phases(args.phases)
         print(table.round(2).to_string())
         per_epoch = table["seconds"].filter(like="per epoch").sum()
-        print(full_mode_minutes(per_epoch).round(1).to_string())
+        print(full_mode_minutes(per_epoch, table.loc["one validation (one pass over the stripes)", "seconds"]).round(1).to_string())
 
 
 if __name__ == "__main__":

@@ -397,7 +397,8 @@ def add_train(subparsers) -> None:
     parser.add_argument("--json", action="store_true", help="with --dry-run: print one JSON object")
     parser.add_argument(
         "--record", metavar="CSV",
-        help="append the test scores (and the validation score) to this recorded-runs file, e.g. results/unet_recorded_runs.csv",
+        help="append the test scores and the validation score (with --no-evaluate: the validation score only) to this "
+        "recorded-runs file, e.g. results/unet_recorded_runs.csv",
     )
     parser.add_argument("--record-as", metavar="NAME", help="the run's name in --record (default: the run folder's name)")
     parser.set_defaults(handler=_train)
@@ -433,22 +434,23 @@ def _train(args) -> int:
     print(f"Training on {', '.join(split.train_names)}; validating on {', '.join(split.val_names) or 'nothing'}")
     result = training.train(config, split, out, resume=not args.no_resume)
     print(f"Checkpoints: {result.best_path} (best validation macro F1; the last epoch without validation), {result.last_path}")
-    if args.no_evaluate:
-        return 0
-    run = pd.DataFrame([{"seed": config.seed, "checkpoint": str(result.best_path)}])
-    scores = training.score_test_scene(run)
-    print("Strzegom 20230709 (pixels classified as 6 left out, as in the paper):")
-    print(scores.set_index("protocol")[["OA", "macro F1"]].round(4).to_string())
+    rows = []
+    if not args.no_evaluate:
+        run = pd.DataFrame([{"seed": config.seed, "checkpoint": str(result.best_path)}])
+        scores = training.score_test_scene(run)
+        print("Strzegom 20230709 (pixels classified as 6 left out, as in the paper):")
+        print(scores.set_index("protocol")[["OA", "macro F1"]].round(4).to_string())
+        rows = [{"evaluated_on": "Strzegom 20230709", "protocol": r["protocol"], "OA": r["OA"], "macro_F1": r["macro F1"]}
+                for _, r in scores.iterrows()]
     if args.record:
         kept = training.load_checkpoint(result.best_path)[1]["history"][-1]  # best.pt's history ends at its epoch
         held_out = f"bottom {config.val_fraction:.0%} of rows of each date" if config.val_fraction > 0 else ", ".join(split.val_names)
-        validation = {"protocol": f"validation ({held_out or 'none'})", "OA": kept["val_oa"], "macro_F1": kept["val_f1"]}
-        rows = [{"protocol": r["protocol"], "OA": r["OA"], "macro_F1": r["macro F1"]} for _, r in scores.iterrows()]
+        rows.append({"evaluated_on": "training dates", "protocol": f"validation ({held_out or 'none'})",
+                     "OA": kept["val_oa"], "macro_F1": kept["val_f1"]})
         common = {"run": args.record_as or out.name, "seeds": str(config.seed), "epochs": config.epochs,
                   "threads": torch.get_num_threads(), "source": "lulc train --record",
                   "setting_chosen_by": f"preset {preset}; epoch {kept['epoch']} kept on validation"}
-        table = pd.DataFrame([{**common, "evaluated_on": "Strzegom 20230709", **r} for r in rows]
-                             + [{**common, "evaluated_on": "training dates", **validation}])
+        table = pd.DataFrame([{**common, **r} for r in rows])
         print(f"Recorded in {training.record(table, args.record)}")
     return 0
 

@@ -13,8 +13,9 @@ def draw_curves(histories: dict[str, pd.DataFrame], axes) -> None:
         ax.clear()
     for label, history in histories.items():
         loss_ax.plot(history["epoch"], history["loss"], marker="o", markersize=2, label=label)
-        if history["val_f1"].notna().any():
-            val_ax.plot(history["epoch"], history["val_f1"], marker="o", markersize=2, label=label)
+        validated = history[history["val_f1"].notna()]  # every `val_every`-th epoch
+        if len(validated):
+            val_ax.plot(validated["epoch"], validated["val_f1"], marker="o", markersize=2, label=label)
     loss_ax.set(xlabel="epoch", ylabel="focal loss (training patches)", title="training loss")
     val_ax.set(xlabel="epoch", ylabel="macro F1", ylim=(0, 1), title="validation (training dates only)")
     if histories:

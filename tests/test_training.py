@@ -257,3 +257,24 @@ def test_seed_runs_reuse_the_finished_sweep_run_of_the_same_seed(split, tmp_path
     assert set(scores["protocol"]) == {"test mask", "reference polygons"}
     with pytest.raises(pytest.fail.Exception, match="trained again"):
         training.seed_runs(CONFIG, split, tmp_path, [CONFIG.seed + 1], progress=False)
+
+
+def test_validation_every_nth_epoch_keeps_the_best_validated_epoch(split, tmp_path):
+    result = training.train(replace(CONFIG, epochs=5, val_every=2), split, tmp_path, device="cpu", progress=False)
+    validated = result.history.dropna(subset=["val_f1"])
+    assert validated["epoch"].tolist() == [2, 4, 5]  # every 2nd epoch and the last
+    _, kept = training.load_checkpoint(result.best_path)
+    best = validated.sort_values(["val_f1", "epoch"], ascending=[False, True]).iloc[0]
+    assert kept["epoch"] == best["epoch"]
+    assert training._best_epoch(result)["best_epoch"] == best["epoch"]
+    with pytest.raises(data.OptionError, match="val_every 0"):
+        training.check_config(replace(CONFIG, val_every=0))
+
+
+def test_training_computes_subnormal_numbers_as_zero(split, tmp_path):
+    if not torch.set_flush_denormal(False):
+        pytest.skip("this CPU cannot flush subnormal numbers")
+    tiny = torch.full((1 << 16,), 1e-39)  # below float32's smallest normal number, 1.2e-38
+    assert (tiny * 1.0).count_nonzero() == tiny.numel()  # kept as subnormals: slow arithmetic
+    training.train(replace(CONFIG, epochs=1), split, tmp_path, device="cpu", progress=False)
+    assert (tiny * 1.0).count_nonzero() == 0

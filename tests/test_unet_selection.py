@@ -186,3 +186,34 @@ def test_lulc_train_record_appends_test_and_validation_scores(tmp_path, monkeypa
     printed = capsys.readouterr().out
     polygons = table[table["protocol"] == "reference polygons"].iloc[-1]
     assert f"{polygons['OA']:.4f}" in printed  # the recorded score is the one reported
+
+
+def test_lulc_train_record_without_evaluation_records_validation_only(unreadable_test_scene, tmp_path, monkeypatch):
+    monkeypatch.setenv(runtime.RUNS_DIR_ENV, str(tmp_path))
+    record = tmp_path / "selection.csv"
+    args = ["train", "--preset", "quick", "--patches-per-epoch", "4", "--epochs", "2", "--val-every", "2",
+            "--no-evaluate", "--record", str(record), "--record-as", "candidate"]
+    assert cli.main(args) == 0  # the guard raises if the test scene is read
+    table = training.recorded_runs(record)
+    assert table["evaluated_on"].tolist() == ["training dates"] and table["run"].tolist() == ["candidate"]
+    assert table["protocol"].iloc[0].startswith("validation (bottom 20% of rows")
+    assert table["setting_chosen_by"].iloc[0].endswith("epoch 2 kept on validation")
+
+
+def test_selection_evidence_compares_each_change_with_the_preset_of_the_same_seed():
+    run = training.PRESET_RUN
+    rows = [  # (run, seeds, epochs, evaluated_on, macro F1)
+        (run, "0", 40, "training dates", 0.85), (run, "1", 40, "training dates", 0.87),
+        (run, "1", 40, "Strzegom 20230709", 0.99),  # a test score: never evidence for a choice
+        (f"{run}; jitter 0", "1", 40, "training dates", 0.88), (f"{run}; jitter 0", "0", 40, "training dates", 0.80),
+        (run, "1", 160, "training dates", 0.90), (f"{run}; epochs 80", "1", 80, "training dates", 0.86),
+        ("another run", "1", 40, "training dates", 0.95),
+    ]
+    recorded = pd.DataFrame(rows, columns=["run", "seeds", "epochs", "evaluated_on", "macro_F1"]).assign(OA=0.9)
+    table = training.selection_evidence(recorded).set_index(["change", "seed", "epochs"])
+    gain = table["macro F1 minus the preset's"]
+    assert len(table) == 6 and gain[("jitter 0", "1", 40)] == pytest.approx(0.01)
+    assert gain[("jitter 0", "0", 40)] == pytest.approx(-0.05)
+    assert gain[("epochs 80", "1", 80)] == pytest.approx(-0.04)  # against the preset's 160 epochs
+    assert gain.loc["none"].isna().all() and table.loc[("none", "1", 40), "validation macro F1"] == 0.87
+    assert len(training.selection_evidence(recorded, epochs=40)) == 4
