@@ -75,6 +75,7 @@ PRESETS: dict[str, TrainConfig] = {
     # every 4th epoch instead of every one saves a tenth of the training time.
     # Square-root class weights (roads 42 -> 6.5): full ones make roads spread over fields. Radiometric jitter:
     # without it, on a date held out of training, the network swapped whole classes (mixed forest -> conifer).
+    # Each of these was tried against its alternatives on the validation stripe (results/README.md).
     "cpu": TrainConfig(
         width=16, depth=3, patches_per_epoch=200, epochs=160, val_scenes=(), val_fraction=0.2, val_every=4,
         weight_power=0.5, jitter=0.15,
