@@ -32,8 +32,8 @@ def seed_everything(seed: int = 42) -> None:
 
 def flush_denormals() -> None:
     """Compute with subnormal floats (below 1.2e-38) as zero on x86 CPUs. Weight decay 0.01 (the paper's sweep)
-    leaves some weights subnormal, and the CPU then trains up to 5 times slower; values that small change no
-    prediction. A no-op where the CPU lacks the feature."""
+    and long trainings leave some weights subnormal, and the CPU then trains several times slower
+    (`benchmarks/unet.py --denormal`); values that small change no prediction. A no-op where the CPU lacks the feature."""
     import torch
 
     torch.set_flush_denormal(True)

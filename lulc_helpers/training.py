@@ -29,6 +29,9 @@ from .losses import FocalLoss
 from .model import VARIANTS, UNet
 from .patches import Normalisation, PatchSampler, valid_pixels
 
+# Threads inherit this setting when they start: set it before the first parallel operation starts torch's threads.
+runtime.flush_denormals()
+
 CHECKPOINT_FORMAT = "lulc-unet/2"  # /2: inputs are surface reflectance (data.reflectance), not digital numbers
 # What the network sees, stored in every checkpoint so that prediction repeats it.
 INPUT_CONVERSION = "data.reflectance: (DN - L2A offset by date) / 10000, then (x - mean) / std, no data -> 0"
@@ -75,6 +78,7 @@ PRESETS: dict[str, TrainConfig] = {
     # every 4th epoch instead of every one saves a tenth of the training time.
     # Square-root class weights (roads 42 -> 6.5): full ones make roads spread over fields. Radiometric jitter:
     # without it, on a date held out of training, the network swapped whole classes (mixed forest -> conifer).
+    # Each of these was tried against its alternatives on the validation stripe (results/README.md).
     "cpu": TrainConfig(
         width=16, depth=3, patches_per_epoch=200, epochs=160, val_scenes=(), val_fraction=0.2, val_every=4,
         weight_power=0.5, jitter=0.15,
@@ -354,7 +358,6 @@ def train(
     check_config(config, split)
     out_dir = Path(out_dir)
     runtime.seed_everything(config.seed)
-    runtime.flush_denormals()
     device = torch.device(device) if device is not None else runtime.pick_device(verbose=progress)
     use_amp = amp_enabled(config, device)
     images, masks = [image for image, _ in split.train], [mask for _, mask in split.train]
@@ -395,6 +398,7 @@ def train(
     bar = tqdm(range(start, config.epochs), initial=start, total=config.epochs, desc=label, disable=not progress)
     latest_f1 = next((h["val_f1"] for h in reversed(history) if not math.isnan(h["val_f1"])), math.nan)
     for epoch in bar:
+        runtime.flush_denormals()  # again each epoch: a library called in between may have reset it
         began = time.perf_counter()
         x_all, y_all = sampler.sample(config.patches_per_epoch, np.random.default_rng([config.seed, epoch]))
         model.train()
