@@ -1,4 +1,7 @@
+import os
 import shutil
+import subprocess
+import sys
 from dataclasses import replace
 from pathlib import Path
 
@@ -271,10 +274,29 @@ def test_validation_every_nth_epoch_keeps_the_best_validated_epoch(split, tmp_pa
         training.check_config(replace(CONFIG, val_every=0))
 
 
-def test_training_computes_subnormal_numbers_as_zero(split, tmp_path):
+def _subnormals_left(statement: str) -> int:
+    """In a fresh 2-thread interpreter: after `statement`, how many of 65536 subnormal products stay nonzero."""
+    code = f"import torch; {statement}; t = torch.full((1 << 16,), 1e-39); print(int((t * 1.0).count_nonzero()))"
+    env = {**os.environ, "OMP_NUM_THREADS": "2"}
+    return int(subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True).stdout)
+
+
+def test_importing_training_makes_every_thread_compute_subnormals_as_zero():
+    if not torch.set_flush_denormal(True):
+        pytest.skip("this CPU cannot flush subnormal numbers")
+    assert _subnormals_left("pass") == 1 << 16  # by default: slow subnormal arithmetic
+    assert _subnormals_left("import lulc_helpers.training") == 0
+
+
+def test_training_sets_it_again_each_epoch(split, tmp_path):
     if not torch.set_flush_denormal(False):
         pytest.skip("this CPU cannot flush subnormal numbers")
     tiny = torch.full((1 << 16,), 1e-39)  # below float32's smallest normal number, 1.2e-38
-    assert (tiny * 1.0).count_nonzero() == tiny.numel()  # kept as subnormals: slow arithmetic
-    training.train(replace(CONFIG, epochs=1), split, tmp_path, device="cpu", progress=False)
-    assert (tiny * 1.0).count_nonzero() == 0
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # the check runs on this thread only, the one that was reset
+    try:
+        assert (tiny * 1.0).count_nonzero() == tiny.numel()
+        training.train(replace(CONFIG, epochs=1), split, tmp_path, device="cpu", progress=False)
+        assert (tiny * 1.0).count_nonzero() == 0
+    finally:
+        torch.set_num_threads(threads)
