@@ -29,7 +29,6 @@ def seed_everything(seed: int = 42) -> None:
     torch.cuda.manual_seed_all(seed)
 
 
-
 def flush_denormals() -> None:
     """Compute with subnormal floats (below 1.2e-38) as zero on x86 CPUs. Weight decay 0.01 (the paper's sweep)
     and long trainings leave some weights subnormal, and the CPU then trains several times slower
@@ -37,6 +36,7 @@ def flush_denormals() -> None:
     import torch
 
     torch.set_flush_denormal(True)
+
 
 def pick_device(verbose: bool = True):
     """CUDA if present, else Apple MPS, else CPU; printed so a learner sees where training runs."""
