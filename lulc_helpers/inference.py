@@ -101,7 +101,6 @@ def _window_probabilities(
     total = np.zeros((model.head.out_channels, *padded.shape[1:]), dtype=np.float32)
     norm = np.zeros(padded.shape[1:], dtype=np.float32)
     model.eval()
-    runtime.flush_denormals()
     with torch.no_grad(), autocast(device, config):
         for first in range(0, len(corners), batch_size):
             batch = corners[first : first + batch_size]
