@@ -10,6 +10,7 @@ traceback only with --debug or LULC_DEBUG=1. SIGTERM and Ctrl-C remove unfinishe
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import math
 import os
@@ -177,6 +178,17 @@ def _open_fraction(text: str) -> float:
     return value
 
 
+def _allocation(text: str) -> str:
+    """An argparse type: an allocation `sampling.parse_allocation` understands."""
+    from . import sampling
+
+    try:
+        sampling.parse_allocation(text)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
+    return text
+
+
 def _class_code(text: str) -> int:
     """An argparse type: a class code of the scheme."""
     try:
@@ -261,16 +273,46 @@ def _add_streaming_options(parser) -> None:
     )
     scale = parser.add_mutually_exclusive_group()
     scale.add_argument("--workers", type=_at_least_one, help="classify blocks on a local Dask cluster of N worker processes")
-    scale.add_argument("--scheduler", metavar="ADDRESS", help="classify blocks on an existing Dask cluster (tcp://host:8786)")
+    scale.add_argument("--scheduler", metavar="ADDRESS", type=_scheduler_address,
+                       help="classify blocks on an existing Dask cluster (tcp://host:8786)")
     parser.add_argument("--cog", action="store_true", help="write a cloud-optimised GeoTIFF (with overviews)")
+
+
+DASK_PROTOCOLS = ("tcp", "tls", "ws", "wss", "ucx", "inproc")
+WORKER_WAIT_S = 60  # how long a cluster may take to get its first worker
+
+
+def _scheduler_address(text: str) -> str:
+    """An argparse type: a Dask scheduler address, PROTOCOL://HOST:PORT (tcp:// may be left out)."""
+    protocol, sep, rest = text.rpartition("://")
+    protocol = protocol if sep else "tcp"
+    host, _, port = rest.rpartition(":")
+    if protocol not in DASK_PROTOCOLS or (protocol != "inproc" and not (host and port.isdigit())):
+        raise argparse.ArgumentTypeError(f"{text} is not a Dask scheduler address (PROTOCOL://HOST:PORT, e.g. tcp://host:8786)")
+    return text
+
+
+@contextlib.contextmanager
+def _cluster(args):
+    """The Dask client `args` ask for (None: this process), connected and with a worker, or runtime.Unavailable."""
+    from . import inference
+
+    where = f"--scheduler {args.scheduler}" if args.scheduler else f"--workers {args.workers}"
+    with contextlib.ExitStack() as stack:
+        try:
+            client = stack.enter_context(inference.dask_client(args.workers, args.scheduler))
+            if client is not None:
+                client.wait_for_workers(1, timeout=WORKER_WAIT_S)
+        except (OSError, TimeoutError) as err:
+            why = "no worker joined the cluster" if "worker" in str(err).lower() else f"cannot connect ({_one_line(err)})"
+            raise runtime.Unavailable(f"{where}: {why} within {WORKER_WAIT_S} s") from err
+        yield client
 
 
 def _stream(args, classify) -> None:
     """Run `classify(client)` in this process or on the Dask cluster that `args` name, then say what was written.
     The progress bar goes to a terminal only, so that a failure piped to a log is one line."""
-    from . import inference
-
-    with inference.dask_client(args.workers, args.scheduler) as client:
+    with _cluster(args) as client:
         if client is not None:
             print(f"Dask dashboard: {client.dashboard_link}", flush=True)
         written = classify(client)
@@ -432,7 +474,9 @@ def _train(args) -> int:
     if split.missing:
         print(f"Images not present, trained without: {', '.join(split.missing)}")
     print(f"Training on {', '.join(split.train_names)}; validating on {', '.join(split.val_names) or 'nothing'}")
-    result = training.train(config, split, out, resume=not args.no_resume)
+    # the bar goes to a terminal only, so that a failed run piped to a log is one line
+    result = training.train(config, split, out, resume=not args.no_resume, device=runtime.pick_device(),
+                            progress=sys.stderr.isatty())
     print(f"Checkpoints: {result.best_path} (best validation macro F1; the last epoch without validation), {result.last_path}")
     rows = []
     if not args.no_evaluate:
@@ -528,13 +572,13 @@ def add_sample(subparsers) -> None:
     )
     parser.add_argument("--classified", required=True, help="classified map (GeoTIFF, class codes 0..10, projected CRS)")
     size = parser.add_mutually_exclusive_group(required=True)
-    size.add_argument("--n", type=int, help="total number of points")
-    size.add_argument("--target-se", type=float, help="target standard error of overall accuracy, e.g. 0.01")
+    size.add_argument("--n", type=_at_least_one, help="total number of points")
+    size.add_argument("--target-se", type=_open_fraction, help="target standard error of overall accuracy, e.g. 0.01")
     parser.add_argument("--anticipated-ua", type=_open_fraction, default=sampling.ANTICIPATED_UA,
                         help=f"user's accuracy expected of every class, for --target-se (default {sampling.ANTICIPATED_UA})")
-    parser.add_argument("--allocation", default="proportional",
+    parser.add_argument("--allocation", type=_allocation, default="proportional",
                         help="proportional (default), equal, or min:N (proportional with at least N points per class)")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=_non_negative(int), default=0)
     parser.add_argument("--region", help="sample only where this reference (raster on the map's grid, or polygons) has a class")
     parser.add_argument("--label-from", help="reference raster (GeoTIFF) or polygons whose class labels the points")
     parser.add_argument("--field", help="class field of vector references (default: label or DN)")
@@ -551,8 +595,9 @@ def _sample(args) -> int:
     try:
         points = sampling.stratified_sample(classified, args.n, args.target_se, args.allocation, args.seed, region,
                                             args.anticipated_ua)
-    except ValueError as err:
-        raise data.DataError(f"{args.classified}: {err}") from None
+    except ValueError as err:  # the size does not fit the map's strata
+        option = f"--n {args.n}" if args.n is not None else f"--target-se {args.target_se}"
+        raise data.OptionError(f"{option}: {err} of {args.classified}") from None
     if args.label_from:
         points = sampling.label_from(points, args.label_from, args.field)
     path = sampling.write_points(points, args.out)
@@ -566,9 +611,9 @@ def _sample(args) -> int:
 def add_area(subparsers) -> None:
     parser = subparsers.add_parser(
         "area",
-        help="class areas in hectares: pixel counting and the error-adjusted estimate with 95% intervals",
+        help="class areas in hectares: pixel counting and the error-adjusted estimate with 95%% intervals",
         description="From a classified map and a labelled sample of it (`lulc sample`), print each class's area by "
-        "pixel counting and as estimated from the sample (Olofsson et al. 2014, stratified estimator), with a 95% "
+        "pixel counting and as estimated from the sample (Olofsson et al. 2014, stratified estimator), with a 95%% "
         "confidence interval, in hectares, over the frame the sample was drawn from.",
     )
     parser.add_argument("--classified", required=True, help="the classified map the points were drawn from")
@@ -614,6 +659,9 @@ def build_parser() -> argparse.ArgumentParser:
         add(subparsers)
     for subparser in subparsers.choices.values():  # `lulc --debug CMD` and `lulc CMD --debug` alike
         subparser.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=debug_help)
+        # the package names a parameter as in Python (clean_radius); the message names the option instead
+        flags = {a.dest: a.option_strings[0] for a in subparser._actions if a.option_strings}
+        subparser.set_defaults(flags=flags)
     return parser
 
 
@@ -658,7 +706,11 @@ def main(argv: list[str] | None = None) -> int:
             print(f"lulc {args.command}: error: unexpected {type(err).__name__}: {_one_line(err)}"
                   f"{'' if debug else ' (rerun with --debug for the traceback)'}", file=sys.stderr)
             return RUNTIME_FAILURE
-        print(f"lulc {args.command}: error: {_one_line(err)}", file=sys.stderr)
+        message = _one_line(err)
+        first, _, rest = message.partition(" ")
+        if isinstance(err, data.OptionError) and first in args.flags:
+            message = f"{args.flags[first]} {rest}"
+        print(f"lulc {args.command}: error: {message}", file=sys.stderr)
         return code
     finally:
         if in_main_thread:

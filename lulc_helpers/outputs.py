@@ -12,6 +12,7 @@ import contextlib
 import logging
 import os
 import re
+import stat
 import sys
 import threading
 from collections.abc import Callable, Iterable, Iterator
@@ -29,7 +30,8 @@ class OutputError(RuntimeError):
 
 
 class OutputCollision(ValueError):
-    """An output would overwrite an input of the same command, or another output. The CLI exits 2."""
+    """An output would overwrite an input of the same command or another output, or its path names something
+    that is not a regular file (a folder, a device, a FIFO). The CLI exits 2."""
 
 
 def _umask() -> int:
@@ -78,17 +80,38 @@ def make_folder(folder: str | os.PathLike, output: str | os.PathLike | None = No
     return folder
 
 
+_NOT_FILES = ((stat.S_ISDIR, "folder"), (stat.S_ISCHR, "character device"), (stat.S_ISBLK, "block device"),
+              (stat.S_ISFIFO, "fifo"), (stat.S_ISSOCK, "socket"))
+
+
+def refuse_non_file(path: str | os.PathLike) -> None:
+    """Raise `OutputCollision` if `path` exists and is not a regular file (or a link to one): a rename would
+    replace a folder's name, a device node such as /dev/null or a FIFO with a file."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:  # missing, or a dangling link: the rename makes a file there
+        return
+    kind = next((name for test, name in _NOT_FILES if test(mode)), None)
+    if kind is not None:
+        raise OutputCollision(f"{path}: is a {kind}, not a regular file; refusing to replace it (name a file)")
+
+
 @contextlib.contextmanager
-def atomic_output(path: str | os.PathLike, verify: Callable[[Path], None] | None = None) -> Iterator[Path]:
+def atomic_output(
+    path: str | os.PathLike, verify: Callable[[Path], None] | None = None,
+    inputs: Iterable[str | os.PathLike | None] = (),
+) -> Iterator[Path]:
     """Yield a temp path beside `path`; when the block ends without error, run `verify(tmp)` (it raises on a
     bad file), give the file ordinary permissions and move it onto `path` in one step.
 
+    Refused (`OutputCollision`) before anything is written: `path` is one of `inputs` (the files the writer
+    reads), or names something other than a regular file; the second check is repeated just before the rename.
     On any error the temp file is removed and `path` keeps its previous content. I/O errors are re-raised as
-    `OutputError` naming `path`; other exceptions (bad input found while writing) pass through unchanged.
+    `OutputError` naming `path`; other exceptions (bad input found while writing, a lost Dask cluster) pass
+    through unchanged.
     """
     path = Path(path)
-    if path.is_dir():
-        raise OutputError(f"{path}: is a folder, expected a file name")
+    refuse_collisions(inputs, [path])
     make_folder(path.parent, path)
     remove_stale_temps(path)
     tmp = temp_path(path)
@@ -99,7 +122,10 @@ def atomic_output(path: str | os.PathLike, verify: Callable[[Path], None] | None
         if verify is not None:
             verify(tmp)
         os.chmod(tmp, 0o666 & ~_umask())
+        refuse_non_file(path)
         os.replace(tmp, path)
+    except (TimeoutError, ConnectionError):  # OSErrors of a network, not of the file
+        raise
     except OSError as err:
         raise OutputError(f"{path}: could not write: {err.strerror or err}") from err
     finally:
@@ -183,14 +209,52 @@ def gdal_errors_raise(path: str | os.PathLike) -> Iterator[None]:
         raise OutputError(f"{path}: could not write: {errors[0].rstrip('.')}")
 
 
+def _probe_write(folder: Path) -> str | None:
+    """The operating system's reason why `folder` takes no more data (a full disk, a file-size limit, no
+    permission), found by writing 1 MiB there; None when that works."""
+    probe = folder / f".probe{TEMP_MARK}{os.getpid()}"
+    try:
+        with open(probe, "wb") as handle:
+            handle.write(bytes(1 << 20))
+            handle.flush()
+            os.fsync(handle.fileno())
+    except OSError as err:
+        return err.strerror or str(err)
+    finally:
+        with contextlib.suppress(OSError):
+            probe.unlink()
+    return None
+
+
+_DRIVER_DETAIL = re.compile(r"sqlite3_\w+\(.*\) failed: ", re.DOTALL)  # GeoPackage errors quote whole SQL statements
+
+
+@contextlib.contextmanager
+def driver_errors(path: str | os.PathLike) -> Iterator[None]:
+    """Turn a vector driver's failure inside the block (pyogrio raises its own types, whose messages quote SQL)
+    into `OutputError` naming `path`, with the operating system's reason where one is found, else the driver's
+    own words cut to one short clause."""
+    try:
+        yield
+    except (OSError, OutputError, OutputCollision):
+        raise
+    except Exception as err:
+        reason = _probe_write(Path(path).parent)
+        if reason is None:
+            reason = " ".join(_DRIVER_DETAIL.sub("", str(err)).split())[:120] or type(err).__name__
+        raise OutputError(f"{path}: could not write: {reason}") from err
+
+
 def refuse_collisions(inputs: Iterable[str | os.PathLike | None], outputs: Iterable[str | os.PathLike | None]) -> None:
-    """Raise `OutputCollision` before any work if an output is also an input, or two outputs are one file."""
+    """Raise `OutputCollision` before any work if an output is also an input, two outputs are one file, or an
+    output names something that is not a regular file (`refuse_non_file`)."""
     def key(p):
         return os.path.realpath(os.path.abspath(os.fspath(p)))
 
     seen_inputs = {key(p): p for p in inputs if p is not None}
     seen_outputs: dict[str, object] = {}
     for out in (p for p in outputs if p is not None):
+        refuse_non_file(out)
         k = key(out)
         if k in seen_inputs:
             raise OutputCollision(f"{out}: the output would overwrite the input {seen_inputs[k]}")
@@ -262,13 +326,15 @@ class ClassMapBlocks:
 def write_class_map_blocks(
     path: str | os.PathLike, height: int, width: int, crs, transform,
     description: str = "class code (lulc_helpers.scheme)", cog: bool = False,
+    inputs: Iterable[str | os.PathLike | None] = (),
 ) -> Iterator[ClassMapBlocks]:
     """Write a class map of any size block by block: a tiled uint8 GeoTIFF, nodata 0, deflate, the scheme's
     colour table; a cloud-optimised GeoTIFF (overviews by nearest neighbour) with `cog`. Blocks should be whole
     tiles (multiples of CLASS_MAP_TILE) so each compressed tile is written once.
 
     Atomic like `write_class_map`: the file appears under `path` only after the block ends without error and
-    the file, read back tile by tile, holds as many pixels of each code as were written.
+    the file, read back tile by tile, holds as many pixels of each code as were written. `inputs`: the files the
+    caller reads, which `path` must not be.
     """
     import rasterio
     import rasterio.shutil
@@ -288,7 +354,7 @@ def write_class_map_blocks(
         if not ok or not np.array_equal(found, blocks.counts):
             raise OutputError(f"{path}: the written file does not read back as what was written")
 
-    with atomic_output(path, verify) as tmp:
+    with atomic_output(path, verify, inputs) as tmp:
         tiles = tmp.with_name(f"{tmp.stem}.tiles{tmp.suffix}") if cog else tmp
         try:
             with gdal_errors_raise(path):

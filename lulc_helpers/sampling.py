@@ -29,6 +29,7 @@ UNSURE = 0
 LAYER = "points"
 COLUMNS = ("point_id", "row", "col", "x", "y", "stratum", "map_class", "stratum_pixels", "weight",
            "pixel_area_ha", LABEL, "label_source")
+FRAME = "frame"  # "map" (every mapped pixel) or "region"; files written before it existed lack the column
 ALLOCATIONS = ("proportional", "equal", "min:N")
 ANTICIPATED_UA = 0.9  # user's accuracy assumed for every class when sizing a sample, unless given per class
 MIN_PER_STRATUM = 2  # the stratified variance estimators need two points in every stratum
@@ -161,7 +162,7 @@ def draw(classified: xr.DataArray, counts: pd.Series, seed: int = 0, region=None
         "point_id": np.arange(1, flat.size + 1), "row": rows, "col": cols, "x": xs, "y": ys,
         "stratum": strata, "map_class": strata, "stratum_pixels": stratum_pixels,
         "weight": stratum_pixels / counts.reindex(strata).to_numpy(),
-        "pixel_area_ha": pixel_area_ha(classified),
+        "pixel_area_ha": pixel_area_ha(classified), FRAME: "map" if region is None else "region",
         LABEL: pd.array([pd.NA] * flat.size, dtype="Int64"), "label_source": pd.array([pd.NA] * flat.size, dtype="string"),
     })
     return gpd.GeoDataFrame(frame_table, geometry=gpd.points_from_xy(xs, ys), crs=classified.rio.crs)
@@ -183,6 +184,8 @@ def stratified_sample(
     if sizes.empty:
         raise data.DataError(f"{classified.attrs.get('source', 'map')}: no mapped pixel to sample")
     total = n if n is not None else sample_size(sizes, target_se, anticipated_ua)
+    if total > sizes.sum():  # refused before any memory is spent on a sample that would be a census
+        raise ValueError(f"{total:,} points asked, but the frame holds only {sizes.sum():,} pixels")
     return draw(classified, allocate(total, sizes, allocation), seed, region)
 
 
@@ -266,7 +269,7 @@ def write_points(points, path: str | os.PathLike) -> Path:
         if len(back) != len(points) or not back[LABEL].equals(points[LABEL].astype("Int64").reset_index(drop=True)):
             raise outputs.OutputError(f"{path}: the written file does not read back as what was written")
 
-    with outputs.atomic_output(path, verify) as tmp:
+    with outputs.atomic_output(path, verify) as tmp, outputs.driver_errors(path):
         points.to_file(tmp, layer=LAYER, driver="GPKG")
     return path
 
@@ -303,13 +306,30 @@ def read_points(path: str | os.PathLike, field: str | None = None):
 
 
 def check_drawn_from(points, classified: xr.DataArray) -> None:
-    """Raise DataError unless every point's map class is the map's class at that point (the right map)."""
+    """Raise DataError unless `classified` is the map the points were drawn from: every point's map class is the
+    map's class there, the pixel area is the map's, and each stratum holds as many pixels as when drawn (as many
+    or fewer, with a region or in a file without the `frame` column), since the estimates weigh by those sizes."""
+    source, map_name = points.attrs.get("source", "points"), classified.attrs.get("source", "the map")
     found = _raster_values(classified, points)
     wrong = int((found != points["map_class"].to_numpy()).sum())
     if wrong:
         raise data.DataError(
-            f"{points.attrs.get('source', 'points')}: {wrong} of {len(points)} points have another class in "
-            f"{classified.attrs.get('source', 'the map')} than when drawn; were they drawn from this map?"
+            f"{source}: {wrong} of {len(points)} points have another class in {map_name} than when drawn; "
+            "were they drawn from this map?"
+        )
+    recorded = points.groupby("stratum")[["stratum_pixels", "pixel_area_ha"]].first()
+    unit = pixel_area_ha(classified)
+    if not np.allclose(recorded["pixel_area_ha"], unit, rtol=1e-6):
+        raise data.DataError(f"{source}: pixels of {recorded['pixel_area_ha'].iloc[0]:g} ha when drawn, "
+                             f"{unit:g} ha in {map_name}; were they drawn from this map?")
+    in_map = stratum_sizes(classified).reindex(recorded.index, fill_value=0)
+    whole_map = FRAME in points.columns and (points[FRAME] == "map").all()
+    differ = (recorded["stratum_pixels"] != in_map) if whole_map else (recorded["stratum_pixels"] > in_map)
+    if differ.any():
+        code = differ.idxmax()
+        raise data.DataError(
+            f"{source}: class {code} had {int(recorded.loc[code, 'stratum_pixels']):,} pixels when the points were drawn, "
+            f"{int(in_map[code]):,} in the map {map_name}; the areas would be wrong: were they drawn from this map?"
         )
 
 

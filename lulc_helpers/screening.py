@@ -71,6 +71,10 @@ def quarry_pixels(classified: xr.DataArray, clean_radius: int = 0) -> np.ndarray
     from scipy import ndimage
 
     quarry = np.asarray(classified.values) == scheme.QUARRY
+    side = 2 * clean_radius + 1
+    if clean_radius > 0 and side > max(quarry.shape):  # it would open nothing but allocate a square that size
+        raise data.OptionError(f"clean_radius {clean_radius}: the opening's {side}-pixel square is larger than the map "
+                               f"({quarry.shape[0]}x{quarry.shape[1]} pixels)")
     if clean_radius > 0:
         quarry = ndimage.binary_opening(quarry, structure=np.ones((2 * clean_radius + 1,) * 2, dtype=bool))
     return quarry
@@ -207,12 +211,8 @@ def write_candidates(screened, path: str | os.PathLike, layer: str = "candidates
 
     options = {"layer": layer} if driver == "GPKG" else {}
     with outputs.atomic_output(path, _reads_back(path, len(screened), lambda tmp: gpd.read_file(tmp, **options))) as tmp:
-        try:
+        with outputs.driver_errors(path):
             screened.to_file(tmp, driver=driver, geometry_type="MultiPolygon", promote_to_multi=True, **options)
-        except OSError:
-            raise
-        except Exception as err:  # pyogrio reports a failed write (full disk, ...) with its own types
-            raise outputs.OutputError(f"{path}: could not write: {err}") from err
     return path
 
 
