@@ -38,6 +38,8 @@ def add_fetch(subparsers) -> None:
 
 
 def _fetch(args) -> int:
+    if args.dest == "":  # an unset shell variable, most likely; not the default folder
+        raise data.OptionError("--dest '': an empty path; leave --dest out for the default data folder")
     dest = Path(args.dest) if args.dest else data.data_dir()
     width = max(len(e.path) for e in data.manifest())
 
@@ -89,7 +91,9 @@ def _accuracy(args) -> int:
     matrix, labels = metrics.confusion_matrix(classified, reference, exclude_predicted=args.exclude_predicted)
     if matrix.sum() == 0:
         raise data.DataError(
-            f"{args.reference}: no pixel is labelled in both it and {args.classified} (empty overlap)"
+            f"{args.reference}: no pixel is labelled in both it and {args.classified} (empty overlap"
+            + (f" once pixels classified as {' '.join(map(str, args.exclude_predicted))} are left out)"
+               if args.exclude_predicted else ")")
         )
     if args.json:
         print(json.dumps({**metrics.report(matrix, labels), "repaired_polygons": repaired}))
@@ -272,10 +276,19 @@ def _add_streaming_options(parser) -> None:
         help=f"block side in pixels, a multiple of 256 (default {inference.DEFAULT_BLOCK}); memory grows with its square",
     )
     scale = parser.add_mutually_exclusive_group()
-    scale.add_argument("--workers", type=_at_least_one, help="classify blocks on a local Dask cluster of N worker processes")
+    scale.add_argument("--workers", type=_local_workers, help="classify blocks on a local Dask cluster of N worker processes")
     scale.add_argument("--scheduler", metavar="ADDRESS", type=_scheduler_address,
                        help="classify blocks on an existing Dask cluster (tcp://host:8786)")
     parser.add_argument("--cog", action="store_true", help="write a cloud-optimised GeoTIFF (with overviews)")
+
+
+def _local_workers(text: str) -> int:
+    """An argparse type: worker processes for a local cluster, at least 1 and at most one per CPU core (each
+    is a Python process with its own copy of the model; thousands would never start)."""
+    workers, cores = _at_least_one(text), os.cpu_count() or 1
+    if workers > cores:
+        raise argparse.ArgumentTypeError(f"{text}: more than this machine's {cores} CPU cores; use --scheduler for a larger cluster")
+    return workers
 
 
 DASK_PROTOCOLS = ("tcp", "tls", "ws", "wss", "ucx", "inproc")
@@ -597,9 +610,11 @@ def _sample(args) -> int:
                                             args.anticipated_ua)
     except ValueError as err:  # the size does not fit the map's strata
         option = f"--n {args.n}" if args.n is not None else f"--target-se {args.target_se}"
-        raise data.OptionError(f"{option}: {err} of {args.classified}") from None
+        raise data.OptionError(f"{option}: {err} ({args.classified})") from None
     if args.label_from:
         points = sampling.label_from(points, args.label_from, args.field)
+        if points[sampling.LABEL].isna().all():
+            raise data.DataError(f"{args.label_from}: labels none of the {len(points)} points (does it cover {args.classified}?)")
     path = sampling.write_points(points, args.out)
     counts = points.groupby("stratum").size()
     labelled = len(sampling.labelled(points))
@@ -693,7 +708,8 @@ def main(argv: list[str] | None = None) -> int:
     in_main_thread = threading.current_thread() is threading.main_thread()  # only it may set signal handlers
     previous = signal.signal(signal.SIGTERM, _raise_interrupted) if in_main_thread else None
     try:
-        return args.handler(args)
+        with _gdal_messages_logged():
+            return args.handler(args)
     except (KeyboardInterrupt, Interrupted) as stop:
         signum = signal.SIGINT if isinstance(stop, KeyboardInterrupt) else signal.SIGTERM
         print(f"lulc {args.command}: interrupted ({signum.name}); unfinished outputs removed", file=sys.stderr)
@@ -715,6 +731,24 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         if in_main_thread:
             signal.signal(signal.SIGTERM, previous)
+
+
+@contextlib.contextmanager
+def _gdal_messages_logged():
+    """GDAL's warnings and errors go to rasterio's logger, not printed on stderr by GDAL's own handler (a damaged
+    TIFF would add a "Warning 1: ..." line before ours); the failures they explain still raise."""
+    import logging
+
+    import rasterio
+
+    logger = logging.getLogger("rasterio")
+    quiet = logging.NullHandler()
+    logger.addHandler(quiet)
+    try:
+        with rasterio.Env():
+            yield
+    finally:
+        logger.removeHandler(quiet)
 
 
 def _one_line(err: BaseException) -> str:

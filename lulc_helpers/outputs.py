@@ -66,6 +66,19 @@ def remove_stale_temps(path: Path) -> None:
             stale.unlink()
 
 
+_NOT_FILES = ((stat.S_ISDIR, "folder"), (stat.S_ISCHR, "character device"), (stat.S_ISBLK, "block device"),
+              (stat.S_ISFIFO, "fifo"), (stat.S_ISSOCK, "socket"))
+
+
+def _in_the_way(folder: Path) -> str:
+    """What blocks creating `folder`: "a file", or the kind of the first non-folder on its path (a device...)."""
+    for part in [*reversed(folder.parents), folder]:
+        if part.exists() and not part.is_dir():
+            mode = os.stat(part).st_mode
+            return next((f"a {name}" for test, name in _NOT_FILES if test(mode)), "a file")
+    return "a file"
+
+
 def make_folder(folder: str | os.PathLike, output: str | os.PathLike | None = None) -> Path:
     """Create `folder` and its parents if missing; OutputError naming `output` (default: the folder) when a
     file is in the way or the file system refuses."""
@@ -74,14 +87,10 @@ def make_folder(folder: str | os.PathLike, output: str | os.PathLike | None = No
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except (FileExistsError, NotADirectoryError):
-        raise OutputError(f"{what}: a file of that name is in the way") from None
+        raise OutputError(f"{what}: {_in_the_way(folder)} of that name is in the way") from None
     except OSError as err:
         raise OutputError(f"{what}: {err.strerror or err}") from None
     return folder
-
-
-_NOT_FILES = ((stat.S_ISDIR, "folder"), (stat.S_ISCHR, "character device"), (stat.S_ISBLK, "block device"),
-              (stat.S_ISFIFO, "fifo"), (stat.S_ISSOCK, "socket"))
 
 
 def refuse_non_file(path: str | os.PathLike) -> None:

@@ -33,6 +33,7 @@ FRAME = "frame"  # "map" (every mapped pixel) or "region"; files written before 
 ALLOCATIONS = ("proportional", "equal", "min:N")
 ANTICIPATED_UA = 0.9  # user's accuracy assumed for every class when sizing a sample, unless given per class
 MIN_PER_STRATUM = 2  # the stratified variance estimators need two points in every stratum
+MAX_POINTS = 1_000_000  # about 1 GB of points in memory; a sample for labelling is hundreds to thousands
 
 
 def pixel_area_ha(classified: xr.DataArray) -> float:
@@ -121,7 +122,8 @@ def allocate(n: int, sizes: pd.Series, allocation: str = "proportional") -> pd.S
     kind, minimum = parse_allocation(allocation)
     sizes = pd.Series(sizes, dtype=np.int64)
     if n < minimum * len(sizes):
-        raise ValueError(f"{n} points cannot give {len(sizes)} strata {minimum} points each; use n >= {minimum * len(sizes)}")
+        raise ValueError(f"{n:,} points are too few: the map's {len(sizes)} classes need {minimum} each, so at least "
+                         f"{minimum * len(sizes):,}")
     if kind == "equal":
         counts = _largest_remainder(n, np.ones(len(sizes)))
     else:
@@ -186,6 +188,9 @@ def stratified_sample(
     total = n if n is not None else sample_size(sizes, target_se, anticipated_ua)
     if total > sizes.sum():  # refused before any memory is spent on a sample that would be a census
         raise ValueError(f"{total:,} points asked, but the frame holds only {sizes.sum():,} pixels")
+    if total > MAX_POINTS:
+        raise ValueError(f"{total:,} points asked; a sample is labelled point by point, and above {MAX_POINTS:,} "
+                         "the points file alone would take gigabytes (count the pixels instead)")
     return draw(classified, allocate(total, sizes, allocation), seed, region)
 
 
@@ -281,7 +286,7 @@ def read_points(path: str | os.PathLike, field: str | None = None):
 
     path = Path(path)
     if not path.is_file():
-        raise data.DataError(f"{path}: no such file")
+        raise data.DataError(f"{path}: {'is a folder, not a points file' if path.is_dir() else 'no such file'}")
     try:
         points = gpd.read_file(path, layer=LAYER)
     except Exception as err:
