@@ -400,6 +400,8 @@ def _classify_gee(args) -> int:
     out = Path(args.out) if args.out else classical.prediction_path(args.method)
     if not args.region:
         outputs.refuse_collisions(_data_files(), [out])
+    elif not Path(args.region).is_file():  # bad input is found before the connection, which may fail for other reasons
+        raise data.DataError(f"{args.region}: {'is a folder' if Path(args.region).is_dir() else 'no such file'} (--region)")
     try:
         gee.connect(args.project)
     except gee.GEEUnavailable as why:

@@ -97,3 +97,9 @@ def test_more_local_workers_than_cores_is_refused(work, capsys):
     assert code == 2 and out == ""
     one_line(err, "--workers: 100000: more than this machine's", "CPU cores")
     assert not (work / "out.tif").exists()
+
+
+def test_a_missing_region_is_bad_input_before_any_earth_engine_connection(tmp_path, capsys):
+    code, out, err = run(["classify", "--method", "rf", "--backend", "gee", "--region", tmp_path / "nosuch.geojson"], capsys)
+    assert code == 2 and out == ""
+    one_line(err, "nosuch.geojson: no such file (--region)")
