@@ -217,7 +217,7 @@ def test_a_full_disk_is_one_short_line_and_keeps_the_old_file(work, command):
 @pytest.mark.parametrize(
     ("options", "says"),
     [(["--n", "0"], ["--n: 0: need at least 1"]), (["--n", "-5"], ["--n: -5: need at least 1"]),
-     (["--n", "3"], ["--n 3: 3 points cannot give 2 strata 2 points each"]),
+     (["--n", "3"], ["--n 3: 3 points are too few: the map's 2 classes need 2 each, so at least 4"]),
      (["--target-se", "5"], ["--target-se: 5 is not a number strictly between 0 and 1"]),
      (["--target-se", "nan"], ["--target-se: nan is not"]),
      (["--n", "20", "--allocation", "min:1"], ["--allocation: allocation 'min:1': use proportional, equal or min:N"]),
