@@ -81,7 +81,7 @@ def test_allocations_by_hand():
     assert sampling.allocate(100, sizes, "equal").tolist() == [34, 33, 10]
     with pytest.raises(ValueError, match="min:N"):
         sampling.parse_allocation("min:1")
-    with pytest.raises(ValueError, match="n >= 60"):
+    with pytest.raises(ValueError, match="at least 60"):
         sampling.allocate(50, sizes, "min:20")
 
 
