@@ -10,7 +10,16 @@ import pytest
 
 from lulc_helpers import sampling
 from tests.test_faults import (  # noqa: F401  (files and work are fixtures)
-    child, files, finish, leftovers, one_line, predict_args, quarry_map, run, work, write_raster,
+    child,
+    files,
+    finish,
+    leftovers,
+    one_line,
+    predict_args,
+    quarry_map,
+    run,
+    work,
+    write_raster,
 )
 
 

@@ -9,15 +9,26 @@ import shutil
 import stat
 
 import numpy as np
-import pandas as pd
 import pytest
 import rasterio
 from rasterio.transform import from_origin
 from rasterio.warp import Resampling, calculate_default_transform, reproject
 
-from lulc_helpers import cli, inference, outputs, sampling
+from lulc_helpers import cli, outputs, sampling, streaming
 from tests.test_faults import (  # noqa: F401  (files and work are fixtures)
-    PIXEL, X0, Y0, child, files, finish, leftovers, one_line, predict_args, quarry_map, run, work, write_raster,
+    PIXEL,
+    X0,
+    Y0,
+    child,
+    files,
+    finish,
+    leftovers,
+    one_line,
+    predict_args,
+    quarry_map,
+    run,
+    work,
+    write_raster,
 )
 
 
@@ -52,7 +63,7 @@ def writers(work, out):
 @pytest.mark.parametrize("kind", ["character device", "fifo", "folder"])
 def test_no_writer_replaces_what_is_not_a_regular_file(work, capsys, kind):
     suffix = {"predict": ".tif", "classify": ".tif", "screen": ".gpkg", "screen --csv": ".csv", "sample": ".gpkg"}
-    for name, _ in writers(work, work / "x").items():
+    for name in writers(work, work / "x"):
         out = work / f"target{suffix[name]}"
         if kind == "character device":
             device_node(out)
@@ -81,7 +92,7 @@ def test_tile_mosaic_refuses_to_overwrite_its_input(work):
     image = work / "scene_20210619.tif"
     before = image.read_bytes()
     with pytest.raises(outputs.OutputCollision, match="would overwrite the input"):
-        inference.tile_mosaic(image, work / "." / "scene_20210619.tif", 128)
+        streaming.tile_mosaic(image, work / "." / "scene_20210619.tif", 128)
     assert image.read_bytes() == before and leftovers(work) == []
 
 
