@@ -491,6 +491,8 @@ def _train(args) -> int:
                 print(f"{key}: {value}")
         return 0
     out = Path(args.out or paths.runs_dir() / f"unet_{preset}_seed{config.seed}")
+    if args.record:  # refused before hours of training, not after
+        unet.check_record_file(args.record)
     split = unet.paper_split(config)
     unet.check_config(config, split, flag)
     outputs.make_folder(out)
@@ -498,8 +500,14 @@ def _train(args) -> int:
         print(f"Images not present, trained without: {', '.join(split.missing)}")
     print(f"Training on {', '.join(split.train_names)}; validating on {', '.join(split.val_names) or 'nothing'}")
     # the bar goes to a terminal only, so that a failed run piped to a log is one line
-    result = unet.train(config, split, out, resume=not args.no_resume, device=runtime.pick_device(),
+    try:
+        result = unet.train(config, split, out, resume=not args.no_resume, device=runtime.pick_device(),
                             progress=sys.stderr.isatty())
+    except RuntimeError as err:  # PyTorch reports memory it cannot get as a RuntimeError ("can't allocate memory")
+        if "allocate" not in str(err):
+            raise
+        raise MemoryError(f"not enough memory to train this network (--width {config.width}, --depth {config.depth}, "
+                          f"--batch-size {config.batch_size}, --patch-size {config.patch_size}); use smaller values") from err
     print(f"Checkpoints: {result.best_path} (best validation macro F1; the last epoch without validation), {result.last_path}")
     rows = []
     if not args.no_evaluate:

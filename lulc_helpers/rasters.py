@@ -12,7 +12,7 @@ import contextlib
 import os
 import re
 from pathlib import Path
-from typing import Iterator
+from typing import Iterable, Iterator
 
 import numpy as np
 import pandas as pd
@@ -33,13 +33,23 @@ BOA_OFFSET_SINCE = "20220125"
 
 def _open(path: str | os.PathLike, lazy: bool = False) -> xr.DataArray:
     path = Path(path)
+    if path.is_dir():
+        raise DataError(f"{path}: is a folder, not a raster")
     if not path.is_file():
         raise DataError(f"{path}: no such file (run `lulc fetch` or `make data` first)")
     try:
         opened = rioxarray.open_rasterio(path)
         return opened if lazy else opened.load()
     except Exception as err:  # rasterio raises several types for unreadable files
-        raise DataError(f"{path}: not a readable raster ({err})") from err
+        raise DataError(f"{path}: not a readable raster ({gdal_reason(err)})") from err
+
+
+def gdal_reason(err: BaseException) -> str:
+    """GDAL's own reason for a failure: rasterio's "Read failed. See previous exception for details." names
+    none and keeps the reason in its cause."""
+    while err.__cause__ is not None and "previous exception" in str(err):
+        err = err.__cause__
+    return " ".join(str(err).split())
 
 
 def open_image(path: str | os.PathLike, lazy: bool = False) -> xr.DataArray:
@@ -188,14 +198,15 @@ class ClassMapBlocks:
 @contextlib.contextmanager
 def write_class_map_blocks(
     path: str | os.PathLike, height: int, width: int, crs, transform,
-    description: str = "class code (lulc_helpers.scheme)", cog: bool = False,
+    description: str = "class code (lulc_helpers.scheme)", cog: bool = False, inputs: Iterable = (),
 ) -> Iterator[ClassMapBlocks]:
     """Write a class map of any size block by block: a tiled uint8 GeoTIFF, nodata 0, deflate, the scheme's
     colour table; a cloud-optimised GeoTIFF (overviews by nearest neighbour) with `cog`. Blocks should be whole
     tiles (multiples of CLASS_MAP_TILE) so each compressed tile is written once.
 
     Atomic like `write_class_map`: the file appears under `path` only after the block ends without error and
-    the file, read back tile by tile, holds as many pixels of each code as were written.
+    the file, read back tile by tile, holds as many pixels of each code as were written. `inputs`: the files the
+    caller reads, which `path` must not be.
     """
     import rasterio
     import rasterio.shutil
@@ -215,7 +226,7 @@ def write_class_map_blocks(
         if not ok or not np.array_equal(found, blocks.counts):
             raise OutputError(f"{path}: the written file does not read back as what was written")
 
-    with atomic_output(path, verify) as tmp:
+    with atomic_output(path, verify, inputs) as tmp:
         tiles = tmp.with_name(f"{tmp.stem}.tiles{tmp.suffix}") if cog else tmp
         try:
             with gdal_errors_raise(path):
@@ -274,9 +285,33 @@ def values_at_points(raster: xr.DataArray, points: pd.DataFrame) -> np.ndarray:
     return values
 
 
+MAX_AREA_DISTORTION = 0.01  # UTM stays within 0.1 % near its zone; Web Mercator is 2.5 times too large at 50 deg N
+
+
+def metres_per_unit(raster: xr.DataArray) -> float:
+    """Metres per unit of the raster's CRS (1 for metres, 0.3048... for feet), once its areas are known to be
+    true to MAX_AREA_DISTORTION over the raster (the projection's areal scale at its corners and centre);
+    DataError naming the raster for a CRS that is not projected or distorts areas more. Every area and
+    distance the package gives in hectares or metres goes through here (screening, sampling, areas)."""
+    import pyproj
+
+    name, crs = raster.attrs.get("source", "map"), raster.rio.crs
+    if crs is None or not crs.is_projected:
+        raise DataError(f"{name}: CRS {crs} is not projected, so areas in hectares cannot be measured in it "
+                        "(reproject the map to its UTM zone first)")
+    left, bottom, right, top = raster.rio.bounds()
+    xs = np.array([left, right, left, right, (left + right) / 2])
+    ys = np.array([top, top, bottom, bottom, (top + bottom) / 2])
+    projection = pyproj.Proj(pyproj.CRS.from_wkt(crs.to_wkt()))
+    scales = np.asarray(projection.get_factors(*projection(xs, ys, inverse=True)).areal_scale)
+    worst = float(scales[np.argmax(np.abs(scales - 1))])
+    if not abs(worst - 1) <= MAX_AREA_DISTORTION:
+        raise DataError(f"{name}: CRS {crs} distorts areas by a factor of {worst:.3g} over the map, so its areas "
+                        "would be wrong; reproject the map to an equal-area CRS or its UTM zone first")
+    return float(crs.linear_units_factor[1])
+
+
 def pixel_area_ha(classified: xr.DataArray) -> float:
-    """Area of one pixel in hectares (the map's CRS must be projected, in metres)."""
-    if classified.rio.crs is None or not classified.rio.crs.is_projected:
-        raise DataError(f"{classified.attrs.get('source', 'map')}: needs a projected CRS in metres to give areas")
+    """Area of one pixel in hectares (`metres_per_unit` checks the CRS and converts its units)."""
     transform = classified.rio.transform()
-    return abs(transform.a * transform.e - transform.b * transform.d) / 10_000
+    return abs(transform.a * transform.e - transform.b * transform.d) * metres_per_unit(classified) ** 2 / 10_000

@@ -56,16 +56,6 @@ def open_classified(path: str | os.PathLike) -> xr.DataArray:
     return classified
 
 
-def _metric_crs(raster: xr.DataArray, what: str):
-    crs = raster.rio.crs
-    if crs is None or not crs.is_projected:
-        raise errors.DataError(
-            f"{raster.attrs.get('source', what)}: CRS {crs} is not projected; areas in hectares need metres "
-            "(reproject the map to UTM first)"
-        )
-    return crs
-
-
 def quarry_pixels(classified: xr.DataArray, clean_radius: int = 0) -> np.ndarray:
     """Boolean quarry mask; `clean_radius` > 0 applies a morphological opening with a
     (2r+1)-pixel square, which removes specks and spurs narrower than that square."""
@@ -75,9 +65,9 @@ def quarry_pixels(classified: xr.DataArray, clean_radius: int = 0) -> np.ndarray
     side = 2 * clean_radius + 1
     if clean_radius > 0 and side > max(quarry.shape):  # it would open nothing but allocate a square that size
         raise errors.OptionError(f"clean_radius {clean_radius}: the opening's {side}-pixel square is larger than the map "
-                               f"({quarry.shape[0]}x{quarry.shape[1]} pixels)")
+                                 f"({quarry.shape[0]}x{quarry.shape[1]} pixels)")
     if clean_radius > 0:
-        quarry = ndimage.binary_opening(quarry, structure=np.ones((2 * clean_radius + 1,) * 2, dtype=bool))
+        quarry = ndimage.binary_opening(quarry, structure=np.ones((side, side), dtype=bool))
     return quarry
 
 
@@ -89,7 +79,7 @@ def _polygons(selected: np.ndarray, like: xr.DataArray, min_area_ha: float):
     from shapely.geometry import shape
     from shapely.ops import unary_union
 
-    crs = _metric_crs(like, "classified map")
+    unit_ha = rasters.metres_per_unit(like) ** 2 / M2_PER_HA  # hectares per square unit of the CRS
     patches, _ = ndimage.label(selected, structure=np.ones((3, 3), dtype=bool))
     pieces: dict[int, list] = {}
     # shapes() traces 4-connected pieces; pieces of one 8-connected patch are merged below
@@ -98,7 +88,7 @@ def _polygons(selected: np.ndarray, like: xr.DataArray, min_area_ha: float):
     ):
         pieces.setdefault(int(value), []).append(shape(geometry))
     geometries = [unary_union(parts) for parts in pieces.values()]
-    frame = gpd.GeoDataFrame({"area_ha": [g.area / M2_PER_HA for g in geometries]}, geometry=geometries, crs=crs)
+    frame = gpd.GeoDataFrame({"area_ha": [g.area * unit_ha for g in geometries]}, geometry=geometries, crs=like.rio.crs)
     frame = frame[frame["area_ha"] >= min_area_ha].sort_values("area_ha", ascending=False, ignore_index=True)
     frame.insert(0, "id", np.arange(1, len(frame) + 1, dtype=np.int64))
     return frame
@@ -170,13 +160,14 @@ def screen(candidates, permitted=None, margin_m: float = 10.0, max_excess_ha: fl
         raise errors.DataError(f"{source}: no field {name_field!r}; its fields are {fields}")
     names = permitted[name_field].astype(str) if name_field else pd.Series(permitted.index.astype(str))
     allowed = permitted.geometry.union_all()
-    zone = allowed.buffer(margin_m) if margin_m > 0 else allowed
-    frame["overlap_ha"] = frame.geometry.intersection(allowed).area / M2_PER_HA
-    frame["excess_ha"] = frame.geometry.difference(zone).area / M2_PER_HA
+    metres = frame.crs.axis_info[0].unit_conversion_factor  # the candidates' CRS was checked when they were made
+    zone = allowed.buffer(margin_m / metres) if margin_m > 0 else allowed
+    frame["overlap_ha"] = frame.geometry.intersection(allowed).area * metres**2 / M2_PER_HA
+    frame["excess_ha"] = frame.geometry.difference(zone).area * metres**2 / M2_PER_HA
     targets = gpd.GeoDataFrame({"nearest_permitted": names.to_numpy()}, geometry=permitted.geometry.to_numpy(), crs=frame.crs)
     nearest = gpd.sjoin_nearest(frame[["id", "geometry"]], targets, how="left", distance_col="distance_m")
     nearest = nearest.drop_duplicates("id").set_index("id")  # ties: keep one nearest area
-    frame["distance_m"] = frame["id"].map(nearest["distance_m"])
+    frame["distance_m"] = frame["id"].map(nearest["distance_m"]) * metres
     frame["nearest_permitted"] = frame["id"].map(nearest["nearest_permitted"])
     beyond = frame["excess_ha"] > max_excess_ha + _AREA_EPS_HA
     overlaps = frame["overlap_ha"] > _AREA_EPS_HA

@@ -30,7 +30,7 @@ import xarray as xr
 from rasterio.windows import Window
 from tqdm.auto import tqdm
 
-from . import outputs, rasters
+from . import errors, outputs, rasters
 
 
 DEFAULT_BLOCK = 1024  # pixels; 1024 + one window of input per block: about 1 GB resident with the cpu preset
@@ -59,8 +59,17 @@ class Source:
         return cls(str(path), image.rio.height, image.rio.width, image.rio.crs.to_wkt(), tuple(image.rio.transform()), attrs)
 
     def read(self, rows: tuple[int, int], cols: tuple[int, int]) -> xr.DataArray:
-        with rasterio.open(self.path) as src:
-            values = src.read(window=Window(cols[0], rows[0], cols[1] - cols[0], rows[1] - rows[0]))
+        """The block's values; errors.DataError naming the image when they cannot be read (a damaged file is bad
+        input, not a failed write; this runs on Dask workers too)."""
+        try:
+            with rasterio.open(self.path) as src:
+                values = src.read(window=Window(cols[0], rows[0], cols[1] - cols[0], rows[1] - rows[0]))
+        except rasterio.errors.RasterioError as err:
+            reason = rasters.gdal_reason(err)
+        else:
+            reason = None
+        if reason is not None:  # raised outside the except: GDAL's chained errors do not pickle back from a Dask worker
+            raise errors.DataError(f"{self.path}: could not read rows {rows[0]}-{rows[1]}, columns {cols[0]}-{cols[1]} ({reason})")
         image = xr.DataArray(values, dims=("band", "y", "x"), coords={"band": list(rasters.BANDS)}, attrs=dict(self.attrs))
         return image.rio.write_crs(self.crs)
 
@@ -106,7 +115,7 @@ def dask_client(workers: int | None = None, scheduler: str | None = None) -> Ite
     if workers < 1:
         raise ValueError(f"--workers {workers}: need at least 1")
     cluster = LocalCluster(
-        n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=":0", silence_logs=logging.ERROR
+        n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=":0", silence_logs=logging.CRITICAL
     )
     with cluster, Client(cluster) as client:
         yield client
@@ -155,10 +164,12 @@ class Written:
 def classify_raster(
     classifier, source: str | os.PathLike, out: str | os.PathLike, block: int = DEFAULT_BLOCK, client=None,
     progress: bool = True, cog: bool = False, description: str = "class code (lulc_helpers.scheme)",
+    inputs: tuple = (),
 ) -> Written:
     """Classify a 10-band raster of any size block by block (`UNetClassifier` or `PixelClassifier`) into a tiled,
     deflate-compressed GeoTIFF (a cloud-optimised one with `cog`), written atomically: a run that stops
     half-way leaves no file under `out`, and the next run starts cleanly. `client`: a Dask client (`dask_client`).
+    `out` must not be `source` or one of `inputs` (other files the classifier reads).
     """
     began = time.perf_counter()
     raster = Source.open(source)
@@ -169,7 +180,7 @@ def classify_raster(
     transform = rasterio.Affine(*raster.transform[:6])
     bar = tqdm(total=raster.height * raster.width, unit="px", unit_scale=True, desc=Path(out).name, disable=not progress)
     with bar, rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_BYTES), rasters.write_class_map_blocks(
-        out, raster.height, raster.width, raster.crs, transform, description, cog
+        out, raster.height, raster.width, raster.crs, transform, description, cog, inputs=[source, *inputs]
     ) as written:
         for done, (((r0, r1), (c0, c1)), codes) in enumerate(results, 1):
             written.write(r0, c0, codes)
@@ -183,6 +194,7 @@ def tile_mosaic(image: str | os.PathLike, out: str | os.PathLike, size: int, row
     """A size x size mosaic of copies of a 10-band image, every other copy mirrored so that neighbours meet
     without a seam, on the image's grid extended east and south; written in strips of `rows_per_write` rows, so
     a mosaic larger than memory can be made: data to try streaming on. Same bands, type and CRS as `image`."""
+    outputs.refuse_collisions([image], [out])  # before the image is read whole
     with rasterio.open(image) as src:
         values, profile, descriptions = src.read(), src.profile, src.descriptions
     height, width = values.shape[1:]
@@ -193,7 +205,7 @@ def tile_mosaic(image: str | os.PathLike, out: str | os.PathLike, size: int, row
 
     rows, cols = mirrored(size, height), mirrored(size, width)
     profile.update(height=size, width=size, tiled=True, blockxsize=256, blockysize=256, interleave="pixel", compress=None)
-    with outputs.atomic_output(out) as tmp, outputs.gdal_errors_raise(out), rasterio.open(tmp, "w", **profile) as dst:
+    with outputs.atomic_output(out, inputs=[image]) as tmp, outputs.gdal_errors_raise(out), rasterio.open(tmp, "w", **profile) as dst:
         dst.descriptions = descriptions
         for top in range(0, size, rows_per_write):
             strip = rows[top : top + rows_per_write]

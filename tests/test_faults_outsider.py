@@ -112,3 +112,24 @@ def test_a_missing_region_is_bad_input_before_any_earth_engine_connection(tmp_pa
     code, out, err = run(["classify", "--method", "rf", "--backend", "gee", "--region", tmp_path / "nosuch.geojson"], capsys)
     assert code == 2 and out == ""
     one_line(err, "nosuch.geojson: no such file (--region)")
+
+
+@pytest.mark.parametrize(("options", "says"), [
+    (["--lr", "1e308"], "--lr 1e+308: must be above 0 and at most 1"),
+    (["--depth", "40"], "--depth 40: the 48-pixel patch or window would be halved to nothing; at most 5"),
+    (["--val-fraction", "0.999"], "once --val-fraction 0.999 holds out its bottom rows"),
+])
+def test_train_refuses_settings_that_would_crash_with_the_option_named(tmp_path, capsys, options, says):
+    code, out, err = run(["train", "--preset", "quick", *options, "--epochs", "1", "--out", tmp_path / "run",
+                          "--no-evaluate"], capsys)
+    assert code == 2, err
+    one_line(err, says)
+    assert not (tmp_path / "run").exists()
+
+
+def test_a_network_too_large_for_memory_is_a_one_line_runtime_failure(tmp_path, capsys):
+    code, out, err = run(["train", "--preset", "quick", "--width", "100000", "--epochs", "1", "--out", tmp_path / "run",
+                          "--no-evaluate"], capsys)
+    assert code == 1
+    one_line(err, "not enough memory to train this network (--width 100000")
+    assert not (tmp_path / "run" / "last.pt").exists()

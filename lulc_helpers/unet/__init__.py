@@ -20,7 +20,7 @@ _HOMES: dict[str, tuple[str, ...]] = {
     "checkpoint": ('CHECKPOINT_FORMAT', 'contents', 'INPUT_CONVERSION', 'load_checkpoint', 'save_checkpoint',),
     "training": ('estimate_minutes', 'loss_weights', 'train', 'train_throughput', 'TrainResult', 'validate',),
     "selection": ('evaluate_on_test', 'run_dir', 'score_test_scene', 'seed_runs', 'select', 'sweep', 'validation_by_date',),
-    "runs": ('PRESET_RUN', 'record', 'RECORD_COLUMNS', 'RECORDED_RUNS', 'recorded_runs',),
+    "runs": ('check_record_file', 'PRESET_RUN', 'record', 'RECORD_COLUMNS', 'RECORDED_RUNS', 'recorded_runs',),
     "predict": ('classify', 'predict_raster', 'predict_scene', 'probabilities', 'UNetClassifier', 'window_size',),
 }
 _MODULE_OF = {name: module for module, names in _HOMES.items() for name in names}

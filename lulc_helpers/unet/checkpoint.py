@@ -80,7 +80,7 @@ def load_checkpoint(path: str | os.PathLike, device=None) -> tuple[UNet, dict]:
     """
     path = Path(path)
     if not path.is_file():
-        raise errors.DataError(f"{path}: no such checkpoint")
+        raise errors.DataError(f"{path}: {'is a folder, not a checkpoint' if path.is_dir() else 'no such checkpoint'}")
     if not zipfile.is_zipfile(path):  # torch.load would answer with a page about weights_only
         raise errors.DataError(f"{path}: not a checkpoint (torch.save writes a zip archive; this is not one)")
     try:

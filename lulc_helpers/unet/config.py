@@ -127,13 +127,22 @@ def check_config(config: TrainConfig, split: Split | None = None, flag=lambda na
     for name in ("epochs", "batch_size", "patch_size", "width", "depth", "patches_per_epoch", "window", "val_every"):
         if getattr(config, name) < 1:
             refuse(name, "must be at least 1")
-    for name in ("weight_decay", "gamma", "weight_cap", "jitter", "overlap"):
+    for name in ("weight_decay", "gamma", "weight_cap", "jitter", "overlap", "weight_power"):
         if getattr(config, name) < 0:
             refuse(name, "must be 0 or more")
-    if config.lr <= 0:
-        refuse("lr", "must be above 0")
+    if config.jitter >= 1:
+        refuse("jitter", "must be below 1 (band gains are drawn from 1 - jitter to 1 + jitter and must stay positive)")
+    if not 0 < config.lr <= 1:
+        refuse("lr", "must be above 0 and at most 1")
+    side = min(config.patch_size, config.window)
+    if 2 ** config.depth > side:  # each level halves the patch
+        refuse("depth", f"the {side}-pixel patch or window would be halved to nothing; at most {int(math.log2(side))}")
     if not 0 <= config.val_fraction < 1:
         refuse("val_fraction", "the share of rows held out must be at least 0 and below 1")
+    if config.val_scenes and config.val_fraction > 0:
+        refuse("val_scenes", f"held out whole, or the bottom {config.val_fraction:.0%} of every date ({flag('val_fraction')} "
+                             f"{config.val_fraction}), not both: add {flag('val_fraction')} 0 to hold the dates out, or "
+                             f"{flag('val_scenes')} with no name for the stripe")
     if config.overlap >= config.window:
         refuse("overlap", f"must be smaller than the window ({config.window})")
     if config.schedule not in ("onecycle", "cosine", "constant"):
@@ -147,7 +156,8 @@ def check_config(config: TrainConfig, split: Split | None = None, flag=lambda na
         return
     smallest = min(min(mask.shape) for _, mask in split.train)
     if config.patch_size > smallest:
-        refuse("patch_size", f"larger than the smallest training scene ({smallest} pixels)")
+        after = f" once {flag('val_fraction')} {config.val_fraction} holds out its bottom rows" if config.val_fraction else ""
+        refuse("patch_size", f"larger than the smallest training scene ({smallest} pixels{after})")
     if config.val_scenes and config.val_fraction == 0 and not split.val:
         refuse("val_scenes", "no held-out scene has its image here, so nothing would be validated")
 

@@ -178,6 +178,7 @@ def predict_raster(
     unet = UNetClassifier.load(checkpoint, offset=offset, tta=tta, device=None if device is None else str(device),
                                batch_size=batch_size)
     unet.window = window_size(unet.config, raster.height, raster.width)
-    return classify_raster(unet, source, out, block, client, progress, cog, "U-Net class code (lulc_helpers.scheme)")
+    return classify_raster(unet, source, out, block, client, progress, cog, "U-Net class code (lulc_helpers.scheme)",
+                           inputs=(checkpoint,))
 
 

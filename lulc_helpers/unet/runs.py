@@ -27,9 +27,27 @@ def recorded_runs(path: str | os.PathLike | None = None) -> pd.DataFrame:
     return pd.read_csv(path)
 
 
-def record(rows: pd.DataFrame, path: str | os.PathLike) -> Path:
-    """Append rows (columns as RECORD_COLUMNS; missing ones left empty) to a recorded-runs CSV, atomically."""
+def check_record_file(path: str | os.PathLike) -> None:
+    """Raise unless `path` can take recorded runs: a new file, or a CSV with the recorded-runs columns (another
+    table would be rewritten with those columns merged in); errors.OutputCollision for a folder or a device."""
     path = Path(path)
+    outputs.refuse_non_file(path)
+    if not path.exists():
+        return
+    try:
+        columns = list(pd.read_csv(path, nrows=0).columns)
+    except (ValueError, UnicodeDecodeError) as err:  # pandas' parser errors are ValueErrors
+        raise errors.DataError(f"{path}: not a recorded-runs table (not a readable CSV: {' '.join(str(err).split())})") from None
+    if columns != RECORD_COLUMNS:
+        raise errors.DataError(f"{path}: not a recorded-runs table (columns {', '.join(columns[:4])}...; expected "
+                               f"{', '.join(RECORD_COLUMNS[:4])}...); name a new file or results/unet_recorded_runs.csv")
+
+
+def record(rows: pd.DataFrame, path: str | os.PathLike) -> Path:
+    """Append rows (columns as RECORD_COLUMNS; missing ones left empty) to a recorded-runs CSV, atomically
+    (`check_record_file` first: another table is refused, not rewritten)."""
+    path = Path(path)
+    check_record_file(path)
     previous = pd.read_csv(path) if path.is_file() else pd.DataFrame(columns=RECORD_COLUMNS)
     table = pd.concat([previous, rows.reindex(columns=RECORD_COLUMNS)], ignore_index=True)
     with outputs.atomic_output(path) as tmp:
