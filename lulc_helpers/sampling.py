@@ -193,11 +193,9 @@ def stratified_sample(
     if sizes.empty:
         raise errors.DataError(f"{classified.attrs.get('source', 'map')}: no mapped pixel to sample")
     total = n if n is not None else sample_size(sizes, target_se, anticipated_ua)
-    if total > sizes.sum():  # refused before any memory is spent on a sample that would be a census
-        raise ValueError(f"{total:,} points asked, but the frame holds only {sizes.sum():,} pixels")
-    if total > MAX_POINTS:
-        raise ValueError(f"{total:,} points asked; a sample is labelled point by point, and above {MAX_POINTS:,} "
-                         "the points file alone would take gigabytes (count the pixels instead)")
+    if total > min(sizes.sum(), MAX_POINTS):  # refused before any memory is spent on it
+        raise ValueError(f"{total:,} points asked, but the frame holds only {sizes.sum():,} pixels" if total > sizes.sum() else
+                         f"{total:,} points asked; above {MAX_POINTS:,} the points alone take gigabytes (count pixels instead)")
     return draw(classified, allocate(total, sizes, allocation), seed, region)
 
 
@@ -294,8 +292,7 @@ def read_points(path: str | os.PathLike, field: str | None = None):
         points[LABEL] = pd.to_numeric(points[field], errors="coerce").where(points[field].notna())
         if points[LABEL].isna().sum() > points[field].isna().sum():
             raise errors.DataError(f"{path}: field {field} holds values that are not class codes")
-    found = points[LABEL]
-    known = found.dropna()
+    found, known = points[LABEL], points[LABEL].dropna()
     if not np.array_equal(known, np.round(known)) or not known.isin([UNSURE, *scheme.CLASS_IDS]).all():
         raise errors.DataError(f"{path}: labels ({field or LABEL}) must be empty, {UNSURE} (unsure) or class codes {list(scheme.CLASS_IDS)}")
     points[LABEL] = found.astype("Int64")
@@ -305,31 +302,26 @@ def read_points(path: str | os.PathLike, field: str | None = None):
 
 
 def check_drawn_from(points, classified: xr.DataArray) -> None:
-    """Raise DataError unless `classified` is the map the points were drawn from: every point's map class is the
-    map's class there, the pixel area is the map's, and each stratum holds as many pixels as when drawn (as many
-    or fewer, with a region or in a file without the `frame` column), since the estimates weigh by those sizes."""
+    """Raise DataError unless `classified` is the map the points were drawn from: the same class at every point,
+    pixel area and pixels per stratum (at most as many, for a region or an older file: the estimates use them)."""
     source, map_name = points.attrs.get("source", "points"), classified.attrs.get("source", "the map")
-    found = rasters.values_at_points(classified, points)
-    wrong = int((found != points["map_class"].to_numpy()).sum())
-    if wrong:
-        raise errors.DataError(
-            f"{source}: {wrong} of {len(points)} points have another class in {map_name} than when drawn; "
-            "were they drawn from this map?"
-        )
     recorded = points.groupby("stratum")[["stratum_pixels", "pixel_area_ha"]].first()
-    unit = rasters.pixel_area_ha(classified)
-    if not np.allclose(recorded["pixel_area_ha"], unit, rtol=1e-6):
-        raise errors.DataError(f"{source}: pixels of {recorded['pixel_area_ha'].iloc[0]:g} ha when drawn, "
-                             f"{unit:g} ha in {map_name}; were they drawn from this map?")
     in_map = stratum_sizes(classified).reindex(recorded.index, fill_value=0)
     whole_map = FRAME in points.columns and (points[FRAME] == "map").all()
     differ = (recorded["stratum_pixels"] != in_map) if whole_map else (recorded["stratum_pixels"] > in_map)
-    if differ.any():
+    wrong = int((rasters.values_at_points(classified, points) != points["map_class"].to_numpy()).sum())
+    unit = rasters.pixel_area_ha(classified)
+    if wrong:
+        why = f"{wrong} of {len(points)} points have another class in {map_name} than when drawn"
+    elif not np.allclose(recorded["pixel_area_ha"], unit, rtol=1e-6):
+        why = f"pixels of {recorded['pixel_area_ha'].iloc[0]:g} ha when drawn, {unit:g} ha in {map_name}"
+    elif differ.any():
         code = differ.idxmax()
-        raise errors.DataError(
-            f"{source}: class {code} had {int(recorded.loc[code, 'stratum_pixels']):,} pixels when the points were drawn, "
-            f"{int(in_map[code]):,} in the map {map_name}; the areas would be wrong: were they drawn from this map?"
-        )
+        why = (f"class {code} had {int(recorded.loc[code, 'stratum_pixels']):,} pixels when the points were drawn, "
+               f"{int(in_map[code]):,} in the map {map_name}; the areas would be wrong")
+    else:
+        return
+    raise errors.DataError(f"{source}: {why}: were they drawn from this map?")
 
 
 # ---------------------------------------------------------------- estimates

@@ -39,14 +39,7 @@ def _python_files():
     return sorted(PACKAGE.rglob("*.py"))
 
 
-# cli.py is being split into a package of its own (one module per group of commands)
-SPLIT_PENDING = {"cli.py"}
-
-
-@pytest.mark.parametrize("path", [
-    pytest.param(p, marks=pytest.mark.xfail(strict=True, reason="split pending")) if p.name in SPLIT_PENDING else p
-    for p in _python_files()
-], ids=lambda p: str(p.relative_to(PACKAGE)))
+@pytest.mark.parametrize("path", _python_files(), ids=lambda p: str(p.relative_to(PACKAGE)))
 def test_modules_and_functions_stay_short(path):
     text = path.read_text()
     assert len(text.splitlines()) <= MAX_MODULE_LINES

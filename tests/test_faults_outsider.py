@@ -83,7 +83,7 @@ def test_a_target_error_that_needs_too_many_points_is_refused(work, capsys, monk
     monkeypatch.setattr(sampling, "MAX_POINTS", 100)
     code, out, err = run(["sample", "--classified", work / "map.tif", "--target-se", "1e-9", "--out", work / "p.gpkg"], capsys)
     assert code == 2 and out == ""
-    one_line(err, "--target-se 1e-09: 400 points asked", "above 100")
+    one_line(err, "--target-se 1e-09: 400 points asked; above 100 the points alone take gigabytes")
     assert not (work / "p.gpkg").exists()
 
 

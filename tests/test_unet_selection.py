@@ -48,7 +48,7 @@ def test_device_selection_and_default_preset(monkeypatch, capsys, cuda, mps, dev
     assert {"cuda": "CUDA (Test GPU)", "mps": "Apple MPS", "cpu": "CPU"}[device] in capsys.readouterr().out
     assert unet.default_preset() == preset
     args = cli.build_parser().parse_args(["train", "--dry-run", "--json"])
-    assert cli._train(args) == 0
+    assert args.handler(args) == 0
     assert json.loads(capsys.readouterr().out)["preset"] == preset
 
 
