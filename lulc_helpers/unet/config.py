@@ -139,10 +139,6 @@ def check_config(config: TrainConfig, split: Split | None = None, flag=lambda na
         refuse("depth", f"the {side}-pixel patch or window would be halved to nothing; at most {int(math.log2(side))}")
     if not 0 <= config.val_fraction < 1:
         refuse("val_fraction", "the share of rows held out must be at least 0 and below 1")
-    if config.val_scenes and config.val_fraction > 0:
-        refuse("val_scenes", f"held out whole, or the bottom {config.val_fraction:.0%} of every date ({flag('val_fraction')} "
-                             f"{config.val_fraction}), not both: add {flag('val_fraction')} 0 to hold the dates out, or "
-                             f"{flag('val_scenes')} with no name for the stripe")
     if config.overlap >= config.window:
         refuse("overlap", f"must be smaller than the window ({config.window})")
     if config.schedule not in ("onecycle", "cosine", "constant"):
@@ -152,6 +148,10 @@ def check_config(config: TrainConfig, split: Split | None = None, flag=lambda na
     known = [s.name for s in data.scenes("train")]
     if set(config.val_scenes) - set(known):
         refuse("val_scenes", f"not a training scene (they are {', '.join(known)})")
+    if config.val_scenes and config.val_fraction > 0:
+        refuse("val_scenes", f"held out whole, or the bottom {config.val_fraction:.0%} of every date ({flag('val_fraction')} "
+                             f"{config.val_fraction}), not both: add {flag('val_fraction')} 0 to hold the dates out, or "
+                             f"{flag('val_scenes')} with no name for the stripe")
     if split is None:
         return
     smallest = min(min(mask.shape) for _, mask in split.train)
