@@ -14,7 +14,7 @@ import rasterio
 from rasterio.transform import from_origin
 from rasterio.warp import Resampling, calculate_default_transform, reproject
 
-from lulc_helpers import cli, outputs, sampling, streaming
+from lulc_helpers import cli, errors, outputs, sampling, streaming
 from tests.test_faults import (  # noqa: F401  (files and work are fixtures)
     PIXEL,
     X0,
@@ -131,6 +131,25 @@ def test_a_crs_in_us_feet_gives_areas_in_hectares(work, capsys):
     code, out, err = run(["sample", "--classified", work / "feet.tif", "--n", "20", "--out", work / "p.gpkg"], capsys)
     assert code == 0, err
     assert sampling.read_points(work / "p.gpkg")["pixel_area_ha"].round(6).unique().tolist() == [0.01]
+
+
+@pytest.mark.parametrize(("crs", "origin", "metres"), [
+    ("EPSG:32633", (X0, Y0), 1.0),  # UTM 33N: areal scale 0.9992 on its central meridian
+    ("EPSG:2180", (300_000.0, 400_000.0), 1.0),  # the Polish CS92: within 0.1 % over Poland
+    ("+proj=utm +zone=33 +datum=WGS84 +units=ft +no_defs", (X0 / 0.3048, Y0 / 0.3048), 0.3048),
+    ("EPSG:3857", (1_669_792.0, 6_542_225.0), None),  # Web Mercator at 50.5 deg N: areas 2.48 times too large
+])
+def test_areas_are_measured_only_in_crss_that_keep_them(tmp_path, crs, origin, metres):
+    from lulc_helpers import rasters
+
+    path = write_raster(tmp_path / "grid.tif", quarry_map(), crs=crs, transform=from_origin(*origin, PIXEL, PIXEL))
+    grid = rasters.open_class_map(path)
+    if metres is None:
+        with pytest.raises(errors.DataError, match="distorts areas by a factor of 2.4"):
+            rasters.pixel_area_ha(grid)
+    else:
+        assert rasters.metres_per_unit(grid) == pytest.approx(metres)
+        assert rasters.pixel_area_ha(grid) == pytest.approx((PIXEL * metres) ** 2 / 10_000)
 
 
 # ---------------------------------------------------------------- lulc area and the stratum sizes of the points file
