@@ -1,4 +1,4 @@
-# make setup | data | run | lab | test | book   (see README.md)
+# make setup | data | run | lab | test | book | assignments   (see README.md)
 PYTHON ?= python3
 VENV   ?= .venv
 BIN     = $(VENV)/bin
@@ -6,7 +6,7 @@ BIN     = $(VENV)/bin
 TORCH  ?= torch
 NOTEBOOKS := $(sort $(wildcard notebooks/[0-9][0-9]_*.ipynb))
 
-.PHONY: setup data run lab test book widget-js clean
+.PHONY: setup data run lab test book assignments widget-js clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -50,6 +50,11 @@ ifdef QUICK
 else
 	$(BIN)/python -m lulc_helpers.book build --executed build/executed --out build/book
 endif
+
+# The student release with nbgrader: solutions stripped, checks kept, in build/release/lulc-course/; the nbgrader
+# course directory (source/ beside it) in build/nbgrader/. See tools/assignments.py.
+assignments: setup
+	$(BIN)/python tools/assignments.py --out build $(NOTEBOOKS)
 
 clean:
 	rm -rf build .pytest_cache
