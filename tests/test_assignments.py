@@ -22,6 +22,21 @@ NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 
 # One plausible wrong answer per exercise, by the grade_id of its solution cell.
 WRONG_ANSWERS = {
+    "01_index_from_stored": '''
+def index_from_stored(first, second, date):
+    a, b = (np.where(np.asarray(band) > 0, np.asarray(band, dtype=float) / 10000, np.nan) for band in (first, second))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return (a - b) / (a + b)  # the offset is not removed
+''',
+    "02_balanced_weights": '''
+def balanced_weights(counts):
+    counts = np.asarray(counts, dtype=float).copy()
+    counts[0] = 0
+    weights = np.zeros_like(counts)
+    present = counts > 0
+    weights[present] = counts.sum() / (10 * counts[present])  # K = all ten classes, not those present
+    return weights
+''',
     "05_pa_ua_f1": '''
 def pa_ua_f1(matrix, reading="standard"):
     m = np.asarray(matrix, dtype=float)
