@@ -37,6 +37,27 @@ def balanced_weights(counts):
     weights[present] = counts.sum() / (10 * counts[present])  # K = all ten classes, not those present
     return weights
 ''',
+    "07_stratified_area": '''
+def stratified_area(counts, mapped_areas):
+    n = np.asarray(counts, dtype=float)
+    mapped = np.asarray(mapped_areas, dtype=float)
+    total = mapped.sum()
+    stratum_points = n.sum(axis=1, keepdims=True)
+    p = np.divide(mapped[:, None] / total * n, stratum_points, out=np.zeros_like(n), where=stratum_points > 0)
+    terms = np.divide(mapped[:, None] / total * p - p**2, stratum_points - 1, out=np.zeros_like(n), where=stratum_points > 1)
+    return total * p.sum(axis=0), total * np.sqrt(terms.sum(axis=0))  # the standard error, not the 95% half-width
+''',
+    "03_focal_loss": '''
+def focal_loss(logits, codes, gamma=2.0, weight=None):
+    labelled = codes != 0
+    if not labelled.any():
+        return logits.sum() * 0.0
+    log_p = torch.log_softmax(logits, dim=1).movedim(1, -1)[labelled]
+    target = codes[labelled].long()
+    log_pt = log_p.gather(1, (target - 1).unsqueeze(1)).squeeze(1)
+    w = torch.ones_like(log_pt) if weight is None else torch.as_tensor(weight, dtype=torch.float32)[target]
+    return (-w * (1 - log_pt.exp()) ** gamma * log_pt).mean()  # divided by the pixel count, not the weights' sum
+''',
     "05_pa_ua_f1": '''
 def pa_ua_f1(matrix, reading="standard"):
     m = np.asarray(matrix, dtype=float)
