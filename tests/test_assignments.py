@@ -37,6 +37,16 @@ def balanced_weights(counts):
     weights[present] = counts.sum() / (10 * counts[present])  # K = all ten classes, not those present
     return weights
 ''',
+    "06_quarry_areas": '''
+from scipy import ndimage
+
+
+def quarry_areas(classified, min_area_ha):
+    patches, count = ndimage.label(classified.values == scheme.QUARRY)  # 4-connected: corner neighbours split
+    x_m, y_m = classified.rio.resolution()
+    areas = np.bincount(patches.ravel(), minlength=count + 1)[1:] * abs(x_m * y_m) / 10_000
+    return np.sort(areas[areas >= min_area_ha])[::-1]
+''',
     "07_stratified_area": '''
 def stratified_area(counts, mapped_areas):
     n = np.asarray(counts, dtype=float)
@@ -57,6 +67,16 @@ def focal_loss(logits, codes, gamma=2.0, weight=None):
     log_pt = log_p.gather(1, (target - 1).unsqueeze(1)).squeeze(1)
     w = torch.ones_like(log_pt) if weight is None else torch.as_tensor(weight, dtype=torch.float32)[target]
     return (-w * (1 - log_pt.exp()) ** gamma * log_pt).mean()  # divided by the pixel count, not the weights' sum
+''',
+    "04_forest_map": '''
+from sklearn.ensemble import RandomForestClassifier
+
+
+def forest_map(points, values, seed):
+    forest = RandomForestClassifier(n_estimators=classical.RF_TREES, random_state=seed)
+    forest.fit(points[list(data.BANDS)].to_numpy(), points["label"].to_numpy())
+    pixels = np.nan_to_num(values.reshape(len(data.BANDS), -1).T)  # no-data pixels classified as if dark
+    return forest.predict(pixels).reshape(values.shape[1:]).astype(np.uint8)
 ''',
     "05_pa_ua_f1": '''
 def pa_ua_f1(matrix, reading="standard"):
