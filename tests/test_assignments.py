@@ -87,6 +87,10 @@ def pa_ua_f1(matrix, reading="standard"):
     with np.errstate(invalid="ignore", divide="ignore"):
         return hits / rows, hits / columns, 2 * hits / (rows + columns)  # PA and UA swapped
 ''',
+    "08_raster_blocks": '''
+def raster_blocks(height, width, size):
+    return [((r, r + size), (c, c + size)) for r in range(0, height, size) for c in range(0, width, size)]  # edges not clipped
+''',
 }
 
 
