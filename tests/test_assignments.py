@@ -74,8 +74,8 @@ from sklearn.ensemble import RandomForestClassifier
 
 def forest_map(points, values, seed):
     forest = RandomForestClassifier(n_estimators=classical.RF_TREES, random_state=seed)
-    forest.fit(points[list(data.BANDS)].to_numpy(), points["label"].to_numpy())
-    pixels = np.nan_to_num(values.reshape(len(data.BANDS), -1).T)  # no-data pixels classified as if dark
+    forest.fit(points[list(rasters.BANDS)].to_numpy(), points["label"].to_numpy())
+    pixels = np.nan_to_num(values.reshape(len(rasters.BANDS), -1).T)  # no-data pixels classified as if dark
     return forest.predict(pixels).reshape(values.shape[1:]).astype(np.uint8)
 ''',
     "05_pa_ua_f1": '''
