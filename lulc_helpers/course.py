@@ -95,7 +95,7 @@ def unet_prediction_path(scene: data.Scene | None = None, report: bool = True) -
     path = ours if ours.is_file() else paths.data_dir() / scene.published_prediction
     if report:
         advice = "" if path == ours else " (run notebook 03 in full mode to use your own)"
-        print(f"U-Net map: {unet_map_source(path, scene)}, {path}{advice}")
+        print(f"U-Net map: {unet_map_source(path, scene)}, {paths.shown(path)}{advice}")
     return path
 
 

@@ -200,10 +200,11 @@ def _copy_stream(reader, tmp: Path, read_failure: str) -> None:
             out.write(chunk)
 
 
-def ensure_data(dest: str | os.PathLike | None = None, verbose: bool = True) -> Path:
+def ensure_data(dest: str | os.PathLike | None = None, verbose: bool = True, list_missing: bool = False) -> Path:
     """Fetch what is missing (quietly if all is there) and return the data folder.
 
-    Raises DataError naming every file that failed; optional files that are missing are listed.
+    Raises DataError naming every file that failed. Optional files that are missing are counted, and listed
+    with `list_missing` (the course's first notebook lists them, so the others need not repeat the list).
     """
     dest = Path(dest) if dest is not None else paths.data_dir()
     results = fetch(dest)
@@ -213,9 +214,12 @@ def ensure_data(dest: str | os.PathLike | None = None, verbose: bool = True) -> 
     if verbose:
         fetched = sum(r.status == "downloaded" for r in results)
         missing = [r.path for r in results if r.status == "missing-optional"]
-        print(f"Data in {dest}: {len(results) - len(missing)} files verified ({fetched} fetched now).")
-        if missing:
+        print(f"Data in {paths.shown(dest)}: {len(results) - len(missing)} files verified ({fetched} fetched now).")
+        if missing and list_missing:
             print(f"Not available, the notebooks go on without them: {', '.join(missing)}")
+        elif missing:
+            print(f"{len(missing)} optional files are not available; the notebooks go on without them "
+                  "(notebook 01 lists them).")
     return dest
 
 

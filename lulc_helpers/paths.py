@@ -23,6 +23,16 @@ def project_root(start: Path | None = None) -> Path:
     return start
 
 
+def shown(path: str | os.PathLike) -> str:
+    """`path` as an output shows it: relative to the project root when inside it, else its name alone, so that
+    no notebook output or book page carries the machine's folders."""
+    path = Path(path).absolute()
+    try:
+        return str(path.relative_to(project_root()))
+    except ValueError:
+        return path.name
+
+
 def data_dir() -> Path:
     return Path(os.environ.get(DATA_DIR_ENV) or project_root() / "data")
 

@@ -10,7 +10,7 @@ import numpy as np
 
 from .errors import OptionError, Unavailable
 from .outputs import atomic_output
-from .paths import figures_dir
+from .paths import figures_dir, shown
 
 
 def seed_everything(seed: int = 42) -> None:
@@ -67,7 +67,7 @@ def save_figure(fig, name: str) -> None:
     path = figures_dir() / (name if name.endswith(".png") else f"{name}.png")
     with atomic_output(path) as tmp:
         fig.savefig(tmp, dpi=120, bbox_inches="tight")
-    print(f"saved {path}")
+    print(f"saved {shown(path)}")
 
 
 def device(name: str | None = None, verbose: bool = True):
