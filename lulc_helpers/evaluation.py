@@ -238,7 +238,7 @@ def compare_classifiers(maps: Mapping[str, object], reference, n_boot: int = 100
             "macro F1": ci.loc["macro F1", "estimate"],
             "macro F1 low": ci.loc["macro F1", "low"],
             "macro F1 high": ci.loc["macro F1", "high"],
-            "metrics.kappa": metrics.kappa(matrix),
+            "kappa": metrics.kappa(matrix),
         }
     names = list(flat)
     p_values = pd.DataFrame(np.nan, index=names, columns=names)
