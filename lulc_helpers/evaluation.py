@@ -219,7 +219,7 @@ def compare_classifiers(maps: Mapping[str, object], reference, n_boot: int = 100
     """(scores, p-values) for several maps on the same reference pixels.
 
     scores: one row per map with OA and macro F1 (over the reference's classes; a predicted class the
-    reference lacks counts as error), each with a bootstrap 95% interval, and metrics.kappa;
+    reference lacks counts as error), each with a bootstrap 95% interval, and kappa;
     p-values: McNemar p for every pair (symmetric table, NaN on the diagonal).
     """
     valid = common_pixels(reference, maps)
