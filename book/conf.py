@@ -1,10 +1,10 @@
 """Sphinx settings of the course book (Sphinx + myst-nb + sphinx-book-theme: the Jupyter Book 1 stack).
 
-`make book` (lulc_helpers.book.build) copies this folder beside the executed notebooks, adds the table of
+`make book` (tools/book.py, `build`) copies this folder beside the executed notebooks, adds the table of
 contents to intro.md and the offline JavaScript under _offline/, then runs Sphinx from the repository root.
 """
 
-from lulc_helpers import book
+from tools import book
 
 project = "Mining-aware land cover from Sentinel-2"
 author = "lulc-mining contributors"

@@ -5,7 +5,7 @@ import json
 import nbformat
 import pytest
 
-from lulc_helpers import book
+from tools import book
 
 
 def _notebook(parameters: str, mock: dict):

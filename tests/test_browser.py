@@ -1,5 +1,5 @@
 """The course book's pages in a real browser, offline: notebook 04 (quick mode) and notebook 05's slider, built
-with `lulc_helpers.book` exactly as `make book` builds them, served on 127.0.0.1 and opened in headless
+with `tools/book.py` exactly as `make book` builds them, served on 127.0.0.1 and opened in headless
 Chromium with every non-local request blocked. What a reader would see is checked on the page itself:
 no JavaScript errors, every class overlay decoded and drawn in the scheme's colours (no interpolated blends),
 the legend's ten classes, and the two side-by-side panes showing the same place after load, zoom and pan.
@@ -18,8 +18,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from lulc_helpers import book, scheme
+from lulc_helpers import scheme
 from lulc_helpers.data import project_root
+from tools import book
 
 CHROMIUM = "/usr/bin/chromium"
 # Chromium as root in a container, and none of its own calls home (they would be blocked, noisily)

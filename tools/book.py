@@ -10,9 +10,11 @@ against the integrity recorded here) into build/widget-js/, once; the widget bun
 installed Python packages (`share/jupyter/nbextensions/<module>/`), so they match the Python side that
 wrote the state.
 
-    python -m lulc_helpers.book execute --timeout 0 --out build/executed notebooks/*.ipynb   (make run)
-    python -m lulc_helpers.book execute --quick --out build/quick/executed notebooks/04_*.ipynb
-    python -m lulc_helpers.book build --executed build/executed --out build/book
+    python tools/book.py execute --timeout 0 --out build/executed notebooks/*.ipynb   (make run)
+    python tools/book.py execute --quick --out build/quick/executed notebooks/04_*.ipynb
+    python tools/book.py build --executed build/executed --out build/book
+
+A build tool of the repository, not part of the installed package: its dependencies are the `book` extra.
 """
 
 from __future__ import annotations
@@ -32,8 +34,9 @@ import tomllib
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
-from .data import project_root
-from .outputs import OutputError, atomic_output
+from lulc_helpers.outputs import OutputError, atomic_output
+
+ROOT = Path(__file__).resolve().parents[1]  # the repository: book/, notebooks/, build/
 
 # html-manager's icon fonts; every browser that runs the maps reads woff2 or woff, so the site skips ttf/eot/svg
 FONTS = ["dist/*.woff2", "dist/*.woff"]
@@ -185,7 +188,7 @@ def _unpack(tarball: Path, members: Iterable[str], dest: Path) -> None:
 
 
 def default_cache() -> Path:
-    return project_root() / "build" / "widget-js"
+    return ROOT / "build" / "widget-js"
 
 
 def widget_modules(notebooks: Iterable[str | os.PathLike]) -> set[tuple[str, str]]:
@@ -241,10 +244,9 @@ def widget_js(dest: str | os.PathLike, modules: Iterable[tuple[str, str]] = (),
 # ---------------------------------------------------------------- the book
 
 
-def repository_url(root: Path | None = None) -> str:
+def repository_url() -> str:
     """[project.urls] Repository from pyproject.toml: where Colab opens the notebooks from."""
-    root = root or project_root(Path(__file__).resolve().parent)  # Sphinx reads conf.py from the staged copy
-    return tomllib.loads((root / "pyproject.toml").read_text())["project"]["urls"]["Repository"]
+    return tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["urls"]["Repository"]
 
 
 def ipywidgets_js() -> dict:
@@ -273,7 +275,7 @@ def build(notebooks: Iterable[str | os.PathLike], out: str | os.PathLike, cache:
     source, html = out / "source", out / "html"
     for folder in (source, html):
         shutil.rmtree(folder, ignore_errors=True)
-    shutil.copytree(project_root() / BOOK_CONFIG_DIR, source, ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(ROOT / BOOK_CONFIG_DIR, source, ignore=shutil.ignore_patterns("__pycache__"))
     for path in notebooks:
         shutil.copy2(path, source / path.name)
     widget_js(source / OFFLINE_DIR / STATIC, widget_modules(notebooks), cache)
@@ -282,7 +284,7 @@ def build(notebooks: Iterable[str | os.PathLike], out: str | os.PathLike, cache:
         intro.write(toctree)
     command = [sys.executable, "-m", "sphinx", "-b", "html", "-E", "-d", str(out / "doctrees"), str(source), str(html)]
     try:
-        done = subprocess.run(command + (["-q"] if quiet else []), cwd=project_root(), capture_output=quiet, text=True,
+        done = subprocess.run(command + (["-q"] if quiet else []), cwd=ROOT, capture_output=quiet, text=True,
                               timeout=SPHINX_TIMEOUT_S)
     except subprocess.TimeoutExpired:
         raise BookError(f"sphinx-build took over {SPHINX_TIMEOUT_S} s on {source}") from None
@@ -301,7 +303,7 @@ def _folder_size(folder: Path) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m lulc_helpers.book", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python tools/book.py", description=__doc__.split("\n\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
     run = commands.add_parser("execute", help="execute notebooks, widget state kept")
     run.add_argument("notebooks", nargs="+", type=Path)
