@@ -14,7 +14,7 @@ $(BIN)/python:
 
 setup: $(BIN)/python
 	$(BIN)/python -m pip install --quiet $(TORCH)
-	$(BIN)/python -m pip install --quiet -e ".[test]"
+	$(BIN)/python -m pip install --quiet -e ".[test,lab]"
 
 data: setup
 	$(BIN)/lulc fetch
