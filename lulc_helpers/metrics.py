@@ -336,7 +336,7 @@ def mcc(matrix) -> float:
 def disagreement(matrix) -> dict[str, float]:
     """Quantity and allocation disagreement (Pontius & Millones 2011), as proportions; rows = classified.
 
-    quantity = sum_g |row_g - col_g| / 2, allocation = sum_g 2 min(row_g - p_gg, col_g - p_gg) / 2,
+    ``quantity = sum_g |row_g - col_g| / 2``, ``allocation = sum_g 2 min(row_g - p_gg, col_g - p_gg) / 2``,
     with p the matrix as proportions; quantity + allocation = 1 - OA.
     """
     p = _as_matrix(matrix)
@@ -514,7 +514,7 @@ def mcnemar(first, second, reference) -> McNemarResult:
 
     Only pixels labelled in the reference and in both maps count. With b + c discordant pixels,
     b + c < 25 uses the exact two-sided binomial test (b ~ Bin(b + c, 1/2)); otherwise the
-    chi-square statistic (|b - c| - 1)^2 / (b + c) with Edwards' continuity correction, 1 d.o.f.
+    chi-square statistic ``(|b - c| - 1)^2 / (b + c)`` with Edwards' continuity correction, 1 d.o.f.
     Pixels are treated as independent, so with spatially clustered references p is optimistic.
     """
     from scipy import stats

@@ -330,3 +330,17 @@ def test_slider_renders_offline(server, browser):
         assert visit.errors == [] and visit.local_failures == []
     finally:
         visit.page.close()
+
+
+def test_reference_pages_render_offline(server, browser):
+    """The CLI reference (generated from the parser) and an API page (from the docstrings), as a reader sees them."""
+    visit = Visit(browser, server, "reference/cli.html")
+    try:
+        text = visit.page.locator("main").inner_text()
+        assert "lulc sample" in text and "--target-se" in text and "--anticipated-ua" in text
+        visit.page.goto(server + "reference/api/lulc_helpers.metrics.html", wait_until="load")
+        signature = visit.page.locator("dt.sig", has_text="stratified_estimates").first
+        signature.wait_for(state="visible", timeout=10_000)
+        assert visit.errors == [] and visit.local_failures == []
+    finally:
+        visit.page.close()

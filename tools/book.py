@@ -60,7 +60,11 @@ NPM_FILES = {
 # widget modules that html-manager's embed-amd.js carries itself
 BUNDLED_MODULES = {"@jupyter-widgets/base", "@jupyter-widgets/controls", "@jupyter-widgets/output"}
 WIDGET_STATE = "application/vnd.jupyter.widget-state+json"
-BOOK_CONFIG_DIR = "book"  # conf.py, intro.md, in the repository
+BOOK_CONFIG_DIR = "book"  # conf.py, intro.md, the guide and reference pages, in the repository
+# repository files the guide pages include or show, staged under <source>/_repo/ at their own paths
+REPO_FILES = ["results/README.md", "docs/legend.png"]
+REPO_FILES_DIR = "_repo"
+CHAPTERS_MARK = "<!-- chapters -->"  # where intro.md gets the notebooks' table of contents
 # The copies go to <source>/_offline/widgets/, which Sphinx copies to the site's _static/widgets/.
 OFFLINE_DIR = "_offline"
 STATIC = "widgets"
@@ -262,10 +266,12 @@ def ipywidgets_js() -> dict:
 
 
 def build(notebooks: Iterable[str | os.PathLike], out: str | os.PathLike, cache: str | os.PathLike | None = None,
-          quiet: bool = True) -> Path:
+          quiet: bool = True, strict: bool = False) -> Path:
     """Build the book from executed notebooks (not executed again) into `out`/html; returns that folder.
 
-    The sources are staged in `out`/source: book/ (conf.py, intro.md), the notebooks, the JavaScript copies.
+    The sources are staged in `out`/source: book/ (conf.py, intro.md, the guide and reference pages), the
+    notebooks, the repository files in REPO_FILES, the JavaScript copies (only with notebooks: the guide and
+    reference pages need none). `strict` turns every Sphinx warning into a failure (`sphinx-build -W`).
     """
     notebooks = sorted(Path(p) for p in notebooks)
     missing = [str(p) for p in notebooks if not p.is_file()]
@@ -276,13 +282,18 @@ def build(notebooks: Iterable[str | os.PathLike], out: str | os.PathLike, cache:
     for folder in (source, html):
         shutil.rmtree(folder, ignore_errors=True)
     shutil.copytree(ROOT / BOOK_CONFIG_DIR, source, ignore=shutil.ignore_patterns("__pycache__"))
+    for name in REPO_FILES:
+        (source / REPO_FILES_DIR / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(ROOT / name, source / REPO_FILES_DIR / name)
     for path in notebooks:
         shutil.copy2(path, source / path.name)
-    widget_js(source / OFFLINE_DIR / STATIC, widget_modules(notebooks), cache)
-    toctree = "\n".join(["", "```{toctree}", ":hidden:", ":maxdepth: 1", "", *(p.stem for p in notebooks), "```", ""])
-    with open(source / "intro.md", "a") as intro:
-        intro.write(toctree)
+    if notebooks:
+        widget_js(source / OFFLINE_DIR / STATIC, widget_modules(notebooks), cache)
+    chapters = ["```{toctree}", ":caption: Chapters", ":hidden:", ":maxdepth: 1", "", *(p.stem for p in notebooks), "```"]
+    intro = source / "intro.md"
+    intro.write_text(intro.read_text().replace(CHAPTERS_MARK, "\n".join(chapters) if notebooks else ""))
     command = [sys.executable, "-m", "sphinx", "-b", "html", "-E", "-d", str(out / "doctrees"), str(source), str(html)]
+    command += ["-W"] if strict else []
     try:
         done = subprocess.run(command + (["-q"] if quiet else []), cwd=ROOT, capture_output=quiet, text=True,
                               timeout=SPHINX_TIMEOUT_S)
@@ -318,6 +329,7 @@ def main(argv: list[str] | None = None) -> int:
     make.add_argument("--out", type=Path, required=True)
     make.add_argument("--notebooks", type=Path, default=Path("notebooks"),
                       help="the book has a page for every NN_*.ipynb here (default: notebooks)")
+    make.add_argument("--strict", action="store_true", help="fail on any Sphinx warning (sphinx-build -W)")
     args = parser.parse_args(argv)
     try:
         if args.command == "execute":
@@ -339,7 +351,7 @@ def main(argv: list[str] | None = None) -> int:
         else:
             started = time.perf_counter()
             pages = [args.executed / p.name for p in sorted(args.notebooks.glob("[0-9][0-9]_*.ipynb"))]
-            html = build(pages, args.out, quiet=False)
+            html = build(pages, args.out, quiet=False, strict=args.strict)
             print(f"book: {html}/index.html ({_folder_size(html) / 1e6:.1f} MB, {time.perf_counter() - started:.0f} s)")
     except (BookError, OutputError) as err:
         print(f"error: {err}", file=sys.stderr)
