@@ -1,4 +1,4 @@
-# make setup | data | run | lab | test | book   (see README.md)
+# make setup | data | run | lab | test | book   (see README.md and book/guide/installation.md)
 PYTHON ?= python3
 VENV   ?= .venv
 BIN     = $(VENV)/bin

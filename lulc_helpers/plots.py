@@ -65,7 +65,7 @@ def scheme_legend_handles(ids: Sequence[int] | None = None) -> list[Patch]:
 
 
 def scheme_legend(columns: int = 2):
-    """The ten classes as swatches in the scheme's colours with their codes and names (the README's legend)."""
+    """The ten classes as swatches in the scheme's colours with their codes and names (docs/legend.png, shown in the book)."""
     rows, width = -(-len(scheme.CLASSES) // columns), 9.0  # a column, in rows: fits the longest name
     fig, ax = plt.subplots(figsize=(0.4 * width * columns, 0.4 * rows + 0.1))
     for index, c in enumerate(scheme.CLASSES):
