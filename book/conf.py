@@ -35,6 +35,7 @@ napoleon_numpy_docstring = True
 nb_execution_mode = "off"  # the pages show what `make run` computed; the book never runs a notebook
 nb_merge_streams = True
 myst_enable_extensions = ["dollarmath", "colon_fence", "deflist"]
+default_role = "literal"  # `name` in a docstring reads as code, as in the source
 smartquotes = False  # option names such as --val-fraction stay as typed, not en dashes
 myst_heading_anchors = 3  # links such as guide/cli.md#accuracy-lulc-accuracy-notebook-05
 
