@@ -74,9 +74,12 @@ def _text(page) -> str:
     return html_module.unescape(re.sub(r"<[^>]+>", "", page.read_text()))
 
 
-def test_guide_and_reference_pages_build_without_a_warning(tmp_path):
-    """`-W`: an unresolved reference, a broken link between pages or a docstring Sphinx cannot parse fails here."""
-    html = book.build([], tmp_path / "out", strict=True)
+def test_the_book_builds_without_a_warning(tmp_path):
+    """`-W`: an unresolved reference, a broken link between pages or a docstring Sphinx cannot parse fails here.
+    The notebooks as committed (no outputs) stand in for the executed ones, which `make run` writes."""
+    notebooks = sorted((book.ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+    html = book.build(notebooks, tmp_path / "out", strict=True, javascript=False)
+    assert all((html / f"{path.stem}.html").is_file() for path in notebooks)
     cli_page = _text(html / "reference" / "cli.html")
     for command in ("fetch", "accuracy", "screen", "classify", "train", "predict", "sample", "area"):
         assert f"lulc {command} [-h]" in cli_page

@@ -266,12 +266,13 @@ def ipywidgets_js() -> dict:
 
 
 def build(notebooks: Iterable[str | os.PathLike], out: str | os.PathLike, cache: str | os.PathLike | None = None,
-          quiet: bool = True, strict: bool = False) -> Path:
+          quiet: bool = True, strict: bool = False, javascript: bool = True) -> Path:
     """Build the book from executed notebooks (not executed again) into `out`/html; returns that folder.
 
     The sources are staged in `out`/source: book/ (conf.py, intro.md, the guide and reference pages), the
-    notebooks, the repository files in REPO_FILES, the JavaScript copies (only with notebooks: the guide and
-    reference pages need none). `strict` turns every Sphinx warning into a failure (`sphinx-build -W`).
+    notebooks, the repository files in REPO_FILES, the JavaScript copies (`javascript=False` leaves them out: the
+    pages' widgets and maths then do not draw, which a check of the build itself does not need). `strict` turns
+    every Sphinx warning into a failure (`sphinx-build -W`).
     """
     notebooks = sorted(Path(p) for p in notebooks)
     missing = [str(p) for p in notebooks if not p.is_file()]
@@ -287,7 +288,7 @@ def build(notebooks: Iterable[str | os.PathLike], out: str | os.PathLike, cache:
         shutil.copy2(ROOT / name, source / REPO_FILES_DIR / name)
     for path in notebooks:
         shutil.copy2(path, source / path.name)
-    if notebooks:
+    if javascript:
         widget_js(source / OFFLINE_DIR / STATIC, widget_modules(notebooks), cache)
     chapters = ["```{toctree}", ":caption: Chapters", ":hidden:", ":maxdepth: 1", "", *(p.stem for p in notebooks), "```"]
     intro = source / "intro.md"
