@@ -8,12 +8,12 @@ folder, and so do quick-mode models and maps (runs/), so that they never overwri
 import os
 import tempfile
 
-from lulc_helpers import data, runtime
+from lulc_helpers import data, paths
 
 
 def pytest_configure(config):
     data.ensure_data(verbose=False)
-    os.environ.setdefault(data.DATA_DIR_ENV, str(data.data_dir()))
-    os.environ.setdefault(runtime.FIGURES_DIR_ENV, tempfile.mkdtemp(prefix="lulc-figures-"))
-    os.environ.setdefault(runtime.RUNS_DIR_ENV, tempfile.mkdtemp(prefix="lulc-runs-"))
+    os.environ.setdefault(paths.DATA_DIR_ENV, str(paths.data_dir()))
+    os.environ.setdefault(paths.FIGURES_DIR_ENV, tempfile.mkdtemp(prefix="lulc-figures-"))
+    os.environ.setdefault(paths.RUNS_DIR_ENV, tempfile.mkdtemp(prefix="lulc-runs-"))
     os.environ.setdefault("MPLBACKEND", "Agg")

@@ -4,7 +4,7 @@
     python benchmarks/inference.py --sizes 1003 2005 --dask-sizes 2005 --tta-sizes 1003 --in-memory-sizes 1003 2005
 
 Each run is the real command in a fresh process: `lulc predict` (streaming; in this process, or on a Dask
-LocalCluster of 1 or 2 workers with one thread each), or the in-memory `inference.predict_scene` that
+LocalCluster of 1 or 2 workers with one thread each), or the in-memory `unet.predict_scene` that
 `lulc predict` used before streaming. Mpx/s: pixels over the seconds of the classification itself, as the
 command prints it (imports and cluster start-up not counted); wall s: the whole command. Peak memory: the
 largest sum of resident memory over the command's process and its children (Dask workers), sampled every
@@ -27,14 +27,14 @@ from pathlib import Path
 import pandas as pd
 import psutil
 
-from lulc_helpers import data, inference, training
+from lulc_helpers import data, paths, streaming, unet
 
 IN_MEMORY = """
 import sys, time
 from lulc_helpers import data, inference
 began = time.perf_counter()
-classes = inference.predict_scene(sys.argv[1], data.open_image(sys.argv[2]), "cpu", tta=sys.argv[4] == "tta")
-inference.write_classification(classes, sys.argv[3])
+classes = unet.predict_scene(sys.argv[1], rasters.open_image(sys.argv[2]), "cpu", tta=sys.argv[4] == "tta")
+rasters.write_class_map(classes, sys.argv[3])
 print(f"{classes.size / 1e6 / (time.perf_counter() - began):.3f} Mpx/s")
 """
 
@@ -58,8 +58,8 @@ def peak_memory_run(command: list[str]) -> tuple[str, float, float]:
 
 
 def checkpoint_for_benchmark(folder: Path) -> Path:
-    config = replace(training.PRESETS["cpu"], epochs=1)
-    return training.train(config, training.paper_split(config), folder, progress=False).best_path
+    config = replace(unet.PRESETS["cpu"], epochs=1)
+    return unet.train(config, unet.paper_split(config), folder, progress=False).best_path
 
 
 def main() -> None:
@@ -71,15 +71,15 @@ def main() -> None:
     parser.add_argument("--tta-sizes", type=int, nargs="*", default=[2005],
                         help="sizes also run with the 8 flips/rotations, in process and in memory (on Dask a block does the same work)")
     parser.add_argument("--in-memory-sizes", type=int, nargs="*", default=[2005, 4010], help="sizes also run in memory")
-    parser.add_argument("--block", type=int, default=inference.DEFAULT_BLOCK)
+    parser.add_argument("--block", type=int, default=streaming.DEFAULT_BLOCK)
     args = parser.parse_args()
-    image = data.data_dir() / data.test_scene().image
+    image = paths.data_dir() / data.test_scene().image
     rows = []
     with tempfile.TemporaryDirectory(prefix="lulc-inference-bench-") as folder:
         folder = Path(folder)
         checkpoint = args.checkpoint or checkpoint_for_benchmark(folder / "checkpoint")
         for size in args.sizes:
-            mosaic = inference.tile_mosaic(image, folder / f"mosaic_20230709_{size}.tif", size)
+            mosaic = streaming.tile_mosaic(image, folder / f"mosaic_20230709_{size}.tif", size)
             for tta in (False, True) if size in args.tta_sizes else (False,):
                 runs = {"in process": []}
                 if size in args.dask_sizes and not tta:

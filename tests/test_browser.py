@@ -19,7 +19,7 @@ import pytest
 from PIL import Image
 
 from lulc_helpers import scheme
-from lulc_helpers.data import project_root
+from lulc_helpers.paths import project_root
 from tools import book
 
 CHROMIUM = "/usr/bin/chromium"

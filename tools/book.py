@@ -34,7 +34,8 @@ import tomllib
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
-from lulc_helpers.outputs import OutputError, atomic_output
+from lulc_helpers.errors import OutputError
+from lulc_helpers.outputs import atomic_output
 
 ROOT = Path(__file__).resolve().parents[1]  # the repository: book/, notebooks/, build/
 
