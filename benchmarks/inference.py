@@ -31,7 +31,7 @@ from lulc_helpers import data, paths, streaming, unet
 
 IN_MEMORY = """
 import sys, time
-from lulc_helpers import data, inference
+from lulc_helpers import rasters, unet
 began = time.perf_counter()
 classes = unet.predict_scene(sys.argv[1], rasters.open_image(sys.argv[2]), "cpu", tta=sys.argv[4] == "tta")
 rasters.write_class_map(classes, sys.argv[3])
