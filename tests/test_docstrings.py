@@ -33,7 +33,6 @@ NOT_YET_NUMPY_STYLE = {
     "lulc_helpers.label_plots",
     "lulc_helpers.labels",
     "lulc_helpers.maps",
-    "lulc_helpers.metrics",
     "lulc_helpers.plots",
     "lulc_helpers.rasters",
     "lulc_helpers.runtime",
