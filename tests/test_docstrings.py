@@ -36,7 +36,6 @@ NOT_YET_NUMPY_STYLE = {
     "lulc_helpers.plots",
     "lulc_helpers.rasters",
     "lulc_helpers.runtime",
-    "lulc_helpers.sampling",
     "lulc_helpers.scheme",
     "lulc_helpers.screening",
     "lulc_helpers.spectral",
