@@ -37,7 +37,6 @@ NOT_YET_NUMPY_STYLE = {
     "lulc_helpers.rasters",
     "lulc_helpers.runtime",
     "lulc_helpers.scheme",
-    "lulc_helpers.screening",
     "lulc_helpers.spectral",
     "lulc_helpers.streaming",
     "lulc_helpers.training_plots",
