@@ -719,6 +719,7 @@ class McNemarResult:
     method : str
         "exact binomial", "chi-square, continuity-corrected" or "no discordant pixels".
     """
+
     only_first_correct: int  # b: pixels the first classifier gets right and the second wrong
     only_second_correct: int  # c
     statistic: float  # chi-square (continuity-corrected) or, for the exact test, min(b, c)

@@ -32,7 +32,6 @@ NOT_YET_NUMPY_STYLE = {
     "lulc_helpers.labels",
     "lulc_helpers.maps",
     "lulc_helpers.plots",
-    "lulc_helpers.scheme",
     "lulc_helpers.unet.config",
     "lulc_helpers.unet.model",
     "lulc_helpers.unet.predict",
