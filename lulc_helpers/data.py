@@ -325,7 +325,7 @@ class Scene:
     image : str or None
         The image's path (None: never published).
     tile : str or None
-        The Sentinel-2 tile or sub-area.
+        Which of a date's sub-images it is (Krakow: "1", "2", "3").
     reference : str or None
         Reference polygons (GeoPackage), test scenes only.
     reference_field : str or None
