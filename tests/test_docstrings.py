@@ -32,8 +32,6 @@ NOT_YET_NUMPY_STYLE = {
     "lulc_helpers.maps",
     "lulc_helpers.plots",
     "lulc_helpers.unet.config",
-    "lulc_helpers.unet.model",
-    "lulc_helpers.unet.predict",
     "lulc_helpers.unet.selection",
     "lulc_helpers.unet.training",
 }
