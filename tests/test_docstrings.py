@@ -31,9 +31,6 @@ NOT_YET_NUMPY_STYLE = {
     "lulc_helpers.labels",
     "lulc_helpers.maps",
     "lulc_helpers.plots",
-    "lulc_helpers.unet.config",
-    "lulc_helpers.unet.selection",
-    "lulc_helpers.unet.training",
 }
 
 
