@@ -27,7 +27,6 @@ NOT_YET_NUMPY_STYLE = {
     "lulc_helpers.classical.gee",
     "lulc_helpers.classical.local",
     "lulc_helpers.cli",
-    "lulc_helpers.evaluation",
     "lulc_helpers.labels",
     "lulc_helpers.maps",
     "lulc_helpers.plots",
