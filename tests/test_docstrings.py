@@ -26,7 +26,6 @@ MODULES = list(_modules())
 NOT_YET_NUMPY_STYLE = {
     "lulc_helpers.classical.gee",
     "lulc_helpers.cli",
-    "lulc_helpers.maps",
     "lulc_helpers.plots",
 }
 
