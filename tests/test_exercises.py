@@ -16,7 +16,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from lulc_helpers import book
+from tools import book
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
