@@ -34,8 +34,18 @@ def project_root(start: Path | None = None) -> Path:
 
 
 def shown(path: str | os.PathLike) -> str:
-    """`path` as an output shows it: relative to the project root when inside it, else its name alone, so that
-    no notebook output or book page carries the machine's folders."""
+    """`path` as an output shows it, so that no notebook output or book page carries the machine's folders.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        Any path.
+
+    Returns
+    -------
+    str
+        The path relative to the project root when it lies inside it, else the file's name alone.
+    """
     path = Path(path).absolute()
     try:
         return str(path.relative_to(project_root()))

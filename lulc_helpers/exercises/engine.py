@@ -16,12 +16,21 @@ UTM_CRS = "EPSG:32633"  # UTM 33N, the Strzegom scene's: metres, so generated ra
 
 
 def grading() -> bool:
-    """True under nbgrader's autograder or validator, or with LULC_GRADING=1."""
+    """Whether the notebook runs under grading: a check then raises instead of printing only.
+
+    Returns
+    -------
+    bool
+        True under nbgrader's autograder or validator (NBGRADER_EXECUTION set), or with LULC_GRADING=1.
+    """
     return bool(os.environ.get("NBGRADER_EXECUTION")) or os.environ.get(GRADING_ENV) == "1"
 
 
 @dataclass(frozen=True)
 class Case:
+    """One generated case of an exercise: the learner's function and the package's are called with `args`;
+    `description` names the case in the line a learner reads ("a class absent from the map")."""
+
     description: str
     args: tuple
 
@@ -45,7 +54,22 @@ class Exercise:
 
 
 def verdict(exercise: Exercise, learner: Callable) -> tuple[str, str]:
-    """(status, the one line) of `learner` on every case of `exercise`."""
+    """How `learner` does on every case of `exercise`, stopping at the first that differs.
+
+    Parameters
+    ----------
+    exercise : Exercise
+        The exercise, with the package's version and the generated cases.
+    learner : callable
+        The learner's function.
+
+    Returns
+    -------
+    status : str
+        PASSED, NOT_WRITTEN (the stub raises NotImplementedError or returns None) or DIFFERS.
+    line : str
+        The one line a learner reads: passed, not yet written, or what differs with a hint.
+    """
     cases = exercise.cases()
     for case in cases:
         try:
@@ -67,8 +91,25 @@ def verdict(exercise: Exercise, learner: Callable) -> tuple[str, str]:
 
 
 def check(exercise: Exercise, learner: Callable) -> Callable:
-    """Print the verdict's line; return `learner` if it passed, else the package's version. Under grading
-    (`grading()`) anything but a pass raises AssertionError with the same line."""
+    """Print the verdict's line and hand back the function the notebook goes on with.
+
+    Parameters
+    ----------
+    exercise : Exercise
+        The exercise.
+    learner : callable
+        The learner's function.
+
+    Returns
+    -------
+    callable
+        `learner` if it passed, else the package's version (so Run All works with an empty stub).
+
+    Raises
+    ------
+    AssertionError
+        Under grading (`grading()`), for anything but a pass, with the same line.
+    """
     status, line = verdict(exercise, learner)
     print(line)
     if status != PASSED and grading():
