@@ -18,9 +18,26 @@ RECORD_COLUMNS = ["run", "seeds", "epochs", "threads", "evaluated_on", "protocol
 
 
 def recorded_runs(path: str | os.PathLike | None = None) -> pd.DataFrame:
-    """The recorded U-Net runs (results/unet_recorded_runs.csv): one row per run and protocol, the mean over
-    its seeds with sd and range. Rows come from `lulc train --record` or, for runs made before that option
-    existed, from the project's closing notes (named in `source`)."""
+    """The recorded U-Net runs: one row per run and protocol, the mean over its seeds with sd and range.
+
+    Rows come from `lulc train --record` or, for runs made before that option existed, from the project's
+    closing notes (named in `source`).
+
+    Parameters
+    ----------
+    path : str or os.PathLike, optional
+        The CSV (default: results/unet_recorded_runs.csv at the project root).
+
+    Returns
+    -------
+    pandas.DataFrame
+        The table as stored.
+
+    Raises
+    ------
+    DataError
+        If the file is missing.
+    """
     path = Path(path) if path is not None else paths.project_root() / RECORDED_RUNS
     if not path.is_file():
         raise errors.DataError(f"{path}: no recorded runs file (it ships with the repository; `lulc train --record` writes it)")
@@ -28,8 +45,21 @@ def recorded_runs(path: str | os.PathLike | None = None) -> pd.DataFrame:
 
 
 def check_record_file(path: str | os.PathLike) -> None:
-    """Raise unless `path` can take recorded runs: a new file, or a CSV with the recorded-runs columns (another
-    table would be rewritten with those columns merged in); errors.OutputCollision for a folder or a device."""
+    """Check that `path` can take recorded runs, before any training.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        A new file, or a CSV with exactly the columns of RECORD_COLUMNS (another table would be rewritten with
+        those columns merged in).
+
+    Raises
+    ------
+    OutputCollision
+        If `path` is a folder, a device or a FIFO.
+    DataError
+        If `path` is a file that is not a recorded-runs table.
+    """
     path = Path(path)
     outputs.refuse_non_file(path)
     if not path.exists():
@@ -44,8 +74,27 @@ def check_record_file(path: str | os.PathLike) -> None:
 
 
 def record(rows: pd.DataFrame, path: str | os.PathLike) -> Path:
-    """Append rows (columns as RECORD_COLUMNS; missing ones left empty) to a recorded-runs CSV, atomically
-    (`check_record_file` first: another table is refused, not rewritten)."""
+    """Append rows to a recorded-runs CSV, atomically.
+
+    Parameters
+    ----------
+    rows : pandas.DataFrame
+        Rows with the columns of RECORD_COLUMNS (missing ones are left empty, others dropped).
+    path : str or os.PathLike
+        The CSV; created if missing.
+
+    Returns
+    -------
+    Path
+        `path`.
+
+    Raises
+    ------
+    OutputError
+        If the write fails.
+    OutputCollision, DataError
+        If `path` cannot take recorded runs (`check_record_file`): another table is refused, not rewritten.
+    """
     path = Path(path)
     check_record_file(path)
     previous = pd.read_csv(path) if path.is_file() else pd.DataFrame(columns=RECORD_COLUMNS)
