@@ -8,7 +8,7 @@ import pytest
 
 from lulc_helpers import runtime
 
-BUFFER_BYTES = 64 * 2**20  # above glibc's largest dynamic mmap threshold (32 MiB): mapped fresh by default
+BUFFER_BYTES = 40 * 2**20  # above glibc's largest dynamic mmap threshold (32 MiB), within a thread's 64 MiB heap
 DASK_NANNY_ENVIRONMENT = {"MALLOC_TRIM_THRESHOLD_": "65536"}  # distributed.nanny.pre-spawn-environ
 
 needs_glibc = pytest.mark.skipif(
@@ -22,7 +22,7 @@ class _MallocInfo(ctypes.Structure):
 
 
 def freshly_mapped_bytes() -> int:
-    """Bytes of a new 64 MiB buffer that glibc maps from the kernel (zero-filled pages) rather than reusing its heap."""
+    """Bytes of a new 40 MiB buffer that glibc maps from the kernel (zero-filled pages) rather than reusing its heap."""
     mallinfo2 = ctypes.CDLL(None).mallinfo2
     mallinfo2.restype = _MallocInfo
     before = mallinfo2().hblkhd
