@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from lulc_helpers import data, runtime
+from lulc_helpers import data, paths
 
 # Notebook runs (nbmake) and the exercise and browser runs take minutes; `pytest -m "not slow"` leaves them out.
 SLOW_MODULES = {"test_exercises.py", "test_browser.py"}
@@ -27,12 +27,12 @@ def pytest_configure(config):
     worker = getattr(config, "workerinput", None)
     if worker is None:
         data.ensure_data(verbose=False)
-        os.environ.setdefault(data.DATA_DIR_ENV, str(data.data_dir()))
-        os.environ.setdefault(runtime.FIGURES_DIR_ENV, tempfile.mkdtemp(prefix="lulc-figures-"))
-        os.environ.setdefault(runtime.RUNS_DIR_ENV, tempfile.mkdtemp(prefix="lulc-runs-"))
+        os.environ.setdefault(paths.DATA_DIR_ENV, str(paths.data_dir()))
+        os.environ.setdefault(paths.FIGURES_DIR_ENV, tempfile.mkdtemp(prefix="lulc-figures-"))
+        os.environ.setdefault(paths.RUNS_DIR_ENV, tempfile.mkdtemp(prefix="lulc-runs-"))
         os.environ.setdefault("MPLBACKEND", "Agg")
         return
-    for name in (runtime.FIGURES_DIR_ENV, runtime.RUNS_DIR_ENV):
+    for name in (paths.FIGURES_DIR_ENV, paths.RUNS_DIR_ENV):
         folder = Path(os.environ[name]) / worker["workerid"]
         folder.mkdir(parents=True, exist_ok=True)
         os.environ[name] = str(folder)

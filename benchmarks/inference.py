@@ -5,7 +5,7 @@
     python benchmarks/inference.py --side-by-side 4010 --baseline ../base   # git worktree add ../base efb9d46
 
 Each run is the real command in a fresh process: `lulc predict` (streaming; in this process, or on a Dask
-LocalCluster of 1 or 2 workers with one thread each), or the in-memory `inference.predict_scene` that
+LocalCluster of 1 or 2 workers with one thread each), or the in-memory `unet.predict_scene` that
 `lulc predict` used before streaming. Mpx/s: pixels over the seconds of the classification itself, as the
 command prints it (imports and cluster start-up not counted); wall s: the whole command. Peak memory: the
 largest sum of resident memory over the command's process and its children (Dask workers), sampled every
@@ -35,14 +35,14 @@ import pandas as pd
 import psutil
 import rasterio
 
-from lulc_helpers import data, inference, training
+from lulc_helpers import data, paths, streaming, unet
 
 IN_MEMORY = """
 import sys, time
-from lulc_helpers import data, inference
+from lulc_helpers import rasters, unet
 began = time.perf_counter()
-classes = inference.predict_scene(sys.argv[1], data.open_image(sys.argv[2]), "cpu", tta=sys.argv[4] == "tta")
-inference.write_classification(classes, sys.argv[3])
+classes = unet.predict_scene(sys.argv[1], rasters.open_image(sys.argv[2]), "cpu", tta=sys.argv[4] == "tta")
+rasters.write_class_map(classes, sys.argv[3])
 print(f"{classes.size / 1e6 / (time.perf_counter() - began):.3f} Mpx/s")
 """
 
@@ -66,8 +66,8 @@ def peak_memory_run(command: list[str], env: dict | None = None) -> tuple[str, f
 
 
 def checkpoint_for_benchmark(folder: Path) -> Path:
-    config = replace(training.PRESETS["cpu"], epochs=1)
-    return training.train(config, training.paper_split(config), folder, progress=False).best_path
+    config = replace(unet.PRESETS["cpu"], epochs=1)
+    return unet.train(config, unet.paper_split(config), folder, progress=False).best_path
 
 
 def side_by_side(mosaic: Path, checkpoint: Path, folder: Path, baseline: str | None, repeats: int, block: int) -> None:
@@ -115,23 +115,23 @@ def main() -> None:
     parser.add_argument("--tta-sizes", type=int, nargs="*", default=[2005],
                         help="sizes also run with the 8 flips/rotations, in process and in memory (on Dask a block does the same work)")
     parser.add_argument("--in-memory-sizes", type=int, nargs="*", default=[2005, 4010], help="sizes also run in memory")
-    parser.add_argument("--block", type=int, default=inference.DEFAULT_BLOCK)
+    parser.add_argument("--block", type=int, default=streaming.DEFAULT_BLOCK)
     parser.add_argument("--side-by-side", type=int, metavar="SIZE", help="instead of the runs above: the comparison described above")
     parser.add_argument("--baseline", help="for --side-by-side: a checkout of older code, run the same way")
     parser.add_argument("--repeats", type=int, default=2, help="for --side-by-side: rounds of alternating runs")
     args = parser.parse_args()
-    image = data.data_dir() / data.test_scene().image
+    image = paths.data_dir() / data.test_scene().image
     rows = []
     with tempfile.TemporaryDirectory(prefix="lulc-inference-bench-") as folder:
         folder = Path(folder)
         checkpoint = args.checkpoint or checkpoint_for_benchmark(folder / "checkpoint")
         if args.side_by_side:
             size = args.side_by_side
-            mosaic = inference.tile_mosaic(image, folder / f"mosaic_20230709_{size}.tif", size)
+            mosaic = streaming.tile_mosaic(image, folder / f"mosaic_20230709_{size}.tif", size)
             side_by_side(mosaic, checkpoint, folder, args.baseline, args.repeats, args.block)
             return
         for size in args.sizes:
-            mosaic = inference.tile_mosaic(image, folder / f"mosaic_20230709_{size}.tif", size)
+            mosaic = streaming.tile_mosaic(image, folder / f"mosaic_20230709_{size}.tif", size)
             for tta in (False, True) if size in args.tta_sizes else (False,):
                 runs = {"in process": []}
                 if size in args.dask_sizes and not tta:

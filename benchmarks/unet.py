@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from lulc_helpers import data, inference, training
+from lulc_helpers import data, evaluation, unet
 
 
 def _sync(device: torch.device) -> None:
@@ -32,21 +32,21 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize()
 
 
-def inference_throughput(config: training.TrainConfig, device: torch.device, size: int, repeats: int) -> float:
+def inference_throughput(config: unet.TrainConfig, device: torch.device, size: int, repeats: int) -> float:
     """Megapixels per second of whole-scene prediction with overlapping windows (one pass, no TTA)."""
-    model = training.build_model(config).to(device).eval()
+    model = unet.build_model(config).to(device).eval()
     image = np.random.default_rng(0).normal(size=(10, size, size)).astype(np.float32)
-    inference.probabilities(model, image, config, device, batch_size=config.batch_size)
+    unet.probabilities(model, image, config, device, batch_size=config.batch_size)
     _sync(device)
     began = time.perf_counter()
     for _ in range(repeats):
-        inference.probabilities(model, image, config, device, batch_size=config.batch_size)
+        unet.probabilities(model, image, config, device, batch_size=config.batch_size)
     _sync(device)
     return repeats * size * size / 1e6 / (time.perf_counter() - began)
 
 
 def throughput_table(steps: int, scene: int, large_batch: int, paper_rows: bool = True) -> pd.DataFrame:
-    paper, cpu = training.PRESETS["paper"], training.PRESETS["cpu"]
+    paper, cpu = unet.PRESETS["paper"], unet.PRESETS["cpu"]
     configs = {
         "paper (w64 d4), batch 4": paper,
         f"paper (w64 d4), batch {large_batch}": replace(paper, batch_size=large_batch),
@@ -64,7 +64,7 @@ def throughput_table(steps: int, scene: int, large_batch: int, paper_rows: bool 
             rows.append({
                 "device": name + (", AMP" if device.type == "cuda" else ""),
                 "configuration": label,
-                "train patches/s": training.train_throughput(config, device, steps),
+                "train patches/s": unet.train_throughput(config, device, steps),
                 "inference Mpx/s": inference_throughput(config, device, scene, repeats=1 if device.type == "cpu" else 5),
             })
             print(rows[-1], flush=True)
@@ -73,23 +73,23 @@ def throughput_table(steps: int, scene: int, large_batch: int, paper_rows: bool 
 
 def phases(epochs: int) -> pd.DataFrame:
     """Seconds per phase of a real `cpu`-preset training (`epochs` epochs) and of scoring the test scene."""
-    config = replace(training.PRESETS["cpu"], epochs=epochs)
+    config = replace(unet.PRESETS["cpu"], epochs=epochs)
     began = time.perf_counter()
-    split = training.paper_split(config)
+    split = unet.paper_split(config)
     timings = {"read and convert the training scenes (once)": time.perf_counter() - began}
     with tempfile.TemporaryDirectory() as out:
         began = time.perf_counter()
-        result = training.train(config, split, out, device="cpu", progress=False)
+        result = unet.train(config, split, out, device="cpu", progress=False)
         total = time.perf_counter() - began
         history = result.history
         timings["per epoch: patches, forward, backward, Adam"] = history["train_s"].mean()
         validated = history["val_f1"].notna()
         timings["one validation (one pass over the stripes)"] = history.loc[validated, "val_s"].mean()
         timings["per epoch: setup and checkpoints"] = (total - history["train_s"].sum() - history["val_s"].sum()) / epochs
-        image, _ = training.reference_protocols()
+        image, _ = evaluation.reference_protocols()
         for tta in (False, True):
             began = time.perf_counter()
-            inference.predict_scene(result.best_path, image, "cpu", tta=tta)
+            unet.predict_scene(result.best_path, image, "cpu", tta=tta)
             timings[f"test scene prediction, {'8 passes (TTA)' if tta else 'one pass'}"] = time.perf_counter() - began
     return pd.Series(timings, name="seconds").to_frame()
 
@@ -97,7 +97,7 @@ def phases(epochs: int) -> pd.DataFrame:
 def full_mode_minutes(epoch_s: float, validation_s: float) -> pd.DataFrame:
     """Notebook 03's full mode on this machine, from the measured seconds per epoch (training, setup and
     checkpoints) and per validation: trainings x epochs, and validations."""
-    cpu = training.PRESETS["cpu"]
+    cpu = unet.PRESETS["cpu"]
     plans = {  # (epochs trained, validations)
         "before: 160 epochs, seeds [0, 1], validation every epoch": (2 * 160, 2 * 160),
         "stripe, 160 epochs, seed [0], validation every epoch": (160, 160),
@@ -114,9 +114,9 @@ def denormal_cost(checkpoint: str, steps: int = 6) -> pd.DataFrame:
     """Milliseconds per training step (batch 4, random patches) of a checkpoint's network on the CPU, with subnormal
     numbers computed as such and flushed to zero (`runtime.flush_denormals`); weight decay 0.01 leaves some weights
     subnormal."""
-    from lulc_helpers.losses import FocalLoss
+    from lulc_helpers.unet.losses import FocalLoss
 
-    model, saved = training.load_checkpoint(checkpoint, device="cpu")
+    model, saved = unet.load_checkpoint(checkpoint, device="cpu")
     model.train()
     weights = torch.cat([p.detach().flatten() for p in model.parameters()])
     subnormal = int(((weights != 0) & (weights.abs() < torch.finfo(torch.float32).tiny)).sum())

@@ -32,8 +32,9 @@ import tomllib
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
-from .data import project_root
-from .outputs import OutputError, atomic_output
+from .paths import project_root
+from .errors import OutputError
+from .outputs import atomic_output
 
 # html-manager's icon fonts; every browser that runs the maps reads woff2 or woff, so the site skips ttf/eot/svg
 FONTS = ["dist/*.woff2", "dist/*.woff"]

@@ -19,7 +19,7 @@ import threading
 import traceback
 from pathlib import Path
 
-from . import __version__, data, metrics, outputs, runtime, scheme
+from . import __version__, data, errors, labels, metrics, outputs, paper, paths, rasters, runtime, scheme, streaming, unet
 
 DEBUG_ENV = "LULC_DEBUG"
 
@@ -37,7 +37,7 @@ def add_fetch(subparsers) -> None:
 
 
 def _fetch(args) -> int:
-    dest = Path(args.dest) if args.dest else data.data_dir()
+    dest = Path(args.dest) if args.dest else paths.data_dir()
     width = max(len(e.path) for e in data.manifest())
 
     def report(result: data.FetchResult) -> None:
@@ -81,13 +81,13 @@ def add_accuracy(subparsers) -> None:
 
 
 def _accuracy(args) -> int:
-    classified = data.open_mask(args.classified)
+    classified = rasters.open_class_map(args.classified)
     if args.points:
         return _accuracy_on_points(args, classified)
     reference, repaired = _reference_on_grid(Path(args.reference), classified, args.field)
     matrix, labels = metrics.confusion_matrix(classified, reference, exclude_predicted=args.exclude_predicted)
     if matrix.sum() == 0:
-        raise data.DataError(
+        raise errors.DataError(
             f"{args.reference}: no pixel is labelled in both it and {args.classified} (empty overlap)"
         )
     if args.json:
@@ -132,10 +132,10 @@ def _labelled_points(path: str, classified, field: str | None):
     sampling.check_drawn_from(points, classified)
     used = sampling.labelled(points)
     if used.empty:
-        raise data.DataError(f"{path}: no point has a reference label yet (label them with `lulc sample --label-from` or on the map)")
+        raise errors.DataError(f"{path}: no point has a reference label yet (label them with `lulc sample --label-from` or on the map)")
     short = used.groupby("stratum").size().reindex(sorted(points["stratum"].unique()), fill_value=0)
     if (short < 2).any():
-        raise data.DataError(f"{path}: map classes {short[short < 2].index.tolist()} have fewer than two labelled points; "
+        raise errors.DataError(f"{path}: map classes {short[short < 2].index.tolist()} have fewer than two labelled points; "
                              "label more points of those classes")
     return points
 
@@ -143,11 +143,11 @@ def _labelled_points(path: str, classified, field: str | None):
 def _reference_on_grid(path: Path, classified, field: str | None):
     """(the reference as a mask on the classified map's grid, polygons repaired); a raster must already share the grid."""
     if path.suffix.lower() in {".tif", ".tiff", ".vrt"}:
-        reference = data.open_mask(path)
-        data.check_aligned(classified, reference)
+        reference = rasters.open_class_map(path)
+        rasters.check_aligned(classified, reference)
         return reference, 0
-    polygons = data.read_reference(path, field)
-    return data.rasterize_reference(polygons, classified), polygons.attrs["repaired"]
+    polygons = labels.read_reference(path, field)
+    return labels.rasterize_reference(polygons, classified), polygons.attrs["repaired"]
 
 
 def _repaired(count: int) -> str:
@@ -236,11 +236,10 @@ def _screen(args) -> int:
 
 def _block_size(text: str) -> int:
     """An argparse type: a block side that is a positive multiple of the output's tiles."""
-    from . import outputs
 
     size = int(text)
-    if size <= 0 or size % outputs.CLASS_MAP_TILE:
-        raise argparse.ArgumentTypeError(f"{text} is not a positive multiple of {outputs.CLASS_MAP_TILE} (the output's tiles)")
+    if size <= 0 or size % rasters.CLASS_MAP_TILE:
+        raise argparse.ArgumentTypeError(f"{text} is not a positive multiple of {rasters.CLASS_MAP_TILE} (the output's tiles)")
     return size
 
 
@@ -252,12 +251,11 @@ def _at_least_one(text: str) -> int:
 
 
 def _add_streaming_options(parser) -> None:
-    """Options of the windowed writer (`inference.classify_raster`), shared by predict and classify."""
-    from . import inference
+    """Options of the windowed writer (`streaming.classify_raster`), shared by predict and classify."""
 
     parser.add_argument(
-        "--block", type=_block_size, default=inference.DEFAULT_BLOCK,
-        help=f"block side in pixels, a multiple of 256 (default {inference.DEFAULT_BLOCK}); memory grows with its square",
+        "--block", type=_block_size, default=streaming.DEFAULT_BLOCK,
+        help=f"block side in pixels, a multiple of 256 (default {streaming.DEFAULT_BLOCK}); memory grows with its square",
     )
     scale = parser.add_mutually_exclusive_group()
     scale.add_argument("--workers", type=_at_least_one, help="classify blocks on a local Dask cluster of N worker processes")
@@ -268,9 +266,8 @@ def _add_streaming_options(parser) -> None:
 def _stream(args, classify) -> None:
     """Run `classify(client)` in this process or on the Dask cluster that `args` name, then say what was written.
     The progress bar goes to a terminal only, so that a failure piped to a log is one line."""
-    from . import inference
 
-    with inference.dask_client(args.workers, args.scheduler) as client:
+    with streaming.dask_client(args.workers, args.scheduler) as client:
         if client is not None:
             print(f"Dask dashboard: {client.dashboard_link}", flush=True)
         written = classify(client)
@@ -279,7 +276,6 @@ def _stream(args, classify) -> None:
 
 
 def add_classify(subparsers) -> None:
-    from . import classical
 
     parser = subparsers.add_parser(
         "classify",
@@ -289,11 +285,11 @@ def add_classify(subparsers) -> None:
         "points from the Strzegom training masks; --backend gee runs Earth Engine on the paper's point assets, on the "
         "Strzegom test grid or, with --region, on the Sentinel-2 collection over your own area, exported by a task.",
     )
-    parser.add_argument("--method", required=True, choices=classical.METHODS)
+    parser.add_argument("--method", required=True, choices=paper.METHODS)
     parser.add_argument("--backend", choices=("local", "gee"), default="local")
     parser.add_argument("--image", help="local: 10-band GeoTIFF to classify (default: the Strzegom 20230709 test image)")
     parser.add_argument("--out", help="GeoTIFF to write (default: runs/predictions/METHOD_IMAGE.tif)")
-    parser.add_argument("--offset", type=int, choices=(0, data.BOA_ADD_OFFSET), help="local: L2A offset (default: from the date in the file name)")
+    parser.add_argument("--offset", type=int, choices=(0, rasters.BOA_ADD_OFFSET), help="local: L2A offset (default: from the date in the file name)")
     parser.add_argument("--per-class", type=int, default=500, help="local: training points per class (default 500)")
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--project", help="gee: Earth Engine Cloud project (default: $EE_PROJECT_ID)")
@@ -308,26 +304,26 @@ def add_classify(subparsers) -> None:
 
 
 def _classify(args) -> int:
-    from . import classical, inference
+    from . import classical
 
     if args.per_class < 1:
-        raise data.OptionError(f"--per-class {args.per_class}: need at least one training point per class")
+        raise errors.OptionError(f"--per-class {args.per_class}: need at least one training point per class")
     if args.backend == "gee":
         if args.region and args.export == "asset" and not args.asset_id:
-            raise data.OptionError("--export asset needs --asset-id projects/PROJECT/assets/NAME")
+            raise errors.OptionError("--export asset needs --asset-id projects/PROJECT/assets/NAME")
         return _classify_gee(args)
-    image = Path(args.image) if args.image else data.data_dir() / data.test_scene().image
-    default_out = classical.predictions_dir() / f"{args.method}_{image.stem}.tif" if args.image else classical.prediction_path(args.method)
+    image = Path(args.image) if args.image else paths.data_dir() / data.test_scene().image
+    default_out = paths.predictions_dir() / f"{args.method}_{image.stem}.tif" if args.image else data.prediction_path(args.method)
     out = Path(args.out) if args.out else default_out
     outputs.refuse_collisions([image, *_data_files()], [out])
     _check_image_and_offset(image, args.offset)
     points = classical.training_points(args.per_class, args.seed)
     trained = classical.fit(args.method, points, args.seed)
     print(f"{args.method}: {len(points)} training points, fit {trained.fit_s:.2f} s")
-    pixels = inference.PixelClassifier(trained, args.offset)
+    pixels = classical.PixelClassifier(trained, args.offset)
 
     def classify(client):
-        return inference.classify_raster(pixels, image, out, args.block, client, sys.stderr.isatty(), args.cog, f"class ({args.method})")
+        return streaming.classify_raster(pixels, image, out, args.block, client, sys.stderr.isatty(), args.cog, f"class ({args.method})")
 
     _stream(args, classify)
     return 0
@@ -335,20 +331,20 @@ def _classify(args) -> int:
 
 def _data_files() -> list[Path]:
     """The images and masks of the paper's scenes: never an output."""
-    root = data.data_dir()
+    root = paths.data_dir()
     return [root / p for s in data.SCENES for p in (s.image, s.mask) if p]
 
 
 def _classify_gee(args) -> int:
-    from . import classical, gee
+    from .classical import gee
 
-    out = Path(args.out) if args.out else classical.prediction_path(args.method)
+    out = Path(args.out) if args.out else data.prediction_path(args.method)
     if not args.region:
         outputs.refuse_collisions(_data_files(), [out])
     try:
         gee.connect(args.project)
-    except gee.GEEUnavailable as why:
-        raise gee.GEEUnavailable(f"{why}. Authenticate with `earthengine authenticate`, or use --backend local") from None
+    except errors.GEEUnavailable as why:
+        raise errors.GEEUnavailable(f"{why}. Authenticate with `earthengine authenticate`, or use --backend local") from None
     if args.region:
         area, crs = gee.read_region(args.region)
         classified = gee.classify_region(args.method, area, args.date or gee.PAPER_DATE, args.days, seed=args.seed)
@@ -367,7 +363,7 @@ def _classify_gee(args) -> int:
 def add_train(subparsers) -> None:
     from dataclasses import fields
 
-    from .training import PRESETS, TrainConfig
+    from .unet.config import PRESETS, TrainConfig
 
     parser = subparsers.add_parser(
         "train",
@@ -410,40 +406,39 @@ def _train(args) -> int:
     import pandas as pd
     import torch
 
-    from . import runtime, training
 
-    preset = args.preset or training.default_preset()
-    chosen = {f.name: getattr(args, f.name) for f in fields(training.TrainConfig) if getattr(args, f.name) is not None}
-    config = training.resolve_config(preset, chosen)
+    preset = args.preset or unet.default_preset()
+    chosen = {f.name: getattr(args, f.name) for f in fields(unet.TrainConfig) if getattr(args, f.name) is not None}
+    config = unet.resolve_config(preset, chosen)
     flag = lambda name: "--" + name.replace("_", "-")  # noqa: E731
-    training.check_config(config, flag=flag)
+    unet.check_config(config, flag=flag)
     if args.dry_run:
-        plan = {"preset": preset, **training.dry_run(config)}
+        plan = {"preset": preset, **unet.dry_run(config)}
         if args.json:
             print(json.dumps(plan))
         else:
             for key, value in plan.items():
                 print(f"{key}: {value}")
         return 0
-    out = Path(args.out or runtime.runs_dir() / f"unet_{preset}_seed{config.seed}")
-    split = training.paper_split(config)
-    training.check_config(config, split, flag)
+    out = Path(args.out or paths.runs_dir() / f"unet_{preset}_seed{config.seed}")
+    split = unet.paper_split(config)
+    unet.check_config(config, split, flag)
     outputs.make_folder(out)
     if split.missing:
         print(f"Images not present, trained without: {', '.join(split.missing)}")
     print(f"Training on {', '.join(split.train_names)}; validating on {', '.join(split.val_names) or 'nothing'}")
-    result = training.train(config, split, out, resume=not args.no_resume)
+    result = unet.train(config, split, out, resume=not args.no_resume)
     print(f"Checkpoints: {result.best_path} (best validation macro F1; the last epoch without validation), {result.last_path}")
     rows = []
     if not args.no_evaluate:
         run = pd.DataFrame([{"seed": config.seed, "checkpoint": str(result.best_path)}])
-        scores = training.score_test_scene(run)
+        scores = unet.score_test_scene(run)
         print("Strzegom 20230709 (pixels classified as 6 left out, as in the paper):")
         print(scores.set_index("protocol")[["OA", "macro F1"]].round(4).to_string())
         rows = [{"evaluated_on": "Strzegom 20230709", "protocol": r["protocol"], "OA": r["OA"], "macro_F1": r["macro F1"]}
                 for _, r in scores.iterrows()]
     if args.record:
-        kept = training.load_checkpoint(result.best_path)[1]["history"][-1]  # best.pt's history ends at its epoch
+        kept = unet.load_checkpoint(result.best_path)[1]["history"][-1]  # best.pt's history ends at its epoch
         held_out = f"bottom {config.val_fraction:.0%} of rows of each date" if config.val_fraction > 0 else ", ".join(split.val_names)
         rows.append({"evaluated_on": "training dates", "protocol": f"validation ({held_out or 'none'})",
                      "OA": kept["val_oa"], "macro_F1": kept["val_f1"]})
@@ -451,7 +446,7 @@ def _train(args) -> int:
                   "threads": torch.get_num_threads(), "source": "lulc train --record",
                   "setting_chosen_by": f"preset {preset}; epoch {kept['epoch']} kept on validation"}
         table = pd.DataFrame([{**common, **r} for r in rows])
-        print(f"Recorded in {training.record(table, args.record)}")
+        print(f"Recorded in {unet.record(table, args.record)}")
     return 0
 
 
@@ -470,8 +465,8 @@ def add_predict(subparsers) -> None:
     parser.add_argument("out")
     parser.add_argument("--device", help="cpu, cuda or mps (default: the best available)")
     parser.add_argument(
-        "--offset", type=int, choices=(0, data.BOA_ADD_OFFSET),
-        help=f"L2A offset in the image's values: {data.BOA_ADD_OFFSET} (processing baseline 04.00, from 2022-01-25) "
+        "--offset", type=int, choices=(0, rasters.BOA_ADD_OFFSET),
+        help=f"L2A offset in the image's values: {rasters.BOA_ADD_OFFSET} (processing baseline 04.00, from 2022-01-25) "
         "or 0 (before); default: from the date in the file name",
     )
     parser.add_argument(
@@ -485,19 +480,17 @@ def add_predict(subparsers) -> None:
 
 def _check_image_and_offset(path, offset: int | None) -> None:
     """Stop before any work unless PATH is a 10-band integer image whose L2A offset is known (--offset or its date)."""
-    from . import inference
 
-    image = data.open_image(path, lazy=True)
-    inference.check_image(image)
+    image = rasters.open_image(path, lazy=True)
+    rasters.check_image(image)
     if offset is None and "date" not in image.attrs:
-        raise data.DataError(
+        raise errors.DataError(
             f"{path}: no acquisition date (YYYYMMDD) in the file name, so the L2A offset is unknown; "
-            f"pass --offset {data.BOA_ADD_OFFSET} for products processed from 2022-01-25 on, --offset 0 for older ones"
+            f"pass --offset {rasters.BOA_ADD_OFFSET} for products processed from 2022-01-25 on, --offset 0 for older ones"
         )
 
 
 def _predict(args) -> int:
-    from . import inference
 
     outputs.refuse_collisions([args.checkpoint, args.image], [args.out])
     _check_image_and_offset(args.image, args.offset)
@@ -506,7 +499,7 @@ def _predict(args) -> int:
     device = args.device if on_cluster else runtime.device(args.device)
 
     def predict(client):
-        return inference.predict_raster(
+        return unet.predict_raster(
             args.checkpoint, args.image, args.out, device, args.offset, not args.no_tta, args.block, args.batch_size,
             client, progress=sys.stderr.isatty(), cog=args.cog,
         )
@@ -546,13 +539,13 @@ def _sample(args) -> int:
     from . import outputs, sampling
 
     outputs.refuse_collisions([args.classified, args.region, args.label_from], [args.out])
-    classified = data.open_mask(args.classified)
+    classified = rasters.open_class_map(args.classified)
     region = None if args.region is None else _reference_on_grid(Path(args.region), classified, args.field)[0].values != 0
     try:
         points = sampling.stratified_sample(classified, args.n, args.target_se, args.allocation, args.seed, region,
                                             args.anticipated_ua)
     except ValueError as err:
-        raise data.DataError(f"{args.classified}: {err}") from None
+        raise errors.DataError(f"{args.classified}: {err}") from None
     if args.label_from:
         points = sampling.label_from(points, args.label_from, args.field)
     path = sampling.write_points(points, args.out)
@@ -581,7 +574,7 @@ def add_area(subparsers) -> None:
 def _area(args) -> int:
     from . import sampling
 
-    points = _labelled_points(args.points, data.open_mask(args.classified), args.field)
+    points = _labelled_points(args.points, rasters.open_class_map(args.classified), args.field)
     report = sampling.area_report(points)
     if args.json:
         print(json.dumps(report))
@@ -620,12 +613,12 @@ def build_parser() -> argparse.ArgumentParser:
 # Exit codes by exception type, the first match along the exception's class hierarchy wins.
 BAD_INPUT, RUNTIME_FAILURE = 2, 1
 EXIT_CODES: dict[type, int] = {
-    outputs.OutputCollision: BAD_INPUT,
-    data.DataError: BAD_INPUT,
-    data.OptionError: BAD_INPUT,
-    scheme.UnknownClassError: BAD_INPUT,
-    outputs.OutputError: RUNTIME_FAILURE,
-    runtime.Unavailable: RUNTIME_FAILURE,
+    errors.OutputCollision: BAD_INPUT,
+    errors.DataError: BAD_INPUT,
+    errors.OptionError: BAD_INPUT,
+    errors.UnknownClassError: BAD_INPUT,
+    errors.OutputError: RUNTIME_FAILURE,
+    errors.Unavailable: RUNTIME_FAILURE,
     OSError: RUNTIME_FAILURE,
     MemoryError: RUNTIME_FAILURE,
 }

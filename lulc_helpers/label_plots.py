@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Iterable
 
 import numpy as np
 
@@ -10,11 +9,6 @@ from . import labels, plots, scheme
 
 # Colours for why two masks differ (labels.DIFFERENCE_KINDS 1..3); chosen to stand out from the scheme's.
 _DIFFERENCE_COLOURS = {1: "#e7298a", 2: "#ff7f00", 3: "#00bcd4"}
-
-
-def scheme_legend(ax, ids: Iterable[int], extra=(), **kwargs):
-    """A legend of scheme classes (`id name` in the class colour) on `ax`, then any `extra` handles."""
-    return ax.legend(handles=[*plots.scheme_legend_handles(list(ids)), *extra], **kwargs)
 
 
 def plot_mask_comparison(first, second, first_title: str, second_title: str):
@@ -36,7 +30,7 @@ def plot_mask_comparison(first, second, first_title: str, second_title: str):
     axes[2].set_title(f"where they differ ({int((kinds > 0).sum())} pixels)", fontsize=9)
     axes[2].set_xlabel("easting (km)")
     present = sorted((set(np.unique(np.asarray(first))) | set(np.unique(np.asarray(second)))) - {scheme.NODATA})
-    scheme_legend(axes[1], present, loc="upper left", bbox_to_anchor=(0, -0.12), ncol=3, fontsize=8)
+    plots.add_class_legend(axes[1], present, loc="upper left", bbox_to_anchor=(0, -0.12), ncol=3, fontsize=8)
     names = {1: "both labelled, classes differ", 2: f"only in {first_title}", 3: f"only in {second_title}"}
     labelled = Patch(facecolor=plt.get_cmap("Greys")(0.25), label=f"labelled in {first_title}, no difference")
     axes[2].legend(
@@ -68,7 +62,7 @@ def plot_crop_series(series):
     axes[-1].set_xlabel("image date")
     axes[0].set_title("Strzegom crop parcels: index over time, coloured by each date's mask")
     unlabelled = Patch(facecolor=_phase_colour(scheme.NODATA), edgecolor="0.3", label="0 unlabelled on that date")
-    scheme_legend(axes[0], sorted(set(series["phase"]) - {scheme.NODATA}), extra=[unlabelled], loc="lower left",
+    plots.add_class_legend(axes[0], sorted(set(series["phase"]) - {scheme.NODATA}), extra=[unlabelled], loc="lower left",
                   fontsize=8)
     return fig
 
@@ -100,13 +94,13 @@ def plot_phase_rule(pixels, ndvi_min: float, ndmi_min: float, per_class: int = 3
         ax.set_ylabel("NDMI")
     for ax in axes[-1]:
         ax.set_xlabel("NDVI")
-    scheme_legend(axes.flat[0], labels.CROP_PHASES, loc="upper left", fontsize=7, markerscale=3)
+    plots.add_class_legend(axes.flat[0], labels.CROP_PHASES, loc="upper left", fontsize=7, markerscale=3)
     fig.suptitle(f"Rule: 9 where NDVI ≥ {ndvi_min:.2f} (solid) and NDMI ≥ {ndmi_min:.2f} (dashed), else 4")
     return fig
 
 
 def plot_class_balance(table, weights: np.ndarray):
-    """Left: labelled pixels per class over the training scenes of `table` (`data.catalogue`), log
+    """Left: labelled pixels per class over the training scenes of `table` (`labels.catalogue`), log
     scale, each bar annotated with its class weight. Right: counts per scene, all of `table` (log colour
     scale; blank = 0)."""
     import matplotlib.pyplot as plt
@@ -124,7 +118,7 @@ def plot_class_balance(table, weights: np.ndarray):
             left.annotate(f"w={weights[c]:.2f}", (bar.get_x() + bar.get_width() / 2, bar.get_height()),
                           ha="center", va="bottom", fontsize=8)
     left.set(yscale="log", xlabel="class", ylabel="labelled pixels (log scale)", title="Training scenes: pixels per class, weight w")
-    scheme_legend(left, ids, loc="upper left", bbox_to_anchor=(0, -0.1), ncol=3, fontsize=8)
+    plots.add_class_legend(left, ids, loc="upper left", bbox_to_anchor=(0, -0.1), ncol=3, fontsize=8)
     shown = np.where(counts > 0, counts, np.nan)
     image = right.imshow(shown, norm=LogNorm(vmin=1, vmax=np.nanmax(shown)), cmap="viridis", aspect="auto")
     right.set_xticks(range(len(ids)), [str(c) for c in ids])

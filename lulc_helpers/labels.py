@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
 from typing import Iterable
 
 import numpy as np
+import pandas as pd
+import xarray as xr
 
-from . import data, indices, scheme
+from . import data, errors, paths, rasters, scheme, spectral
 
 
 def class_counts(masks: Iterable[np.ndarray]) -> np.ndarray:
@@ -43,13 +47,12 @@ def name_report(frame, name_field: str = "name", label_field: str = "label"):
     Status: `ok`; `typo of X` (counted with X's classes, reported rather than silently fixed);
     `no name`; `unknown name`; `label not expected for this name`.
     """
-    import pandas as pd
 
     source = frame.attrs.get("source", "reference polygons")
     missing = [f for f in (name_field, label_field) if f not in frame.columns]
     if missing:
         fields = [c for c in frame.columns if c != "geometry"]
-        raise data.DataError(f"{source}: no field {', '.join(missing)}; its fields are {fields}")
+        raise errors.DataError(f"{source}: no field {', '.join(missing)}; its fields are {fields}")
     names = frame[name_field].astype("object").where(frame[name_field].notna(), None)
     pairs = pd.DataFrame({"name": names, "label": frame[label_field].astype(int)})
     counts = pairs.groupby(["name", "label"], dropna=False).size().rename("polygons").reset_index()
@@ -62,7 +65,7 @@ def _name_status(name, label: int) -> str:
         return "no name"
     try:
         entry = scheme.reference_name(name)
-    except scheme.UnknownClassError:
+    except errors.UnknownClassError:
         return "unknown name"
     if label not in entry.classes:
         return "label not expected for this name"
@@ -94,7 +97,6 @@ def difference_kinds(first, second) -> np.ndarray:
 
 def difference_pairs(first, second):
     """Pixels where two masks differ, counted per (first class, second class); 0 = unlabelled."""
-    import pandas as pd
 
     a, b = _pair(first, second)
     differ = a != b
@@ -106,7 +108,6 @@ def difference_pairs(first, second):
 def agreement_per_class(first, second):
     """Per class present in either mask: its pixels in each, in both, and agreement = both / either
     (intersection over union; 1.0 when the two masks draw the class identically)."""
-    import pandas as pd
 
     a, b = _pair(first, second)
     rows = []
@@ -140,19 +141,18 @@ def crop_phase(ndvi, ndmi, ndvi_min: float = NDVI_MIN, ndmi_min: float = NDMI_MI
 
 def _phase_indices(image) -> tuple[dict[str, np.ndarray], np.ndarray]:
     """PHASE_INDICES of `image` from surface reflectance (L2A offset removed) and where all are finite."""
-    reflectance = data.reflectance(image)
-    values = {name: indices.INDICES[name](reflectance).values for name in PHASE_INDICES}
+    reflectance = rasters.reflectance(image)
+    values = {name: spectral.INDICES[name](reflectance).values for name in PHASE_INDICES}
     return values, np.logical_and.reduce([np.isfinite(v) for v in values.values()])
 
 
 def crop_pixels_of(image, mask, date: str, split: str = ""):
-    """The pixels `mask` labels 4 or 9, with NDVI and NDMI from surface reflectance (`data.reflectance`,
+    """The pixels `mask` labels 4 or 9, with NDVI and NDMI from surface reflectance (`rasters.reflectance`,
     so the L2A offset of 2022+ scenes is removed): columns date, split, phase, NDVI, NDMI.
 
     Pixels without data in a band are dropped: the Strzegom images carry a zero edge (10 m bands: last row
     and first column; 20 m bands: first two rows and last column) that their masks still label.
     """
-    import pandas as pd
 
     values = np.asarray(mask)
     columns, valid = _phase_indices(image)
@@ -163,7 +163,6 @@ def crop_pixels_of(image, mask, date: str, split: str = ""):
 
 def crop_pixels(scenes: Iterable[data.Scene], root=None):
     """`crop_pixels_of` for each scene that has an image (the others are skipped), in one table."""
-    import pandas as pd
 
     frames = []
     for scene in scenes:
@@ -171,7 +170,7 @@ def crop_pixels(scenes: Iterable[data.Scene], root=None):
         if image is not None:
             frames.append(crop_pixels_of(image, mask.values, scene.date, scene.split))
     if not frames:
-        raise data.DataError("crop_pixels: none of the scenes has an image")
+        raise errors.DataError("crop_pixels: none of the scenes has an image")
     return pd.concat(frames, ignore_index=True)
 
 
@@ -199,7 +198,6 @@ def fit_phase_rule(pixels, ndvi_grid=None, ndmi_grid=None) -> tuple[float, float
 def phase_agreement(pixels, ndvi_min: float = NDVI_MIN, ndmi_min: float = NDMI_MIN):
     """Per date of a `crop_pixels` table: crop pixels, the rule's agreement with the mask, and the share
     of the mask's 4s and of its 9s that the rule reproduces."""
-    import pandas as pd
 
     rows = []
     for (date, split), group in pixels.groupby(["date", "split"], sort=True):
@@ -217,10 +215,9 @@ def parcel_series(parcels, scenes: Iterable[data.Scene], root=None):
     """Median NDVI and NDMI of each crop parcel on each date, with the class the date's mask gives most
     often inside it (4, 9, or another code such as 5 after ploughing; 0 if unlabelled).
 
-    `parcels` is a reference GeoDataFrame (`data.read_reference`); its polygons of class 4 or 9 are the parcels.
+    `parcels` is a reference GeoDataFrame (`read_reference`); its polygons of class 4 or 9 are the parcels.
     Returns a long table: parcel, date, phase, NDVI, NDMI.
     """
-    import pandas as pd
     from rasterio import features
 
     crops = parcels[parcels["class_id"].isin(CROP_PHASES)]
@@ -248,8 +245,125 @@ def parcel_series(parcels, scenes: Iterable[data.Scene], root=None):
 def training_counts(require_image: bool = False, root=None) -> np.ndarray:
     """`class_counts` over the masks of the paper's training scenes (`data.scenes("train")`), indexed by
     class id. With `require_image`, only scenes whose image is present, i.e. what training can use here."""
-    root = root or data.data_dir()
+    root = root or paths.data_dir()
     usable = [s for s in data.scenes("train") if not require_image or s.has_image(root)]
     if not usable:
-        raise data.DataError(f"{root}: no training scene with an image (run `lulc fetch`)")
-    return class_counts(data.open_mask(root / s.mask).values for s in usable)
+        raise errors.DataError(f"{root}: no training scene with an image (run `lulc fetch`)")
+    return class_counts(rasters.open_class_map(root / s.mask).values for s in usable)
+
+
+def read_reference(path: str | os.PathLike, field: str | None = None):
+    """Reference polygons as a GeoDataFrame with an integer `class_id` column.
+
+    `field` defaults to the first of `label`, `DN` present (Strzegom and Kolbuszowa use those).
+    """
+    import geopandas as gpd
+
+    path = Path(path)
+    if not path.is_file():
+        raise errors.DataError(f"{path}: no such file")
+    try:
+        frame = gpd.read_file(path)
+    except Exception as err:
+        raise errors.DataError(f"{path}: not a readable vector file ({err})") from err
+    if field is None:
+        field = next((f for f in ("label", "DN") if f in frame.columns), None)
+    if field is None or field not in frame.columns:
+        fields = [c for c in frame.columns if c != "geometry"]
+        raise errors.DataError(f"{path}: no label field {field or '(label or DN)'}; its fields are {fields}")
+    if frame.crs is None:
+        raise errors.DataError(f"{path}: has no CRS, so it cannot be matched to an image")
+    codes = frame[field].to_numpy()
+    if not (np.issubdtype(codes.dtype, np.integer) or np.issubdtype(codes.dtype, np.floating)):
+        shown = ", ".join(repr(v) for v in list(dict.fromkeys(codes.tolist()))[:3])
+        raise errors.DataError(f"{path}: field {field} holds text ({shown}...), not class codes; name the class-code field with --field")
+    scheme.validate_codes(codes, f"{path} field {field}")
+    frame = repair_geometries(frame.assign(class_id=codes.astype(np.uint8)), str(path))
+    return frame
+
+
+def repair_geometries(frame, source: str):
+    """`frame` with invalid polygons (self-intersecting "bow-ties", ...) replaced by shapely's `make_valid`,
+    keeping their polygonal parts; `frame.attrs["repaired"]` counts them and `frame.attrs["source"]` is `source`.
+    Raises DataError when a polygon has no area left after repair."""
+    import shapely
+
+    geometries = frame.geometry.to_numpy()
+    invalid = np.array([g is not None and not g.is_valid for g in geometries], dtype=bool)
+    if invalid.any():
+        repaired = [_polygonal(shapely.make_valid(g)) for g in geometries[invalid]]
+        if any(g is None for g in repaired):
+            row = int(np.flatnonzero(invalid)[[g is None for g in repaired].index(True)])
+            raise errors.DataError(f"{source}: polygon {row} is invalid and has no area left after repair")
+        geometries = geometries.copy()
+        geometries[invalid] = repaired
+        frame = frame.set_geometry(geometries, crs=frame.crs)
+    frame.attrs.update(source=source, repaired=int(invalid.sum()))
+    return frame
+
+
+def _polygonal(geometry):
+    """The polygons of a repaired geometry as one (Multi)Polygon, None if nothing has area."""
+    import shapely
+
+    parts = [part for part in shapely.get_parts(geometry) if part.geom_type in ("Polygon", "MultiPolygon") and part.area > 0]
+    return shapely.unary_union(parts) if parts else None
+
+
+def rasterize_reference(reference, like: xr.DataArray, field: str | None = None, all_touched: bool = False) -> xr.DataArray:
+    """Burn reference polygons onto the grid of `like` (uint8 mask, 0 outside polygons).
+
+    `reference` is a path or a GeoDataFrame from `read_reference`. By default a pixel is burnt
+    when its centre falls inside a polygon (rasterio's rule); `all_touched=True` burns every pixel
+    a polygon touches. Polygons in another CRS are reprojected to the grid's CRS.
+    """
+    from rasterio import features
+
+    frame = read_reference(reference, field) if isinstance(reference, (str, os.PathLike)) else reference
+    source = frame.attrs.get("source", "reference polygons")
+    if like.rio.crs is None:
+        raise errors.DataError(f"{rasters.source_name(like, 'grid')}: has no CRS to rasterise {source} on")
+    try:
+        frame = frame.to_crs(like.rio.crs)
+    except Exception as err:
+        raise errors.DataError(f"{source}: cannot be reprojected to {like.rio.crs} ({err})") from err
+    shape = (like.rio.height, like.rio.width)
+    shapes = ((geom, int(code)) for geom, code in zip(frame.geometry, frame["class_id"]) if geom is not None)
+    burnt = features.rasterize(
+        shapes, out_shape=shape, transform=like.rio.transform(), fill=scheme.NODATA, dtype="uint8", all_touched=all_touched
+    )
+    if not burnt.any():
+        raise errors.DataError(f"{source}: no polygon overlaps the grid of {rasters.source_name(like, 'the image')}")
+    grid = like.isel(band=0, drop=True) if "band" in like.dims else like
+    mask = grid.copy(data=burnt)
+    mask.attrs = {"source": source}
+    mask.rio.write_crs(like.rio.crs, inplace=True)
+    mask.rio.write_nodata(scheme.NODATA, inplace=True)
+    mask.name = Path(source).stem
+    return mask
+
+
+def catalogue(root: Path | None = None) -> "pd.DataFrame":
+    """One row per scene of the paper's split: region, date, split, CRS, size, which files are here,
+    and labelled pixels per class (columns named by class id)."""
+
+
+    root = root or paths.data_dir()
+    rows = []
+    for scene in data.SCENES:
+        mask = rasters.open_class_map(root / scene.mask)
+        counts = class_counts([mask.values])
+        rows.append(
+            {
+                "scene": scene.name,
+                "region": scene.region,
+                "date": scene.date,
+                "split": scene.split,
+                "crs": str(mask.rio.crs),
+                "size": f"{mask.rio.width}x{mask.rio.height}",
+                "image here": scene.has_image(root),
+                "labelled": int(counts[1:].sum()),
+                **{c.id: int(counts[c.id]) for c in scheme.CLASSES},
+            }
+        )
+    return pd.DataFrame(rows).set_index("scene")

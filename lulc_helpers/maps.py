@@ -17,7 +17,7 @@ switcher, the legend): geemap's toolbar and layer manager are Python-driven and 
 2 MB of widget state to every saved page.
 
 Side by side: two maps in a two-column GridBox whose centre and zoom are linked in the browser
-(`jslink`), because ipyleaflet's SplitMapControl fails with image overlays (DESIGN.md). Each
+(`jslink`), because ipyleaflet's SplitMapControl fails with image overlays (docs/design.md). Each
 column has its own width from the start (a map squeezed after Leaflet has measured it shows
 another place than its neighbour). Both panes share one true-colour layer under their class
 layer; the layer switcher reveals it.
@@ -35,7 +35,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from . import classical, scheme
+from . import rasters, scheme
 
 WEB_MERCATOR = "EPSG:3857"
 MAP_HEIGHT = "520px"
@@ -203,7 +203,7 @@ def side_by_side(left: tuple[str, xr.DataArray], right: tuple[str, xr.DataArray]
 
 def add_ee_layer(m, image, name: str) -> None:
     """Earth Engine mode: a classified ee.Image on a geemap Map in the scheme's palette."""
-    from . import gee
+    from .classical import gee
 
     m.add_layer(image, gee.vis_params(), name)
 
@@ -226,7 +226,7 @@ def values_at(layers: Mapping[str, xr.DataArray], lat: float, lon: float) -> dic
     found = {}
     for name, raster in layers.items():
         x, y = Transformer.from_crs("EPSG:4326", raster.rio.crs, always_xy=True).transform(lon, lat)
-        found[name] = int(classical.values_at_points(raster, pd.DataFrame({"x": [x], "y": [y]}))[0])
+        found[name] = int(rasters.values_at_points(raster, pd.DataFrame({"x": [x], "y": [y]}))[0])
     return found
 
 
@@ -289,6 +289,6 @@ def figure(layers: Mapping[str, xr.DataArray], image: xr.DataArray | None = None
 
 
 def maps_of(paths: Mapping[str, str]) -> dict[str, xr.DataArray]:
-    """{name: class map} read from GeoTIFF paths (`data.open_mask` checks the codes)."""
-    return {name: classical.open_classification(path, name) for name, path in paths.items()}
+    """{name: class map} read from GeoTIFF paths (`rasters.open_class_map` checks the codes)."""
+    return {name: rasters.open_class_map(path, name) for name, path in paths.items()}
 

@@ -7,9 +7,10 @@ writes the transpose). With that orientation the standard definitions are
 - PA (producer's accuracy, recall)  = diagonal / column sum (share of reference pixels found),
 - UA (user's accuracy, precision)   = diagonal / row sum (share of mapped pixels that are right).
 
-The paper's per-class tables (the U-Net's in Section 3.1, CART/RF/SVM's in Section 3.2) print diagonal / row
-sum under "PA" and diagonal / column sum under "UA", that is, they read the rows as reference. `reading="paper"` reproduces those printed numbers;
-`reading="standard"` (the default) is the textbook one. Class code 0 is unlabelled and never counted.
+The paper's per-class tables (the U-Net's in Section 3.1, CART/RF/SVM's in Section 3.2) print diagonal / row sum
+under "PA" and diagonal / column sum under "UA", that is, they read the rows as reference. `reading="paper"`
+reproduces those printed numbers; `reading="standard"` (the default) is the textbook one. Class code 0 is
+unlabelled and never counted. Pure maths: no torch, scikit-learn or plotting (docs/design.md).
 """
 
 from __future__ import annotations
@@ -33,81 +34,6 @@ _CHUNK = 1 << 23  # pixel pairs per bincount pass: bounds the temporary int64 ar
 _MAX_CODE = 4095
 
 
-# The U-Net tables as the paper prints them (Section 3.1, Strzegom and Kolbuszowa: ACC, TNR, PA, UA, F1 per class, then Mean),
-# in the paper's reading; its OA: Strzegom 0.9464, Kolbuszowa 0.9311.
-PAPER_UNET_TABLES = {
-    "strzegom": {
-        1: (0.9842, 0.9852, 0.9547, 0.6857, 0.7981),
-        2: (0.9751, 0.9972, 0.8962, 0.9889, 0.9402),
-        3: (0.9946, 0.9964, 0.8954, 0.8213, 0.8568),
-        4: (0.9764, 0.9772, 0.9733, 0.9119, 0.9416),
-        5: (0.9932, 0.9931, 0.9948, 0.8173, 0.8974),
-        7: (0.9967, 0.9974, 0.7024, 0.3688, 0.4836),
-        8: (0.9989, 0.9998, 0.9449, 0.9906, 0.9673),
-        9: (0.9773, 0.9923, 0.9422, 0.9814, 0.9614),
-        10: (0.9964, 0.9995, 0.9827, 0.9976, 0.9901),
-        "Mean": (0.9881, 0.9931, 0.9207, 0.8404, 0.8707),
-        "Overall": (0.9464, None, None, None, None),
-    },
-    "kolbuszowa": {
-        1: (0.9919, 0.9917, 0.9928, 0.9412, 0.9663),
-        2: (0.9818, 0.9854, 0.9648, 0.9331, 0.9487),
-        3: (0.9885, 0.9936, 0.8640, 0.8482, 0.8560),
-        4: (0.9720, 0.9798, 0.9549, 0.9552, 0.9550),
-        5: (0.9844, 0.9919, 0.9371, 0.9487, 0.9429),
-        6: (0.9727, 0.9866, 0.7910, 0.8179, 0.8042),
-        7: (0.9882, 0.9903, 0.8333, 0.5357, 0.6522),
-        8: (0.9998, 1.0000, 0.9130, 1.0000, 0.9545),
-        9: (0.9830, 0.9995, 0.8756, 0.9964, 0.9321),
-        "Mean": (0.9847, 0.9910, 0.9030, 0.8863, 0.8902),
-        "Overall": (0.9311, None, None, None, None),
-    },
-}
-
-
-# The U-Net's Strzegom figures as the text of Section 3.3 states them (its table prints OA 0.9464).
-PAPER_UNET_TEXT = {"OA": 0.9460, "mean PA": 0.9207, "mean UA": 0.8404, "mean F1": 0.8707}
-
-# The paper's worked examples (Section 2.5): the binary case as printed (TP 40, FN 10, FP 5, TN 45) and the
-# 3-class case (rows = actual A, B, C as printed) with its printed per-class table (ACC, TNR, PA, UA, F1).
-PAPER_BINARY_COUNTS = {"TP": 40, "FN": 10, "FP": 5, "TN": 45}
-PAPER_BINARY_RESULTS = {"ACC": 0.85, "TNR": 0.90, "PA": 0.80, "UA": 0.89, "F1": 0.84, "OA": 0.85}
-PAPER_THREE_CLASS_ACTUAL_ROWS = [[30, 5, 5], [2, 28, 10], [3, 5, 22]]
-PAPER_THREE_CLASS_TABLE = {
-    "A": (0.864, 0.929, 0.750, 0.857, 0.799),
-    "B": (0.800, 0.857, 0.700, 0.737, 0.718),
-    "C": (0.791, 0.813, 0.733, 0.595, 0.655),
-    "Mean": (0.818, 0.866, 0.728, 0.730, 0.724),
-    "Overall": (0.7270, None, None, None, None),
-}
-
-# Olofsson et al. (2014), the worked example of Section 5: sample counts (rows = map class, columns = reference),
-# mapped areas in pixels, and the published estimates for class 1 (value, 95 % half-width) and OA.
-OLOFSSON_COUNTS = [[66, 0, 5, 4], [0, 55, 8, 12], [1, 0, 153, 11], [2, 1, 9, 313]]
-OLOFSSON_MAPPED_AREAS = [200000, 150000, 3200000, 6450000]
-OLOFSSON_PUBLISHED = {"UA class 1": (0.88, 0.07), "PA class 1": (0.75, 0.21), "OA": (0.95, 0.02),
-                      "area class 1 (pixels)": (235086, 68418)}
-
-
-def paper_vs_ours(table: pd.DataFrame, printed: Mapping) -> pd.DataFrame:
-    """Long table (class, metric) with columns `paper`, `this run`, `difference` for every printed number.
-
-    `table` comes from `accuracy_table`; `printed` maps a row to its (ACC, TNR, PA, UA, F1) as printed.
-    """
-    rows = [
-        {"class": row, "metric": metric, "paper": value, "this run": float(table.loc[row, metric])}
-        for row, values in printed.items()
-        for metric, value in zip(METRICS, values)
-        if value is not None
-    ]
-    frame = pd.DataFrame(rows).set_index(["class", "metric"])
-    frame["difference"] = (frame["this run"] - frame["paper"]).round(6)
-    return frame
-
-
-# ---------------------------------------------------------------- the confusion matrix
-
-
 def confusion_matrix(
     classified, reference, labels: Sequence[int] | None = None, exclude_predicted: Iterable[int] = ()
 ) -> tuple[np.ndarray, list[int]]:
@@ -121,7 +47,7 @@ def confusion_matrix(
     outside a given `labels` are ignored, as scikit-learn does. One integer bincount over
     `code_classified * base + code_reference`, in chunks, so 10^8 pixels need no Python loop.
     """
-    pred, ref = _codes(classified, "classified"), _codes(reference, "reference")
+    pred, ref = as_codes(classified, "classified"), as_codes(reference, "reference")
     if pred.shape != ref.shape:
         raise ValueError(f"classified {pred.shape} and reference {ref.shape} differ in shape")
     base = int(max(pred.max(initial=0), ref.max(initial=0))) + 1
@@ -148,7 +74,8 @@ def confusion_matrix(
     return matrix, labels
 
 
-def _codes(values, name: str) -> np.ndarray:
+def as_codes(values, name: str) -> np.ndarray:
+    """Class codes as a flat int array (NaN = 0); ValueError naming `name` for fractions, text or negatives."""
     array = np.asarray(getattr(values, "values", values)).ravel()
     if array.dtype.kind == "f":
         array = np.nan_to_num(array, nan=0.0)
@@ -271,24 +198,6 @@ def report(matrix, labels: Sequence[int]) -> dict:
 
 def _plain(row: pd.Series) -> dict:
     return {k: (None if pd.isna(v) else float(v)) for k, v in row.items()}
-
-
-def readings_side_by_side(matrix, labels: Sequence[int], printed: Mapping | None = None) -> pd.DataFrame:
-    """PA and UA per class, each with columns `paper` (rows read as reference) and `this run` (standard).
-
-    `paper` holds the printed values when `printed` (as in PAPER_UNET_TABLES) is given, else the
-    paper reading of `matrix`; `matrix` has rows = classified. The paper's PA column is this run's UA.
-    A class the paper prints no row for (Strzegom's 6, kept when no prediction is excluded) gets NaN there.
-    """
-    standard = per_class(matrix, labels, STANDARD)
-    if printed is None:
-        paper = per_class(matrix, labels, PAPER)
-    else:
-        missing = (np.nan,) * len(METRICS)
-        paper = pd.DataFrame({m: [printed.get(c, missing)[METRICS.index(m)] for c in standard.index]
-                              for m in ("PA", "UA")}, index=standard.index)
-    readings = {"paper": paper, "this run": standard}
-    return pd.DataFrame({(m, source): readings[source][m] for m in ("PA", "UA") for source in readings})
 
 
 def kappa(matrix) -> float:
@@ -441,7 +350,7 @@ def estimate_from_points(map_classes, reference_classes, stratum_areas: Mapping[
     map class to its mapped area (all of the frame the points were drawn from, in any unit: the
     areas in the result come in that unit). Classes found only in the reference get a row of zeros.
     """
-    mapped, reference = _codes(map_classes, "map classes"), _codes(reference_classes, "reference classes")
+    mapped, reference = as_codes(map_classes, "map classes"), as_codes(reference_classes, "reference classes")
     if mapped.shape != reference.shape:
         raise ValueError(f"{mapped.size} map classes but {reference.size} reference classes")
     if (reference == 0).any():
@@ -519,7 +428,7 @@ def mcnemar(first, second, reference) -> McNemarResult:
     """
     from scipy import stats
 
-    a, b_map, ref = (_codes(x, name) for x, name in ((first, "first"), (second, "second"), (reference, "reference")))
+    a, b_map, ref = (as_codes(x, name) for x, name in ((first, "first"), (second, "second"), (reference, "reference")))
     if not a.shape == b_map.shape == ref.shape:
         raise ValueError(f"shapes differ: first {a.shape}, second {b_map.shape}, reference {ref.shape}")
     valid = (ref != 0) & (a != 0) & (b_map != 0)
@@ -535,87 +444,6 @@ def mcnemar(first, second, reference) -> McNemarResult:
     return McNemarResult(b, c, float(chi2), float(stats.chi2.sf(chi2, 1)), "chi-square, continuity-corrected")
 
 
-def common_pixels(reference, maps: Mapping[str, object]) -> np.ndarray:
-    """Boolean mask of pixels labelled in the reference and in every map (a fair common test set)."""
-    valid = _codes(reference, "reference") != 0
-    for name, values in maps.items():
-        codes = _codes(values, name)
-        if codes.shape != valid.shape:
-            raise ValueError(f"{name}: shape {codes.shape} differs from the reference's {valid.shape}")
-        valid &= codes != 0
-    return valid
-
-
-def compare_classifiers(maps: Mapping[str, object], reference, n_boot: int = 1000, seed: int = 0):
-    """(scores, p-values) for several maps on the same reference pixels.
-
-    scores: one row per map with OA and macro F1 (over the reference's classes; a predicted class the
-    reference lacks counts as error), each with a bootstrap 95% interval, and kappa;
-    p-values: McNemar p for every pair (symmetric table, NaN on the diagonal).
-    """
-    valid = common_pixels(reference, maps)
-    ref = _codes(reference, "reference")[valid]
-    flat = {name: _codes(values, name)[valid] for name, values in maps.items()}
-    labels = sorted(set(np.unique(ref).tolist()).union(*(np.unique(v).tolist() for v in flat.values())))
-    rows = {}
-    for name, pred in flat.items():
-        matrix, _ = confusion_matrix(pred, ref, labels)
-        ci = bootstrap_ci(matrix, labels, n_boot=n_boot, seed=seed, reference_classes_only=True)
-        rows[name] = {
-            "pixels": int(matrix.sum()),
-            "OA": ci.loc["OA", "estimate"],
-            "OA low": ci.loc["OA", "low"],
-            "OA high": ci.loc["OA", "high"],
-            "macro F1": ci.loc["macro F1", "estimate"],
-            "macro F1 low": ci.loc["macro F1", "low"],
-            "macro F1 high": ci.loc["macro F1", "high"],
-            "kappa": kappa(matrix),
-        }
-    names = list(flat)
-    p_values = pd.DataFrame(np.nan, index=names, columns=names)
-    for i, first in enumerate(names):
-        for second in names[i + 1 :]:
-            p = mcnemar(flat[first], flat[second], ref).p_value
-            p_values.loc[first, second] = p_values.loc[second, first] = p
-    return pd.DataFrame.from_dict(rows, orient="index"), p_values
-
-
 # ---------------------------------------------------------------- the imbalance demonstration
 
 
-def synthetic_imbalance(
-    ratio: float, n_classes: int = 5, minority_pixels: int = 1000, majority_recall: float = 0.95, minority_recall: float = 0.7
-) -> tuple[np.ndarray, list[int]]:
-    """Expected pixel counts (float; rows = classified) of a classifier whose per-class behaviour is fixed.
-
-    Class 1 has `ratio` times the pixels of each of the other classes. The classifier finds
-    `majority_recall` of class 1 and spreads its misses evenly over the minority classes; it finds
-    `minority_recall` of each minority class and labels the rest class 1. Only the class sizes change
-    with `ratio`, so any metric that moves is reacting to imbalance, not to the classifier.
-    """
-    if ratio < 1 or n_classes < 2:
-        raise ValueError("ratio must be >= 1 and n_classes >= 2")
-    sizes = np.array([ratio * minority_pixels] + [minority_pixels] * (n_classes - 1), dtype=np.float64)
-    matrix = np.zeros((n_classes, n_classes))
-    matrix[0, 0] = majority_recall * sizes[0]
-    matrix[1:, 0] = (1 - majority_recall) * sizes[0] / (n_classes - 1)
-    for j in range(1, n_classes):
-        matrix[j, j] = minority_recall * sizes[j]
-        matrix[0, j] = (1 - minority_recall) * sizes[j]
-    return matrix, list(range(1, n_classes + 1))
-
-
-def imbalance_summary(ratios: Iterable[float], **kwargs) -> pd.DataFrame:
-    """OA, mean per-class ACC, mean PA, mean UA and macro F1 of `synthetic_imbalance` at each ratio."""
-    rows = {}
-    for ratio in ratios:
-        matrix, labels = synthetic_imbalance(ratio, **kwargs)
-        mean = accuracy_table(matrix, labels).loc["Mean"]
-        rows[ratio] = {
-            "OA": overall_accuracy(matrix),
-            "mean ACC": mean["ACC"],
-            "mean PA": mean["PA"],
-            "mean UA": mean["UA"],
-            "macro F1": mean["F1"],
-        }
-    return pd.DataFrame.from_dict(rows, orient="index").rename_axis("imbalance ratio")

@@ -1,4 +1,4 @@
-"""Writing outputs without ever losing the previous one (DESIGN.md, "Writes").
+"""Writing outputs without ever losing the previous one (docs/design.md, "Writes").
 
 Every file the package writes goes: temp file in the target folder -> write -> verify -> atomic rename.
 A failure anywhere leaves the previous file untouched and no temp file behind, and raises `OutputError`
@@ -17,19 +17,11 @@ import threading
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
-import numpy as np
+from .errors import OutputCollision, OutputError
 
-from . import scheme
+
 
 TEMP_MARK = ".lulc-tmp-"  # temp files are named .<name>.lulc-tmp-<pid>.<suffix>; stale ones are removed on the next write
-
-
-class OutputError(RuntimeError):
-    """Writing an output failed at run time (I/O); the message names the file. The CLI exits 1."""
-
-
-class OutputCollision(ValueError):
-    """An output would overwrite an input of the same command, or another output. The CLI exits 2."""
 
 
 def _umask() -> int:
@@ -199,108 +191,3 @@ def refuse_collisions(inputs: Iterable[str | os.PathLike | None], outputs: Itera
         seen_outputs[k] = out
 
 
-CLASS_MAP_TILE = 256  # tile side of tiled class maps
-
-
-def class_map_profile(height: int, width: int, crs, transform, tiled: bool = False) -> dict:
-    """The GeoTIFF profile of every class map the package writes: uint8, nodata 0, deflate."""
-    profile = {
-        "driver": "GTiff", "height": height, "width": width, "count": 1, "dtype": "uint8",
-        "crs": crs, "transform": transform, "nodata": scheme.NODATA, "compress": "deflate",
-    }
-    if tiled:
-        profile.update(tiled=True, blockxsize=CLASS_MAP_TILE, blockysize=CLASS_MAP_TILE)
-    return profile
-
-
-def write_class_map(classes, path: str | os.PathLike, description: str = "class code (lulc_helpers.scheme)") -> Path:
-    """Write a class map (an xarray DataArray with CRS) as a uint8 GeoTIFF with nodata 0 and the scheme's
-    colour table, atomically; the written band is read back and compared before it replaces `path`."""
-    import rasterio
-
-    path = Path(path)
-    values = np.asarray(classes.values, dtype=np.uint8)
-    profile = class_map_profile(classes.rio.height, classes.rio.width, classes.rio.crs, classes.rio.transform())
-
-    def verify(tmp: Path) -> None:
-        try:
-            with rasterio.open(tmp) as written:
-                ok = written.shape == values.shape and written.crs == profile["crs"] and np.array_equal(written.read(1), values)
-        except rasterio.errors.RasterioError:
-            ok = False
-        if not ok:
-            raise OutputError(f"{path}: the written file does not read back as what was written")
-
-    with atomic_output(path, verify) as tmp:
-        try:
-            with gdal_errors_raise(path), rasterio.open(tmp, "w", **profile) as dst:
-                dst.write(values, 1)
-                dst.write_colormap(1, scheme.gdal_colour_table())
-                dst.set_band_description(1, description)
-        except rasterio.errors.RasterioError as err:
-            raise OutputError(f"{path}: could not write: {err}") from err
-    return path
-
-
-class ClassMapBlocks:
-    """The open class map of `write_class_map_blocks`: `write(row, col, codes)` puts one block in place and
-    counts its pixels per code (`counts`, indexed by code), which the read-back check compares."""
-
-    def __init__(self, dataset) -> None:
-        self._dataset = dataset
-        self.counts = np.zeros(256, dtype=np.int64)
-
-    def write(self, row: int, col: int, codes: np.ndarray) -> None:
-        from rasterio.windows import Window
-
-        codes = np.asarray(codes, dtype=np.uint8)
-        self._dataset.write(codes, 1, window=Window(col, row, codes.shape[1], codes.shape[0]))
-        self.counts += np.bincount(codes.ravel(), minlength=256)
-
-
-@contextlib.contextmanager
-def write_class_map_blocks(
-    path: str | os.PathLike, height: int, width: int, crs, transform,
-    description: str = "class code (lulc_helpers.scheme)", cog: bool = False,
-) -> Iterator[ClassMapBlocks]:
-    """Write a class map of any size block by block: a tiled uint8 GeoTIFF, nodata 0, deflate, the scheme's
-    colour table; a cloud-optimised GeoTIFF (overviews by nearest neighbour) with `cog`. Blocks should be whole
-    tiles (multiples of CLASS_MAP_TILE) so each compressed tile is written once.
-
-    Atomic like `write_class_map`: the file appears under `path` only after the block ends without error and
-    the file, read back tile by tile, holds as many pixels of each code as were written.
-    """
-    import rasterio
-    import rasterio.shutil
-
-    path = Path(path)
-    profile = class_map_profile(height, width, crs, transform, tiled=True)
-
-    def verify(tmp: Path) -> None:
-        found = np.zeros(256, dtype=np.int64)
-        try:
-            with rasterio.open(tmp) as written:
-                ok = written.shape == (height, width) and written.crs == profile["crs"] and 10 in written.colormap(1)
-                for _, window in written.block_windows(1):
-                    found += np.bincount(written.read(1, window=window).ravel(), minlength=256)
-        except (rasterio.errors.RasterioError, ValueError):
-            ok = False
-        if not ok or not np.array_equal(found, blocks.counts):
-            raise OutputError(f"{path}: the written file does not read back as what was written")
-
-    with atomic_output(path, verify) as tmp:
-        tiles = tmp.with_name(f"{tmp.stem}.tiles{tmp.suffix}") if cog else tmp
-        try:
-            with gdal_errors_raise(path):
-                with rasterio.open(tiles, "w", **profile) as dst:
-                    dst.write_colormap(1, scheme.gdal_colour_table())
-                    dst.set_band_description(1, description)
-                    blocks = ClassMapBlocks(dst)
-                    yield blocks
-                if cog:
-                    rasterio.shutil.copy(tiles, tmp, driver="COG", compress="DEFLATE", overview_resampling="NEAREST")
-        except rasterio.errors.RasterioError as err:
-            raise OutputError(f"{path}: could not write: {err}") from err
-        finally:
-            if cog:
-                tiles.unlink(missing_ok=True)

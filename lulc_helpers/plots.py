@@ -7,7 +7,7 @@ orientation; the axis labels say so. Class names and colours come from `scheme`.
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Iterable, Sequence
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -15,7 +15,7 @@ import pandas as pd
 import xarray as xr
 from matplotlib.patches import Patch
 
-from . import metrics, scheme
+from . import evaluation, scheme
 
 TRUE_COLOUR = ("B04", "B03", "B02")
 FALSE_COLOUR = ("B08", "B04", "B03")  # NIR-red-green: vegetation shows red
@@ -62,6 +62,11 @@ def composites_grid(images: Sequence[xr.DataArray], titles: Sequence[str], false
 
 def scheme_legend_handles(ids: Sequence[int] | None = None) -> list[Patch]:
     return [Patch(facecolor=scheme.get(i).colour, label=f"{i} {scheme.get(i).name}") for i in (ids or scheme.CLASS_IDS)]
+
+
+def add_class_legend(ax, ids: Iterable[int], extra=(), **kwargs):
+    """A legend of scheme classes (`id name` in the class colour) on `ax`, then any `extra` handles."""
+    return ax.legend(handles=[*scheme_legend_handles(list(ids)), *extra], **kwargs)
 
 
 def scheme_legend(columns: int = 2):
@@ -113,7 +118,7 @@ def class_distribution(catalogue: pd.DataFrame, by: str = "scene", log: bool = T
 
 
 def spectral_signatures(table: pd.DataFrame):
-    """Mean reflectance per band and class with the 10th-90th percentile band (from spectra.signatures)."""
+    """Mean reflectance per band and class with the 10th-90th percentile band (from spectral.signatures)."""
     fig, ax = plt.subplots(figsize=(9, 5))
     bands = list(dict.fromkeys(table["band"]))
     x = np.arange(len(bands))
@@ -250,7 +255,7 @@ def per_class_bars(table: pd.DataFrame, columns: Sequence[str] = ("PA", "UA", "F
 
 def imbalance_curves(ratios: Sequence[float], ax=None, **kwargs):
     """OA, mean per-class ACC, mean PA, mean UA and macro F1 against the imbalance ratio (log x axis)."""
-    summary = metrics.imbalance_summary(ratios, **kwargs)
+    summary = evaluation.imbalance_summary(ratios, **kwargs)
     if ax is None:
         _, ax = plt.subplots(figsize=(6.5, 4))
     for column in summary.columns:
@@ -270,8 +275,8 @@ def imbalance_curves(ratios: Sequence[float], ax=None, **kwargs):
 
 def imbalance_figure(ratio: float = 10.0, **kwargs):
     """The synthetic matrix at one `ratio` (pixel counts) beside its summary scores."""
-    matrix, labels = metrics.synthetic_imbalance(ratio, **kwargs)
-    scores = metrics.imbalance_summary([ratio], **kwargs).iloc[0]
+    matrix, labels = evaluation.synthetic_imbalance(ratio, **kwargs)
+    scores = evaluation.imbalance_summary([ratio], **kwargs).iloc[0]
     fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.2), constrained_layout=True)
     names = ["majority" if c == 1 else f"minority {c}" for c in labels]
     confusion_heatmap(matrix, labels, None, ax=left, title=f"ratio {ratio:g}: pixel counts", names=names)
@@ -284,7 +289,7 @@ def imbalance_figure(ratio: float = 10.0, **kwargs):
 
 
 def imbalance_widget(ratios: Sequence[float] = (1, 2, 5, 10, 20, 50, 100), **kwargs):
-    """An ipywidgets slider over `ratios` redrawing `imbalance_figure` (kwargs: `metrics.synthetic_imbalance`'s),
+    """An ipywidgets slider over `ratios` redrawing `imbalance_figure` (kwargs: `evaluation.synthetic_imbalance`'s),
     or None without ipywidgets."""
     try:
         import ipywidgets
@@ -337,4 +342,79 @@ def coverage_figure(runs: pd.DataFrame, by_size: pd.DataFrame, shown: int = 40, 
     right.legend(fontsize=8)
     if title:
         fig.suptitle(title)
+    return fig
+
+
+# ---------------------------------------------------------------- mining screening (`screening`)
+
+
+def _extent(raster: xr.DataArray) -> tuple[float, float, float, float]:
+    left, bottom, right, top = raster.rio.bounds()
+    return left, right, bottom, top
+
+
+def _finish_axes(fig, ax, raster: xr.DataArray, handles, title: str) -> None:
+    left, right, bottom, top = _extent(raster)
+    ax.set_xlim(left, right)  # buffered permitted areas may reach past the map; keep the map's frame
+    ax.set_ylim(bottom, top)
+    ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=9, frameon=False)
+    ax.ticklabel_format(useOffset=False, style="plain")
+    ax.set(xlabel="Easting (m)", ylabel="Northing (m)", title=title)
+    fig.tight_layout()
+
+
+def plot_screening_map(
+    classified: xr.DataArray,
+    screened,
+    permitted=None,
+    permitted_label: str = "permitted areas",
+    demonstration: bool = False,
+    title: str | None = None,
+):
+    """Classification in the scheme's colours, permitted areas hatched, candidates outlined
+    (flagged in red, inside in black), with a legend; `demonstration=True` stamps the map as such."""
+    import matplotlib.pyplot as plt
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Patch
+
+    cmap, norm = scheme.colormap()
+    fig, ax = plt.subplots(figsize=(12, 8))
+    ax.imshow(classified.values, cmap=cmap, norm=norm, extent=_extent(classified), interpolation="nearest", alpha=0.85)
+    present = [c for c in scheme.CLASS_IDS if (np.asarray(classified.values) == c).any()]
+    handles = scheme_legend_handles(present)
+    if permitted is not None:
+        permitted.to_crs(classified.rio.crs).plot(ax=ax, facecolor="none", edgecolor="navy", hatch="///", linewidth=1.2)
+        handles.append(Patch(facecolor="none", edgecolor="navy", hatch="///", label=permitted_label))
+    for flagged, colour, label in ((True, "red", "flagged candidate"), (False, "black", "candidate, not flagged")):
+        part = screened[screened["flagged"] == flagged]
+        if len(part):
+            part.boundary.plot(ax=ax, color=colour, linewidth=1.6)
+            handles.append(Line2D([], [], color=colour, linewidth=1.6, label=label))
+    if demonstration:
+        ax.text(
+            0.5, 0.97, "DEMONSTRATION LAYER — not official", transform=ax.transAxes, ha="center", va="top",
+            fontsize=13, fontweight="bold", color="darkred", bbox={"facecolor": "white", "alpha": 0.85, "edgecolor": "darkred"},
+        )
+    _finish_axes(fig, ax, classified, handles, title or "Quarry candidates against permitted areas")
+    return fig
+
+
+def plot_quarry_change(before: xr.DataArray, changes, before_label: str = "earlier date", title: str | None = None):
+    """Quarry pixels of the earlier map in the scheme's quarry colour, change polygons outlined by kind."""
+    import matplotlib.pyplot as plt
+    from matplotlib.colors import ListedColormap
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Patch
+
+    quarry = np.where(np.asarray(before.values) == scheme.QUARRY, 1.0, np.nan)
+    fig, ax = plt.subplots(figsize=(11, 8))
+    ax.imshow(quarry, cmap=ListedColormap([scheme.get(scheme.QUARRY).colour]), extent=_extent(before), interpolation="nearest")
+    handles = [Patch(facecolor=scheme.get(scheme.QUARRY).colour, label=f"{scheme.get(scheme.QUARRY).name}, {before_label}")]
+    kinds = (("gained", "red"), ("lost", "royalblue"), ("earlier unlabelled", "orange"), ("later unlabelled", "purple"))
+    for kind, colour in kinds:
+        part = changes[changes["change"] == kind]
+        if len(part):
+            part.boundary.plot(ax=ax, color=colour, linewidth=1.4)
+            handles.append(Line2D([], [], color=colour, linewidth=1.4, label=f"{kind} ({part['area_ha'].sum():.1f} ha)"))
+    _finish_axes(fig, ax, before, handles, title or "Quarry extent change")
     return fig

@@ -18,7 +18,7 @@ from typing import Mapping
 import pandas as pd
 import xarray as xr
 
-from . import maps, outputs, sampling, scheme
+from . import errors, maps, sampling, scheme
 
 POINT_ZOOM = 17  # about 1 m per screen pixel at 51 N: one 10 m pixel is clearly visible
 INTERPRETER = "interpreter"
@@ -114,7 +114,7 @@ class PointLabeller:
         sampling.set_label(self.points, self.position, code, self.source)
         try:
             sampling.write_points(self.points, self.path)
-        except outputs.OutputError as err:
+        except errors.OutputError as err:
             self.points.loc[self.points.index[self.position], [sampling.LABEL, "label_source"]] = before.to_numpy()
             self._show_status()
             self.status.value += f"<br><b>Not saved</b>: {err}"

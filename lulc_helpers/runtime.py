@@ -6,15 +6,12 @@ import ctypes
 import os
 import random
 import sys
-from pathlib import Path
 
 import numpy as np
 
-from .data import OptionError, project_root
+from .errors import OptionError, Unavailable
 from .outputs import atomic_output
-
-FIGURES_DIR_ENV = "LULC_FIGURES_DIR"
-RUNS_DIR_ENV = "LULC_RUNS_DIR"
+from .paths import figures_dir
 
 
 def seed_everything(seed: int = 42) -> None:
@@ -30,10 +27,17 @@ def seed_everything(seed: int = 42) -> None:
     torch.cuda.manual_seed_all(seed)
 
 
-def flush_denormals() -> None:
-    """Compute with subnormal floats (below 1.2e-38) as zero on x86 CPUs. Weight decay 0.01 (the paper's sweep)
-    and long trainings leave some weights subnormal, and the CPU then trains several times slower
-    (`benchmarks/unet.py --denormal`); values that small change no prediction. A no-op where the CPU lacks the feature."""
+def apply_speed_settings() -> None:
+    """The settings that make torch fast on a CPU, applied by the entry points that train or predict (`unet.train`,
+    `unet.predict_scene`, a streaming classifier's first block on each process, the CLI) and by each notebook's
+    setup cell, never on import.
+
+    Subnormal floats (below 1.2e-38) are computed as zero on x86 CPUs: weight decay 0.01 (the paper's sweep) and
+    long trainings leave some weights subnormal, and the CPU then trains several times slower
+    (`benchmarks/unet.py --denormal`); values that small change no prediction. torch's worker threads take the
+    setting from the thread that starts them, so it must come before torch's first parallel operation of the
+    process: a 2-thread training step took 300 ms instead of 130 ms when it came after. A no-op where the CPU
+    lacks the feature."""
     import torch
 
     torch.set_flush_denormal(True)
@@ -81,19 +85,6 @@ def in_colab() -> bool:
     return "google.colab" in sys.modules
 
 
-def figures_dir() -> Path:
-    """$LULC_FIGURES_DIR, else figures/ at the project root; created if missing."""
-    folder = Path(os.environ.get(FIGURES_DIR_ENV) or project_root() / "figures")
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
-
-
-def runs_dir() -> Path:
-    """$LULC_RUNS_DIR, else runs/ at the project root: where notebooks write and read models and maps
-    (test runs point it at a temporary folder so quick runs never overwrite full-mode results)."""
-    return Path(os.environ.get(RUNS_DIR_ENV) or project_root() / "runs")
-
-
 def save_figure(fig, name: str) -> None:
     """Save a matplotlib figure as PNG under figures/, named after its notebook (`01_composites.png`)."""
     path = figures_dir() / (name if name.endswith(".png") else f"{name}.png")
@@ -102,14 +93,9 @@ def save_figure(fig, name: str) -> None:
     print(f"saved {path}")
 
 
-class Unavailable(RuntimeError):
-    """A device or service the run needs is not available here (no CUDA, no Earth Engine credentials);
-    the message says which and what to do instead. The CLI exits 1."""
-
-
 def device(name: str | None = None, verbose: bool = True):
     """`pick_device()` for None, else the named torch device (cpu, cuda, cuda:1, mps) after checking that it
-    works here: data.OptionError for a name torch does not know, Unavailable for a device this machine lacks."""
+    works here: errors.OptionError for a name torch does not know, Unavailable for a device this machine lacks."""
     import torch
 
     if name is None:

@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from . import data, metrics, outputs, scheme
+from . import errors, labels, metrics, outputs, rasters, scheme
 
 LABEL = "label"
 UNSURE = 0
@@ -34,14 +34,6 @@ ANTICIPATED_UA = 0.9  # user's accuracy assumed for every class when sizing a sa
 MIN_PER_STRATUM = 2  # the stratified variance estimators need two points in every stratum
 
 
-def pixel_area_ha(classified: xr.DataArray) -> float:
-    """Area of one pixel in hectares (the map's CRS must be projected, in metres)."""
-    if classified.rio.crs is None or not classified.rio.crs.is_projected:
-        raise data.DataError(f"{classified.attrs.get('source', 'map')}: needs a projected CRS in metres to give areas")
-    transform = classified.rio.transform()
-    return abs(transform.a * transform.e - transform.b * transform.d) / 10_000
-
-
 def frame(classified: xr.DataArray, region=None) -> np.ndarray:
     """Boolean mask of the pixels that can be sampled: mapped (not 0) and inside `region` (an array, True or
     non-zero = inside), e.g. where a reference has a label."""
@@ -49,7 +41,7 @@ def frame(classified: xr.DataArray, region=None) -> np.ndarray:
     if region is not None:
         region = np.asarray(getattr(region, "values", region))
         if region.shape != inside.shape:
-            raise data.DataError(f"region {region.shape} and map {inside.shape} differ in shape")
+            raise errors.DataError(f"region {region.shape} and map {inside.shape} differ in shape")
         inside &= region.astype(bool)
     return inside
 
@@ -137,6 +129,26 @@ def allocate(n: int, sizes: pd.Series, allocation: str = "proportional") -> pd.S
     return pd.Series(counts, index=sizes.index, name="points")
 
 
+def draw_per_class(
+    codes: np.ndarray, counts: Mapping[int, int], rng: np.random.Generator, partial: bool = False
+) -> tuple[np.ndarray, dict[int, tuple[int, int]]]:
+    """A stratified draw without replacement: positions in `codes` (1-D), `counts[c]` of those holding class c,
+    drawn class by class in the order of `counts`, each class's positions sorted.
+
+    A class with fewer positions than asked raises ValueError, or with `partial` gives all it has; the second
+    value records those as {class: (asked, got)}.
+    """
+    picks, shortfall = [], {}
+    for code, n in counts.items():
+        pool = np.flatnonzero(codes == code)
+        if pool.size < n:
+            if not partial:
+                raise ValueError(f"class {code}: {n} points asked, {pool.size} pixels in the frame")
+            shortfall[code] = (int(n), int(pool.size))
+        picks.append(np.sort(rng.choice(pool, size=int(min(n, pool.size)), replace=False)))
+    return (np.concatenate(picks) if picks else np.array([], dtype=np.int64)), shortfall
+
+
 def draw(classified: xr.DataArray, counts: pd.Series, seed: int = 0, region=None):
     """A stratified random sample (GeoDataFrame of pixel centres in the map's CRS), `counts[c]` points
     drawn without replacement from the frame's pixels of map class c, with an empty `label` column."""
@@ -145,14 +157,9 @@ def draw(classified: xr.DataArray, counts: pd.Series, seed: int = 0, region=None
     inside = frame(classified, region)
     values = np.asarray(classified.values)
     sizes = stratum_sizes(classified, region)
-    rng = np.random.default_rng(seed)
-    picks = []
-    for code, n in counts.items():
-        pixels = np.flatnonzero(inside & (values == code))
-        if n > pixels.size:
-            raise ValueError(f"class {code}: {n} points asked, {pixels.size} pixels in the frame")
-        picks.append(np.sort(rng.choice(pixels, size=int(n), replace=False)))
-    flat = np.concatenate(picks) if picks else np.array([], dtype=np.int64)
+    candidates = np.flatnonzero(inside)
+    picked, _ = draw_per_class(values.ravel()[candidates], counts, np.random.default_rng(seed))
+    flat = candidates[picked]
     rows, cols = np.divmod(flat, values.shape[1])
     xs, ys = classified.rio.transform() * (cols + 0.5, rows + 0.5)
     strata = values[rows, cols].astype(np.int64)
@@ -161,7 +168,7 @@ def draw(classified: xr.DataArray, counts: pd.Series, seed: int = 0, region=None
         "point_id": np.arange(1, flat.size + 1), "row": rows, "col": cols, "x": xs, "y": ys,
         "stratum": strata, "map_class": strata, "stratum_pixels": stratum_pixels,
         "weight": stratum_pixels / counts.reindex(strata).to_numpy(),
-        "pixel_area_ha": pixel_area_ha(classified),
+        "pixel_area_ha": rasters.pixel_area_ha(classified),
         LABEL: pd.array([pd.NA] * flat.size, dtype="Int64"), "label_source": pd.array([pd.NA] * flat.size, dtype="string"),
     })
     return gpd.GeoDataFrame(frame_table, geometry=gpd.points_from_xy(xs, ys), crs=classified.rio.crs)
@@ -181,7 +188,7 @@ def stratified_sample(
         raise ValueError("give either a sample size n or a target standard error of OA")
     sizes = stratum_sizes(classified, region)
     if sizes.empty:
-        raise data.DataError(f"{classified.attrs.get('source', 'map')}: no mapped pixel to sample")
+        raise errors.DataError(f"{classified.attrs.get('source', 'map')}: no mapped pixel to sample")
     total = n if n is not None else sample_size(sizes, target_se, anticipated_ua)
     return draw(classified, allocate(total, sizes, allocation), seed, region)
 
@@ -191,17 +198,17 @@ def stratified_sample(
 
 def label_from(points, reference, field: str | None = None, source: str | None = None):
     """A copy of `points` with `label` filled from a reference: a class raster (DataArray or GeoTIFF path) or
-    polygons (GeoDataFrame from `data.read_reference`, or a vector file path, class in `field`). Points where the
+    polygons (GeoDataFrame from `labels.read_reference`, or a vector file path, class in `field`). Points where the
     reference has no class keep their label (empty until labelled); `label_source` names the reference."""
     labelled = points.copy()
     if isinstance(reference, (str, os.PathLike)):
         source = source or str(reference)
         if Path(reference).suffix.lower() in {".tif", ".tiff", ".vrt"}:
-            reference = data.open_mask(reference)
+            reference = rasters.open_class_map(reference)
         else:
-            reference = data.read_reference(reference, field)
+            reference = labels.read_reference(reference, field)
     if isinstance(reference, xr.DataArray):
-        found = _raster_values(reference, labelled)
+        found = rasters.values_at_points(reference, labelled)
     else:
         found = _polygon_values(reference, labelled)
     source = source or str(reference.attrs.get("source", "reference"))
@@ -209,19 +216,6 @@ def label_from(points, reference, field: str | None = None, source: str | None =
     labelled.loc[hit, LABEL] = found[hit]
     labelled.loc[hit, "label_source"] = source
     return labelled
-
-
-def _raster_values(reference: xr.DataArray, points) -> np.ndarray:
-    """The raster's class at each point (0 outside it); points in another CRS are reprojected first."""
-    if reference.rio.crs is None:
-        raise data.DataError(f"{reference.attrs.get('source', 'reference')}: has no CRS, so the points cannot be placed on it")
-    where = points.geometry.to_crs(reference.rio.crs)
-    cols, rows = ~reference.rio.transform() * (where.x.to_numpy(), where.y.to_numpy())
-    rows, cols = np.floor(rows).astype(int), np.floor(cols).astype(int)
-    inside = (rows >= 0) & (rows < reference.rio.height) & (cols >= 0) & (cols < reference.rio.width)
-    values = np.zeros(len(points), dtype=np.int64)
-    values[inside] = np.asarray(reference.values)[rows[inside], cols[inside]]
-    return values
 
 
 def _polygon_values(polygons, points) -> np.ndarray:
@@ -259,12 +253,12 @@ def write_points(points, path: str | os.PathLike) -> Path:
     count and labels compared before it replaces `path`, so an interrupted write keeps the previous labels."""
     path = Path(path)
     if path.suffix.lower() != ".gpkg":
-        raise data.DataError(f"{path}: the points are written as a GeoPackage; name it *.gpkg")
+        raise errors.DataError(f"{path}: the points are written as a GeoPackage; name it *.gpkg")
 
     def verify(tmp: Path) -> None:
         back = read_points(tmp)
         if len(back) != len(points) or not back[LABEL].equals(points[LABEL].astype("Int64").reset_index(drop=True)):
-            raise outputs.OutputError(f"{path}: the written file does not read back as what was written")
+            raise errors.OutputError(f"{path}: the written file does not read back as what was written")
 
     with outputs.atomic_output(path, verify) as tmp:
         points.to_file(tmp, layer=LAYER, driver="GPKG")
@@ -278,25 +272,25 @@ def read_points(path: str | os.PathLike, field: str | None = None):
 
     path = Path(path)
     if not path.is_file():
-        raise data.DataError(f"{path}: no such file")
+        raise errors.DataError(f"{path}: no such file")
     try:
         points = gpd.read_file(path, layer=LAYER)
     except Exception as err:
-        raise data.DataError(f"{path}: not a readable GeoPackage with a '{LAYER}' layer ({err})") from err
+        raise errors.DataError(f"{path}: not a readable GeoPackage with a '{LAYER}' layer ({err})") from err
     missing = [c for c in COLUMNS if c not in points.columns]
     if missing:
-        raise data.DataError(f"{path}: not a sample from `lulc sample`: missing columns {missing}")
+        raise errors.DataError(f"{path}: not a sample from `lulc sample`: missing columns {missing}")
     if field not in (None, LABEL):
         if field not in points.columns:
-            raise data.DataError(f"{path}: no label field {field}; its fields are {[c for c in points.columns if c != 'geometry']}")
+            raise errors.DataError(f"{path}: no label field {field}; its fields are {[c for c in points.columns if c != 'geometry']}")
         points[LABEL] = pd.to_numeric(points[field], errors="coerce").where(points[field].notna())
         if points[LABEL].isna().sum() > points[field].isna().sum():
-            raise data.DataError(f"{path}: field {field} holds values that are not class codes")
-    labels = points[LABEL]
-    known = labels.dropna()
+            raise errors.DataError(f"{path}: field {field} holds values that are not class codes")
+    found = points[LABEL]
+    known = found.dropna()
     if not np.array_equal(known, np.round(known)) or not known.isin([UNSURE, *scheme.CLASS_IDS]).all():
-        raise data.DataError(f"{path}: labels ({field or LABEL}) must be empty, {UNSURE} (unsure) or class codes {list(scheme.CLASS_IDS)}")
-    points[LABEL] = labels.astype("Int64")
+        raise errors.DataError(f"{path}: labels ({field or LABEL}) must be empty, {UNSURE} (unsure) or class codes {list(scheme.CLASS_IDS)}")
+    points[LABEL] = found.astype("Int64")
     points["label_source"] = points["label_source"].astype("string")
     points.attrs["source"] = str(path)
     return points
@@ -304,10 +298,10 @@ def read_points(path: str | os.PathLike, field: str | None = None):
 
 def check_drawn_from(points, classified: xr.DataArray) -> None:
     """Raise DataError unless every point's map class is the map's class at that point (the right map)."""
-    found = _raster_values(classified, points)
+    found = rasters.values_at_points(classified, points)
     wrong = int((found != points["map_class"].to_numpy()).sum())
     if wrong:
-        raise data.DataError(
+        raise errors.DataError(
             f"{points.attrs.get('source', 'points')}: {wrong} of {len(points)} points have another class in "
             f"{classified.attrs.get('source', 'the map')} than when drawn; were they drawn from this map?"
         )
@@ -397,7 +391,7 @@ def simulate(truth, classified: xr.DataArray, counts: pd.Series, class_id: int, 
     truth = np.asarray(getattr(truth, "values", truth))
     inside = frame(classified, _known(truth, classified, region))
     values = np.asarray(classified.values)
-    unit = pixel_area_ha(classified)
+    unit = rasters.pixel_area_ha(classified)
     strata = {int(c): np.flatnonzero(inside & (values == c)) for c in counts.index}
     areas = {c: pixels.size * unit for c, pixels in strata.items()}
     flat_truth, flat_map = truth.ravel(), values.ravel()
@@ -419,7 +413,7 @@ def simulate(truth, classified: xr.DataArray, counts: pd.Series, class_id: int, 
 def _known(truth: np.ndarray, classified: xr.DataArray, region) -> np.ndarray:
     """Where the truth has a class (and inside `region`, if given): the part of the map a simulation can use."""
     if truth.shape != classified.shape:
-        raise data.DataError(f"truth {truth.shape} and map {classified.shape} differ in shape")
+        raise errors.DataError(f"truth {truth.shape} and map {classified.shape} differ in shape")
     known = truth != scheme.NODATA
     return known if region is None else known & np.asarray(getattr(region, "values", region), bool)
 

@@ -16,6 +16,8 @@ from typing import Iterable
 
 import numpy as np
 
+from .errors import UnknownClassError
+
 NODATA = 0
 
 
@@ -43,10 +45,6 @@ CLASSES: tuple[LandCoverClass, ...] = (
 CLASS_IDS: tuple[int, ...] = tuple(c.id for c in CLASSES)
 QUARRY = 10
 _BY_ID = {c.id: c for c in CLASSES}
-
-
-class UnknownClassError(ValueError):
-    """Raised when a raster or table holds codes outside 0..10."""
 
 
 def get(class_id: int) -> LandCoverClass:

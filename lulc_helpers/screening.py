@@ -22,7 +22,8 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from . import data, outputs, scheme
+from . import errors, labels, outputs, rasters, scheme
+from .rasters import check_aligned, pixel_area_ha
 
 M2_PER_HA = 10_000.0
 _AREA_EPS_HA = 1e-4  # 1 m²: below this, a difference is floating-point noise of the overlay
@@ -46,9 +47,9 @@ _DRIVERS = {".gpkg": "GPKG", ".geojson": "GeoJSON", ".json": "GeoJSON"}
 
 def open_classified(path: str | os.PathLike) -> xr.DataArray:
     """A classified map (codes 0..10) that holds quarry pixels; DataError naming the file otherwise."""
-    classified = data.open_mask(path)
+    classified = rasters.open_class_map(path)
     if not (classified.values == scheme.QUARRY).any():
-        raise data.DataError(
+        raise errors.DataError(
             f"{path}: no class {scheme.QUARRY} ({scheme.get(scheme.QUARRY).name}) pixels, so there is nothing "
             "to screen; is it a classification in the lulc-mining scheme?"
         )
@@ -58,7 +59,7 @@ def open_classified(path: str | os.PathLike) -> xr.DataArray:
 def _metric_crs(raster: xr.DataArray, what: str):
     crs = raster.rio.crs
     if crs is None or not crs.is_projected:
-        raise data.DataError(
+        raise errors.DataError(
             f"{raster.attrs.get('source', what)}: CRS {crs} is not projected; areas in hectares need metres "
             "(reproject the map to UTM first)"
         )
@@ -110,7 +111,7 @@ def _check_thresholds(**values: float) -> None:
     """OptionError unless every value is a finite number of at least 0 (NaN would compare false with everything)."""
     for name, value in values.items():
         if not math.isfinite(value) or value < 0:
-            raise data.OptionError(f"{name} {value}: must be a finite number, 0 or more")
+            raise errors.OptionError(f"{name} {value}: must be a finite number, 0 or more")
 
 
 # ---------------------------------------------------------------- permitted areas
@@ -118,23 +119,23 @@ def _check_thresholds(**values: float) -> None:
 
 def read_permitted(path: str | os.PathLike, layer: str | None = None):
     """Permitted or known extraction areas from any vector file GDAL reads (GeoPackage, GeoJSON,
-    shapefile...), polygons only, invalid ones repaired (`data.repair_geometries`, counted in `.attrs["repaired"]`);
+    shapefile...), polygons only, invalid ones repaired (`labels.repair_geometries`, counted in `.attrs["repaired"]`);
     DataError naming the file when it is unreadable, has no CRS or no polygons."""
     import geopandas as gpd
 
     path = Path(path)
     if not path.exists():
-        raise data.DataError(f"{path}: no such permitted-areas file")
+        raise errors.DataError(f"{path}: no such permitted-areas file")
     try:
         frame = gpd.read_file(path, layer=layer)
     except Exception as err:  # pyogrio raises several types for unreadable files
-        raise data.DataError(f"{path}: not a readable vector file of permitted areas ({err})") from err
+        raise errors.DataError(f"{path}: not a readable vector file of permitted areas ({err})") from err
     if frame.crs is None:
-        raise data.DataError(f"{path}: has no CRS, so it cannot be matched to the map")
+        raise errors.DataError(f"{path}: has no CRS, so it cannot be matched to the map")
     polygonal = frame[frame.geometry.notna() & frame.geom_type.isin(["Polygon", "MultiPolygon"])]
     if polygonal.empty:
-        raise data.DataError(f"{path}: holds no polygons (geometry types: {sorted(set(frame.geom_type.dropna()))})")
-    return data.repair_geometries(polygonal.reset_index(drop=True), str(path))
+        raise errors.DataError(f"{path}: holds no polygons (geometry types: {sorted(set(frame.geom_type.dropna()))})")
+    return labels.repair_geometries(polygonal.reset_index(drop=True), str(path))
 
 
 def screen(candidates, permitted=None, margin_m: float = 10.0, max_excess_ha: float = 0.5, name_field: str | None = None):
@@ -159,10 +160,10 @@ def screen(candidates, permitted=None, margin_m: float = 10.0, max_excess_ha: fl
     try:
         permitted = permitted.to_crs(frame.crs)
     except Exception as err:
-        raise data.DataError(f"{source}: cannot be reprojected to {frame.crs} ({err})") from err
+        raise errors.DataError(f"{source}: cannot be reprojected to {frame.crs} ({err})") from err
     if name_field is not None and name_field not in permitted.columns:
         fields = [c for c in permitted.columns if c != "geometry"]
-        raise data.DataError(f"{source}: no field {name_field!r}; its fields are {fields}")
+        raise errors.DataError(f"{source}: no field {name_field!r}; its fields are {fields}")
     names = permitted[name_field].astype(str) if name_field else pd.Series(permitted.index.astype(str))
     allowed = permitted.geometry.union_all()
     zone = allowed.buffer(margin_m) if margin_m > 0 else allowed
@@ -202,7 +203,7 @@ def write_candidates(screened, path: str | os.PathLike, layer: str = "candidates
     path = Path(path)
     driver = _DRIVERS.get(path.suffix.lower())
     if driver is None:
-        raise data.DataError(f"{path}: unsupported output format; use .gpkg or .geojson")
+        raise errors.DataError(f"{path}: unsupported output format; use .gpkg or .geojson")
     import geopandas as gpd
 
     options = {"layer": layer} if driver == "GPKG" else {}
@@ -212,7 +213,7 @@ def write_candidates(screened, path: str | os.PathLike, layer: str = "candidates
         except OSError:
             raise
         except Exception as err:  # pyogrio reports a failed write (full disk, ...) with its own types
-            raise outputs.OutputError(f"{path}: could not write: {err}") from err
+            raise errors.OutputError(f"{path}: could not write: {err}") from err
     return path
 
 
@@ -235,18 +236,12 @@ def _reads_back(path: Path, rows: int, read):
         except Exception:  # any reader failure means the file is damaged
             ok = False
         if not ok:
-            raise outputs.OutputError(f"{path}: the written file does not read back with its {rows} rows")
+            raise errors.OutputError(f"{path}: the written file does not read back with its {rows} rows")
 
     return verify
 
 
 # ---------------------------------------------------------------- change over time
-
-
-def _pixel_area_ha(raster: xr.DataArray) -> float:
-    _metric_crs(raster, "raster")
-    width, height = raster.rio.resolution()
-    return abs(width * height) / M2_PER_HA
 
 
 def _change_masks(before: np.ndarray, after: np.ndarray) -> dict[str, np.ndarray]:
@@ -275,8 +270,8 @@ def quarry_change(rasters: Mapping[str, xr.DataArray]) -> pd.DataFrame:
         raise ValueError("quarry_change needs at least one raster")
     first = rasters[dates[0]]
     for date in dates[1:]:
-        data.check_aligned(first, rasters[date], f"{dates[0]} map", f"{date} map")
-    pixel_ha = _pixel_area_ha(first)
+        check_aligned(first, rasters[date], f"{dates[0]} map", f"{date} map")
+    pixel_ha = pixel_area_ha(first)
     rows, previous = [], None
     for date in dates:
         values = np.asarray(rasters[date].values)
@@ -295,7 +290,7 @@ def change_polygons(before: xr.DataArray, after: xr.DataArray, min_area_ha: floa
     (gained, lost, earlier unlabelled, later unlabelled) and `area_ha`."""
     import geopandas as gpd
 
-    data.check_aligned(before, after, "earlier map", "later map")
+    rasters.check_aligned(before, after, "earlier map", "later map")
     parts = [
         _polygons(mask, after, min_area_ha).assign(change=kind)
         for kind, mask in _change_masks(np.asarray(before.values), np.asarray(after.values)).items()
@@ -327,77 +322,3 @@ def demonstration_permitted(mask: xr.DataArray, derived_from: str, buffer_m: flo
 
 
 # ---------------------------------------------------------------- figures
-
-
-def _extent(raster: xr.DataArray) -> tuple[float, float, float, float]:
-    left, bottom, right, top = raster.rio.bounds()
-    return left, right, bottom, top
-
-
-def _finish_axes(fig, ax, raster: xr.DataArray, handles, title: str) -> None:
-    left, right, bottom, top = _extent(raster)
-    ax.set_xlim(left, right)  # buffered permitted areas may reach past the map; keep the map's frame
-    ax.set_ylim(bottom, top)
-    ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=9, frameon=False)
-    ax.ticklabel_format(useOffset=False, style="plain")
-    ax.set(xlabel="Easting (m)", ylabel="Northing (m)", title=title)
-    fig.tight_layout()
-
-
-def plot_screening_map(
-    classified: xr.DataArray,
-    screened,
-    permitted=None,
-    permitted_label: str = "permitted areas",
-    demonstration: bool = False,
-    title: str | None = None,
-):
-    """Classification in the scheme's colours, permitted areas hatched, candidates outlined
-    (flagged in red, inside in black), with a legend; `demonstration=True` stamps the map as such."""
-    import matplotlib.pyplot as plt
-    from matplotlib.lines import Line2D
-    from matplotlib.patches import Patch
-
-    from . import plots
-
-    cmap, norm = scheme.colormap()
-    fig, ax = plt.subplots(figsize=(12, 8))
-    ax.imshow(classified.values, cmap=cmap, norm=norm, extent=_extent(classified), interpolation="nearest", alpha=0.85)
-    present = [c for c in scheme.CLASS_IDS if (np.asarray(classified.values) == c).any()]
-    handles = plots.scheme_legend_handles(present)
-    if permitted is not None:
-        permitted.to_crs(classified.rio.crs).plot(ax=ax, facecolor="none", edgecolor="navy", hatch="///", linewidth=1.2)
-        handles.append(Patch(facecolor="none", edgecolor="navy", hatch="///", label=permitted_label))
-    for flagged, colour, label in ((True, "red", "flagged candidate"), (False, "black", "candidate, not flagged")):
-        part = screened[screened["flagged"] == flagged]
-        if len(part):
-            part.boundary.plot(ax=ax, color=colour, linewidth=1.6)
-            handles.append(Line2D([], [], color=colour, linewidth=1.6, label=label))
-    if demonstration:
-        ax.text(
-            0.5, 0.97, "DEMONSTRATION LAYER — not official", transform=ax.transAxes, ha="center", va="top",
-            fontsize=13, fontweight="bold", color="darkred", bbox={"facecolor": "white", "alpha": 0.85, "edgecolor": "darkred"},
-        )
-    _finish_axes(fig, ax, classified, handles, title or "Quarry candidates against permitted areas")
-    return fig
-
-
-def plot_quarry_change(before: xr.DataArray, changes, before_label: str = "earlier date", title: str | None = None):
-    """Quarry pixels of the earlier map in the scheme's quarry colour, change polygons outlined by kind."""
-    import matplotlib.pyplot as plt
-    from matplotlib.colors import ListedColormap
-    from matplotlib.lines import Line2D
-    from matplotlib.patches import Patch
-
-    quarry = np.where(np.asarray(before.values) == scheme.QUARRY, 1.0, np.nan)
-    fig, ax = plt.subplots(figsize=(11, 8))
-    ax.imshow(quarry, cmap=ListedColormap([scheme.get(scheme.QUARRY).colour]), extent=_extent(before), interpolation="nearest")
-    handles = [Patch(facecolor=scheme.get(scheme.QUARRY).colour, label=f"{scheme.get(scheme.QUARRY).name}, {before_label}")]
-    kinds = (("gained", "red"), ("lost", "royalblue"), ("earlier unlabelled", "orange"), ("later unlabelled", "purple"))
-    for kind, colour in kinds:
-        part = changes[changes["change"] == kind]
-        if len(part):
-            part.boundary.plot(ax=ax, color=colour, linewidth=1.4)
-            handles.append(Line2D([], [], color=colour, linewidth=1.4, label=f"{kind} ({part['area_ha'].sum():.1f} ha)"))
-    _finish_axes(fig, ax, before, handles, title or "Quarry extent change")
-    return fig

@@ -23,7 +23,7 @@ def draw_curves(histories: dict[str, pd.DataFrame], axes) -> None:
 
 
 class LiveCurves:
-    """An `on_epoch` callback for `training.train`, `sweep` and `seed_runs`: one figure in the notebook output,
+    """An `on_epoch` callback for `unet.train`, `sweep` and `seed_runs`: one figure in the notebook output,
     redrawn every `every` epochs and at each training's last epoch, with every training of the cell so far."""
 
     def __init__(self, epochs: int, every: int = 10):

@@ -1,12 +1,12 @@
 import pytest
 
-from lulc_helpers import data
+from lulc_helpers import data, paths
 
 
 @pytest.fixture(scope="session")
 def data_root():
     """The verified data folder (fetched in the root conftest)."""
-    return data.data_dir()
+    return paths.data_dir()
 
 
 @pytest.fixture(scope="session")

@@ -19,7 +19,7 @@ import pytest
 from PIL import Image
 
 from lulc_helpers import book, scheme
-from lulc_helpers.data import project_root
+from lulc_helpers.paths import project_root
 
 CHROMIUM = "/usr/bin/chromium"
 # Chromium as root in a container, and none of its own calls home (they would be blocked, noisily)

@@ -7,7 +7,7 @@ import pytest
 import rasterio
 from rasterio.transform import from_origin
 
-from lulc_helpers import cli, data, scheme
+from lulc_helpers import cli, data, errors, labels, rasters, scheme
 
 MIRROR = os.environ.get(data.MIRROR_ENV)
 needs_mirror = pytest.mark.skipif(not MIRROR, reason="needs $LULC_DATA_MIRROR (a local copy of bh-del/lulc_mining)")
@@ -114,8 +114,8 @@ def test_missing_required_file_fails_but_optional_is_reported(tmp_path):
 
 
 def test_open_image_names_bands_and_reads_the_grid(data_root, strzegom_test):
-    image = data.open_image(data_root / strzegom_test.image)
-    assert list(image.band.values) == list(data.BANDS)
+    image = rasters.open_image(data_root / strzegom_test.image)
+    assert list(image.band.values) == list(rasters.BANDS)
     assert image.shape == (10, 401, 401)
     assert image.rio.crs.to_epsg() == 32633
     with rasterio.open(data_root / strzegom_test.image) as src:
@@ -124,18 +124,18 @@ def test_open_image_names_bands_and_reads_the_grid(data_root, strzegom_test):
 
 
 def test_reflectance_removes_the_offset_by_date(data_root):
-    image_2021 = data.open_image(data_root / "img_train/strzegom_20210619_33u.tif")
-    image_2023 = data.open_image(data_root / "img_train/strzegom_20230709_33u.tif")
+    image_2021 = rasters.open_image(data_root / "img_train/strzegom_20210619_33u.tif")
+    image_2023 = rasters.open_image(data_root / "img_train/strzegom_20230709_33u.tif")
     raw = image_2023.sel(band="B04").values[200, 200]
-    assert data.reflectance(image_2023).sel(band="B04").values[200, 200] == pytest.approx((raw - 1000) / 10000)
+    assert rasters.reflectance(image_2023).sel(band="B04").values[200, 200] == pytest.approx((raw - 1000) / 10000)
     raw = image_2021.sel(band="B04").values[200, 200]
-    assert data.reflectance(image_2021).sel(band="B04").values[200, 200] == pytest.approx(raw / 10000)
+    assert rasters.reflectance(image_2021).sel(band="B04").values[200, 200] == pytest.approx(raw / 10000)
     stored_zero = image_2021.values == 0  # the no-data border
-    assert stored_zero.any() and np.isnan(data.reflectance(image_2021).values[stored_zero]).all()
+    assert stored_zero.any() and np.isnan(rasters.reflectance(image_2021).values[stored_zero]).all()
 
 
 def test_open_mask_is_uint8_with_scheme_codes(data_root, strzegom_test):
-    mask = data.open_mask(data_root / strzegom_test.mask)
+    mask = rasters.open_class_map(data_root / strzegom_test.mask)
     assert mask.dtype == np.uint8
     assert set(np.unique(mask.values)) <= {0, *scheme.CLASS_IDS}
     with rasterio.open(data_root / strzegom_test.mask) as src:
@@ -155,21 +155,21 @@ def _write(path, array, crs="EPSG:32633", origin=(585420.0, 5652250.0), dtype=No
 
 def test_wrong_band_count_names_the_file(tmp_path):
     path = _write(tmp_path / "four_bands.tif", np.ones((4, 5, 5), dtype=np.uint16))
-    with pytest.raises(data.DataError, match=r"four_bands\.tif: 4 bands, expected 10"):
-        data.open_image(path)
+    with pytest.raises(errors.DataError, match=r"four_bands\.tif: 4 bands, expected 10"):
+        rasters.open_image(path)
 
 
 def test_unknown_class_codes_name_the_file(tmp_path):
     path = _write(tmp_path / "bad_mask.tif", np.array([[0, 3], [12, 1]], dtype=np.float32))
-    with pytest.raises(scheme.UnknownClassError, match=r"bad_mask\.tif: unknown class codes 12"):
-        data.open_mask(path)
+    with pytest.raises(errors.UnknownClassError, match=r"bad_mask\.tif: unknown class codes 12"):
+        rasters.open_class_map(path)
 
 
 def test_unreadable_raster_is_a_clear_error(tmp_path):
     path = tmp_path / "broken.tif"
     path.write_bytes(b"not a tiff")
-    with pytest.raises(data.DataError, match="broken.tif: not a readable raster"):
-        data.open_mask(path)
+    with pytest.raises(errors.DataError, match="broken.tif: not a readable raster"):
+        rasters.open_class_map(path)
 
 
 @pytest.mark.parametrize(
@@ -178,10 +178,10 @@ def test_unreadable_raster_is_a_clear_error(tmp_path):
 )
 def test_mismatched_grids_raise_naming_both(tmp_path, kwargs, problem):
     shape = kwargs.pop("shape", (5, 5))
-    first = data.open_mask(_write(tmp_path / "map.tif", np.ones((5, 5), dtype=np.uint8)))
-    second = data.open_mask(_write(tmp_path / "ref.tif", np.ones(shape, dtype=np.uint8), **kwargs))
-    with pytest.raises(data.GridMismatchError, match=problem) as err:
-        data.check_aligned(first, second)
+    first = rasters.open_class_map(_write(tmp_path / "map.tif", np.ones((5, 5), dtype=np.uint8)))
+    second = rasters.open_class_map(_write(tmp_path / "ref.tif", np.ones(shape, dtype=np.uint8), **kwargs))
+    with pytest.raises(errors.GridMismatchError, match=problem) as err:
+        rasters.check_aligned(first, second)
     assert "map.tif" in str(err.value) and "ref.tif" in str(err.value)
 
 
@@ -189,29 +189,29 @@ def test_rasterize_reference_uses_pixel_centres(tmp_path):
     import geopandas as gpd
     from shapely.geometry import box
 
-    grid = data.open_mask(_write(tmp_path / "grid.tif", np.zeros((4, 4), dtype=np.uint8), origin=(0.0, 40.0)))
+    grid = rasters.open_class_map(_write(tmp_path / "grid.tif", np.zeros((4, 4), dtype=np.uint8), origin=(0.0, 40.0)))
     # Covers x 0..22, y 24..40: pixel centres x 5, 15 and y 35, 25 fall inside (a 2x2 block); the third
     # column (x 20..30, centre 25) is only touched, so all-touched adds it.
     polygons = gpd.GeoDataFrame({"label": [10]}, geometry=[box(0, 24, 22, 40)], crs="EPSG:32633")
     path = tmp_path / "ref.gpkg"
     polygons.to_file(path)
-    centre = data.rasterize_reference(path, grid)
+    centre = labels.rasterize_reference(path, grid)
     expected = np.zeros((4, 4), dtype=np.uint8)
     expected[:2, :2] = 10
     np.testing.assert_array_equal(centre.values, expected)
     expected[:2, 2] = 10
-    np.testing.assert_array_equal(data.rasterize_reference(path, grid, all_touched=True).values, expected)
+    np.testing.assert_array_equal(labels.rasterize_reference(path, grid, all_touched=True).values, expected)
 
 
 def test_rasterize_reference_reprojects_polygons(tmp_path):
     import geopandas as gpd
     from shapely.geometry import box
 
-    grid = data.open_mask(_write(tmp_path / "grid.tif", np.zeros((4, 4), dtype=np.uint8), origin=(585420.0, 5652250.0)))
+    grid = rasters.open_class_map(_write(tmp_path / "grid.tif", np.zeros((4, 4), dtype=np.uint8), origin=(585420.0, 5652250.0)))
     square = gpd.GeoSeries([box(585420, 5652230, 585440, 5652250)], crs="EPSG:32633").to_crs("EPSG:4326")
     path = tmp_path / "ref_wgs84.gpkg"
     gpd.GeoDataFrame({"label": [8]}, geometry=square).to_file(path)
-    mask = data.rasterize_reference(path, grid)
+    mask = labels.rasterize_reference(path, grid)
     assert (mask.values == 8).sum() == 4 and mask.values[0, 0] == 8
 
 
@@ -221,8 +221,8 @@ def test_reference_without_label_field_is_a_clear_error(tmp_path):
 
     path = tmp_path / "unlabelled.gpkg"
     gpd.GeoDataFrame({"kind": ["quarry"]}, geometry=[box(0, 0, 1, 1)], crs="EPSG:32633").to_file(path)
-    with pytest.raises(data.DataError, match=r"unlabelled\.gpkg: no label field .*\['kind'\]"):
-        data.read_reference(path)
+    with pytest.raises(errors.DataError, match=r"unlabelled\.gpkg: no label field .*\['kind'\]"):
+        labels.read_reference(path)
 
 
 def test_load_scene_checks_the_grid(data_root, strzegom_test):
@@ -233,7 +233,7 @@ def test_load_scene_checks_the_grid(data_root, strzegom_test):
 
 
 def test_catalogue_counts_match_the_masks(data_root):
-    table = data.catalogue(data_root)
+    table = labels.catalogue(data_root)
     assert len(table) == len(data.SCENES) == 16
     with rasterio.open(data_root / "training_masks/strzegom_20221012_33u.tif") as src:
         mask = src.read(1)

@@ -28,13 +28,13 @@ import torch
 from rasterio.transform import from_origin
 from shapely.geometry import Polygon, box
 
-from lulc_helpers import cli, data, outputs, screening, training
+from lulc_helpers import cli, data, errors, outputs, rasters, screening, unet
 
 ROOT = Path(__file__).resolve().parents[1]
 X0, Y0, PIXEL, SIZE = 500_000.0, 5_600_000.0, 10.0, 20
 TRANSFORM = from_origin(X0, Y0, PIXEL, PIXEL)
 # The quick preset as `lulc train --preset quick --patches-per-epoch 4 --val-scenes` builds it.
-TINY = replace(training.PRESETS["quick"], patches_per_epoch=4, val_scenes=())
+TINY = replace(unet.PRESETS["quick"], patches_per_epoch=4, val_scenes=())
 
 
 # ---------------------------------------------------------------- helpers
@@ -131,8 +131,8 @@ def files(tmp_path_factory):
     codes = np.repeat(np.array([1, 3, 8, 10], dtype=np.uint8), 16)[None, :].repeat(64, axis=0)
     spectra = rng.uniform(300, 4000, size=(11, 10))
     image = np.clip(spectra[codes].transpose(2, 0, 1) + rng.normal(0, 150, (10, 64, 64)), 1, None).astype(np.uint16)
-    split = training.Split(train=[(image.astype(np.float32) / 10000, codes)], train_names=["synthetic"])
-    training.train(TINY, split, folder / "run", device="cpu", progress=False)
+    split = unet.Split(train=[(image.astype(np.float32) / 10000, codes)], train_names=["synthetic"])
+    unet.train(TINY, split, folder / "run", device="cpu", progress=False)
     write_raster(folder / "scene_20210619.tif", image)
     write_raster(folder / "map.tif", quarry_map())
     return folder
@@ -247,7 +247,7 @@ def test_fetch_refuses_entry_paths_outside_the_destination(tmp_path):
     entry = replace(data.manifest()[0], path="../escaped.md")
     mirror = tmp_path / "mirror"
     mirror.mkdir()
-    with pytest.raises(data.DataError, match="outside the destination"):
+    with pytest.raises(errors.DataError, match="outside the destination"):
         data.fetch(mirror / "dest", mirror=mirror, entries=[entry])
     assert not (mirror / "escaped.md").exists() and not (mirror / "dest").exists()
 
@@ -344,11 +344,11 @@ def test_sample_refuses_a_non_finite_anticipated_accuracy(work, capsys):
 
 
 def test_screening_functions_refuse_non_finite_thresholds(files):
-    classified = data.open_mask(files / "map.tif")
-    with pytest.raises(data.OptionError, match="min_area_ha nan"):
+    classified = rasters.open_class_map(files / "map.tif")
+    with pytest.raises(errors.OptionError, match="min_area_ha nan"):
         screening.quarry_polygons(classified, min_area_ha=float("nan"))
     candidates = screening.quarry_polygons(classified)
-    with pytest.raises(data.OptionError, match="margin_m nan"):
+    with pytest.raises(errors.OptionError, match="margin_m nan"):
         screening.screen(candidates, gpd.GeoDataFrame(geometry=[cells(0, 5, 0, 5)], crs="EPSG:32633"), margin_m=float("nan"))
 
 
@@ -479,7 +479,7 @@ def test_maps_and_checkpoints_get_ordinary_permissions(work, capsys, tmp_path):
     old = os.umask(0o022)
     try:
         code, out, err = run(predict_args(work, work / "out.tif"), capsys)
-        training._save(tmp_path / "ckpt" / "last.pt", {"format": "x"})
+        unet.save_checkpoint(tmp_path / "ckpt" / "last.pt", {"format": "x"})
     finally:
         os.umask(old)
     assert code == 0, err

@@ -3,10 +3,10 @@
 import builtins
 import sys
 
-import numpy as np
 import pytest
 
-from lulc_helpers import classical, gee
+from lulc_helpers import errors
+from lulc_helpers.classical import gee
 
 from .ee_offline import calls_named, ee_offline, invocations  # noqa: F401  (fixture)
 
@@ -144,7 +144,7 @@ def test_missing_earthengine_api_is_a_clear_message(monkeypatch, capsys):
     assert gee.initialize(project="p") is False
     out = capsys.readouterr().out
     assert out.count("\n") == 1 and "earthengine-api is not installed" in out and "locally" in out
-    with pytest.raises(gee.GEEUnavailable, match="pip install"):
+    with pytest.raises(errors.GEEUnavailable, match="pip install"):
         gee.make_classifier("rf")
 
 

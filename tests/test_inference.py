@@ -9,7 +9,7 @@ import rasterio
 import torch
 import xarray as xr
 
-from lulc_helpers import classical, cli, data, inference, outputs, scheme, training
+from lulc_helpers import classical, cli, data, errors, outputs, rasters, scheme, streaming, unet
 
 from .ee_offline import calls_named, ee_offline  # noqa: F401  (fixture)
 from .test_training import CONFIG, as_reflectance, synthetic_scene
@@ -21,15 +21,15 @@ BLOCK = 256  # the smallest block: several blocks even on the 401 x 401 test sce
 def checkpoint(tmp_path_factory):
     """A tiny U-Net (width 4, depth 2, window 64, overlap 16) trained for two epochs on a synthetic scene."""
     image, mask = synthetic_scene(seed=0)
-    split = training.Split(train=[(as_reflectance(image), mask)], train_names=["synthetic"])
-    return training.train(CONFIG, split, tmp_path_factory.mktemp("run"), device="cpu", progress=False).last_path
+    split = unet.Split(train=[(as_reflectance(image), mask)], train_names=["synthetic"])
+    return unet.train(CONFIG, split, tmp_path_factory.mktemp("run"), device="cpu", progress=False).last_path
 
 
 @pytest.fixture(scope="module")
 def mosaic(tmp_path_factory, data_root):
     """768 x 768 pixels of mirrored copies of the Strzegom 20230709 image (the date sets the L2A offset)."""
     path = tmp_path_factory.mktemp("mosaic") / "mosaic_20230709.tif"
-    return inference.tile_mosaic(data_root / data.test_scene().image, path, 768)
+    return streaming.tile_mosaic(data_root / data.test_scene().image, path, 768)
 
 
 def _read(path):
@@ -38,29 +38,29 @@ def _read(path):
 
 
 def test_blocks_tile_the_raster_once():
-    grid = inference.blocks(401, 600, 256)
+    grid = streaming.blocks(401, 600, 256)
     covered = np.zeros((401, 600), dtype=int)
     for (r0, r1), (c0, c1) in grid:
         covered[r0:r1, c0:c1] += 1
     assert len(grid) == 2 * 3 and (covered == 1).all()
     with pytest.raises(ValueError, match="multiple of 256"):
-        inference.blocks(401, 401, 300)
+        streaming.blocks(401, 401, 300)
 
 
 def test_a_block_reads_every_window_that_touches_it():
-    unet = inference.UNetClassifier(None, CONFIG, None, window=64)  # stride 64 - 16 = 48
+    classifier = unet.UNetClassifier(None, CONFIG, None, window=64)  # stride 64 - 16 = 48
     # windows start at 0, 48, ..., 336 and 337 (the last one ends at the edge); those touching rows 256..400 start at
     # 240 (ends 304 > 256), 288, 336, 337; those touching rows 0..255 start at 0 ... 240 (the last ends at 304)
-    assert unet.reads((256, 401), (0, 256), 401, 401) == ((240, 401), (0, 304))
+    assert classifier.reads((256, 401), (0, 256), 401, 401) == ((240, 401), (0, 304))
 
 
 def test_streaming_equals_the_in_memory_prediction_on_the_test_scene(checkpoint, data_root, strzegom_test, tmp_path):
     path = data_root / strzegom_test.image
-    image = data.open_image(path)
+    image = rasters.open_image(path)
     agreement = {}
     for tta in (False, True):
-        in_memory = inference.predict_scene(checkpoint, image, "cpu", tta=tta).values
-        written = inference.predict_raster(checkpoint, path, tmp_path / f"tta{tta}.tif", "cpu", tta=tta, block=BLOCK, progress=False)
+        in_memory = unet.predict_scene(checkpoint, image, "cpu", tta=tta).values
+        written = unet.predict_raster(checkpoint, path, tmp_path / f"tta{tta}.tif", "cpu", tta=tta, block=BLOCK, progress=False)
         streamed = _read(written.path)
         agreement[tta] = (streamed == in_memory).mean()
         assert written.counts == {int(c): int(n) for c, n in zip(*np.unique(streamed, return_counts=True))}
@@ -71,10 +71,10 @@ def test_streaming_equals_the_in_memory_prediction_on_the_test_scene(checkpoint,
 
 
 def test_two_dask_workers_write_what_one_process_writes(checkpoint, mosaic, tmp_path):
-    alone = inference.predict_raster(checkpoint, mosaic, tmp_path / "alone.tif", "cpu", tta=False, block=BLOCK, progress=False)
-    with inference.dask_client(workers=2) as client:
+    alone = unet.predict_raster(checkpoint, mosaic, tmp_path / "alone.tif", "cpu", tta=False, block=BLOCK, progress=False)
+    with streaming.dask_client(workers=2) as client:
         assert sorted(client.nthreads().values()) == [1, 1]
-        spread = inference.predict_raster(
+        spread = unet.predict_raster(
             checkpoint, mosaic, tmp_path / "dask.tif", "cpu", tta=False, block=BLOCK, client=client, progress=False
         )
     np.testing.assert_array_equal(_read(spread.path), _read(alone.path))
@@ -82,8 +82,8 @@ def test_two_dask_workers_write_what_one_process_writes(checkpoint, mosaic, tmp_
 
 
 def test_the_output_is_a_tiled_coloured_class_map_and_a_cog_when_asked(checkpoint, mosaic, tmp_path):
-    plain = inference.predict_raster(checkpoint, mosaic, tmp_path / "plain.tif", "cpu", tta=False, block=512, progress=False)
-    cog = inference.predict_raster(checkpoint, mosaic, tmp_path / "cog.tif", "cpu", tta=False, block=512, progress=False, cog=True)
+    plain = unet.predict_raster(checkpoint, mosaic, tmp_path / "plain.tif", "cpu", tta=False, block=512, progress=False)
+    cog = unet.predict_raster(checkpoint, mosaic, tmp_path / "cog.tif", "cpu", tta=False, block=512, progress=False, cog=True)
     with rasterio.open(mosaic) as source, rasterio.open(plain.path) as out:
         assert (out.crs, out.transform, out.shape) == (source.crs, source.transform, source.shape)
         assert out.profile["tiled"] and out.block_shapes == [(256, 256)] and out.compression.value == "DEFLATE"
@@ -102,7 +102,7 @@ def test_an_interrupted_run_leaves_the_previous_file_and_the_next_starts_cleanly
     killed = tmp_path / f".map{outputs.TEMP_MARK}99999.tif"  # what a run killed with SIGKILL leaves behind
     killed.write_bytes(b"half a map")
     done = []
-    classify_block = inference.classify_block
+    classify_block = streaming.classify_block
 
     def interrupt_after_two_blocks(*args):
         if len(done) == 2:
@@ -110,13 +110,13 @@ def test_an_interrupted_run_leaves_the_previous_file_and_the_next_starts_cleanly
         done.append(1)
         return classify_block(*args)
 
-    monkeypatch.setattr(inference, "classify_block", interrupt_after_two_blocks)
+    monkeypatch.setattr(streaming, "classify_block", interrupt_after_two_blocks)
     with pytest.raises(KeyboardInterrupt):
-        inference.predict_raster(checkpoint, mosaic, out, "cpu", tta=False, block=BLOCK, progress=False)
+        unet.predict_raster(checkpoint, mosaic, out, "cpu", tta=False, block=BLOCK, progress=False)
     assert out.read_bytes() == b"the previous map" and sorted(tmp_path.iterdir()) == [out]
     monkeypatch.undo()
-    inference.predict_raster(checkpoint, mosaic, out, "cpu", tta=False, block=BLOCK, progress=False)
-    reference = inference.predict_raster(checkpoint, mosaic, tmp_path / "whole.tif", "cpu", tta=False, block=768, progress=False)
+    unet.predict_raster(checkpoint, mosaic, out, "cpu", tta=False, block=BLOCK, progress=False)
+    reference = unet.predict_raster(checkpoint, mosaic, tmp_path / "whole.tif", "cpu", tta=False, block=768, progress=False)
     np.testing.assert_array_equal(_read(out), _read(reference.path))
 
 
@@ -129,15 +129,16 @@ def test_cuda_batches_use_float16_autocast_and_cpu_full_precision(checkpoint, mo
         return real("cpu", enabled=False)
 
     monkeypatch.setattr(torch, "autocast", recording)
-    inference.autocast(torch.device("cuda"), CONFIG)
-    inference.autocast(torch.device("cuda"), replace(CONFIG, amp=False))
+    cuda = torch.device("cuda")
+    unet.mixed_precision(unet.amp_enabled(CONFIG, cuda), cuda)
+    unet.mixed_precision(unet.amp_enabled(replace(CONFIG, amp=False), cuda), cuda)
     assert calls == [("cuda", torch.float16, True), ("cuda", torch.float16, False)]
     # device None: each process picks its own (runtime.pick_device), here the CPU, in full precision
     calls.clear()
-    unet = inference.UNetClassifier.load(checkpoint, offset=0, tta=False)
+    classifier = unet.UNetClassifier.load(checkpoint, offset=0, tta=False)
     image, _ = synthetic_scene(seed=2, size=64)
-    unet.classify(xr.DataArray(image, dims=("band", "y", "x")).rio.write_crs("EPSG:32633"))
-    assert calls == [("cpu", torch.float16, False)] and next(unet.model.parameters()).device.type == "cpu"
+    classifier.classify(xr.DataArray(image, dims=("band", "y", "x")).rio.write_crs("EPSG:32633"))
+    assert calls == [("cpu", torch.float16, False)] and next(classifier.model.parameters()).device.type == "cpu"
 
 
 def test_lulc_predict_streams_and_reports_blocks(checkpoint, mosaic, tmp_path, capsys):
@@ -146,8 +147,8 @@ def test_lulc_predict_streams_and_reports_blocks(checkpoint, mosaic, tmp_path, c
     assert cli.main(args) == 0
     printed = capsys.readouterr().out
     assert "768x768 pixels" in printed and "Mpx/s" in printed
-    image = data.open_image(mosaic)
-    np.testing.assert_array_equal(_read(out), inference.predict_scene(checkpoint, image, "cpu", tta=False).values)
+    image = rasters.open_image(mosaic)
+    np.testing.assert_array_equal(_read(out), unet.predict_scene(checkpoint, image, "cpu", tta=False).values)
     with pytest.raises(SystemExit):
         cli.main([*args[:-1], "300"])  # not a multiple of the 256-pixel tiles
     assert "multiple of 256" in capsys.readouterr().err
@@ -161,15 +162,15 @@ def test_lulc_classify_any_image_block_by_block(tmp_path, capsys, data_root):
     assert cli.main([*args, "--block", "256"]) == 0
     assert str(out) in capsys.readouterr().out
     trained = classical.fit("rf", classical.training_points(20, 42), 42)
-    expected = classical.classify_image(trained, data.open_image(data_root / scene.image))
-    streamed = data.open_mask(out)
-    data.check_aligned(streamed, expected)
+    expected = classical.classify_image(trained, rasters.open_image(data_root / scene.image))
+    streamed = rasters.open_class_map(out)
+    rasters.check_aligned(streamed, expected)
     np.testing.assert_array_equal(streamed.values, expected.values)
     assert set(np.unique(streamed.values)) <= {0, *scheme.CLASS_IDS}
 
 
 def test_lulc_classify_needs_the_offset_of_an_undated_image(tmp_path, capsys, data_root):
-    undated = inference.tile_mosaic(data_root / data.test_scene().image, tmp_path / "mosaic.tif", 256)
+    undated = streaming.tile_mosaic(data_root / data.test_scene().image, tmp_path / "mosaic.tif", 256)
     out = tmp_path / "cart.tif"
     assert cli.main(["classify", "--method", "cart", "--image", str(undated), "--out", str(out)]) == 2
     err = capsys.readouterr().err
@@ -181,7 +182,7 @@ def test_gee_region_mode_classifies_the_collection_over_a_polygon_and_exports_it
     square = [[16.2, 50.95], [16.3, 50.95], [16.3, 51.0], [16.2, 51.0], [16.2, 50.95]]  # near Strzegom, UTM 33N
     region.write_text(json.dumps({"type": "FeatureCollection", "features": [
         {"type": "Feature", "properties": {}, "geometry": {"type": "Polygon", "coordinates": [square]}}]}))
-    from lulc_helpers import gee
+    from lulc_helpers.classical import gee
 
     area, crs = gee.read_region(region)
     assert crs == "EPSG:32633"
@@ -204,11 +205,11 @@ def test_gee_region_mode_classifies_the_collection_over_a_polygon_and_exports_it
 
 
 def test_gee_region_must_hold_a_polygon(ee_offline, tmp_path):
-    from lulc_helpers import gee
+    from lulc_helpers.classical import gee
 
     empty = tmp_path / "empty.geojson"
     empty.write_text(json.dumps({"type": "FeatureCollection", "features": []}))
-    with pytest.raises(data.DataError, match="empty.geojson"):
+    with pytest.raises(errors.DataError, match="empty.geojson"):
         gee.read_region(empty)
-    with pytest.raises(data.DataError, match="missing.gpkg"):
+    with pytest.raises(errors.DataError, match="missing.gpkg"):
         gee.read_region(tmp_path / "missing.gpkg")

@@ -1,5 +1,5 @@
 """labels.py: weights, mask comparison, rasterisation against the published masks, the crop-phase rule,
-class counts; and the reference readers' errors (data.read_reference / rasterize_reference)."""
+class counts; and the reference readers' errors (labels.read_reference / rasterize_reference)."""
 
 import geopandas as gpd
 import numpy as np
@@ -8,7 +8,7 @@ import rasterio
 from shapely.geometry import box
 from sklearn.utils.class_weight import compute_class_weight
 
-from lulc_helpers import data, labels, scheme
+from lulc_helpers import data, errors, labels, rasters, scheme
 
 # ---------------------------------------------------------------- weights on a hand-made example
 
@@ -27,7 +27,7 @@ def test_class_weights_by_hand():
 
 
 def test_class_counts_refuse_codes_outside_the_scheme():
-    with pytest.raises(scheme.UnknownClassError, match=r"mask 2: unknown class codes 11, 255"):
+    with pytest.raises(errors.UnknownClassError, match=r"mask 2: unknown class codes 11, 255"):
         labels.class_counts([np.array([1, 2]), np.array([1, 11, 255])])
 
 
@@ -51,20 +51,20 @@ def test_difference_kinds_and_agreement_by_hand():
 
 
 def _published(data_root, scene):
-    return data.open_mask(data_root / scene.mask)
+    return rasters.open_class_map(data_root / scene.mask)
 
 
 @pytest.mark.parametrize("all_touched", [False, True])
 def test_kolbuszowa_polygons_reproduce_its_mask_exactly(data_root, all_touched):
     scene = data.test_scene("kolbuszowa")
     published = _published(data_root, scene)
-    burnt = data.rasterize_reference(data_root / scene.reference, published, all_touched=all_touched)
+    burnt = labels.rasterize_reference(data_root / scene.reference, published, all_touched=all_touched)
     assert np.array_equal(burnt.values, published.values)
 
 
 def test_strzegom_polygons_differ_in_about_1_3_percent(data_root, strzegom_test):
     published = _published(data_root, strzegom_test)
-    burnt = data.rasterize_reference(data_root / strzegom_test.reference, published)
+    burnt = labels.rasterize_reference(data_root / strzegom_test.reference, published)
     with rasterio.open(data_root / strzegom_test.mask) as src:  # the GeoTIFF read directly
         raw = src.read(1)
     differ = (burnt.values != raw).mean()
@@ -86,35 +86,35 @@ STRZEGOM_BOX = box(585500, 5648500, 586000, 5649000)  # inside the Strzegom grid
 
 def test_geopackage_without_the_label_field(tmp_path, data_root, strzegom_test):
     path = _write_gpkg(tmp_path, gpd.GeoDataFrame({"klasa": [1]}, geometry=[STRZEGOM_BOX], crs=32633))
-    with pytest.raises(data.DataError, match=r"ref.gpkg: no label field .*\['klasa'\]"):
-        data.rasterize_reference(path, _published(data_root, strzegom_test))
+    with pytest.raises(errors.DataError, match=r"ref.gpkg: no label field .*\['klasa'\]"):
+        labels.rasterize_reference(path, _published(data_root, strzegom_test))
 
 
 def test_geopackage_with_a_crs_that_cannot_be_matched(tmp_path, data_root, strzegom_test):
     local = 'ENGCRS["site grid",EDATUM["site"],CS[Cartesian,2],AXIS["x",east,LENGTHUNIT["metre",1]],' \
             'AXIS["y",north,LENGTHUNIT["metre",1]]]'
     path = _write_gpkg(tmp_path, gpd.GeoDataFrame({"label": [1]}, geometry=[STRZEGOM_BOX], crs=local))
-    with pytest.raises(data.DataError, match=r"ref.gpkg: cannot be reprojected"):
-        data.rasterize_reference(path, _published(data_root, strzegom_test))
+    with pytest.raises(errors.DataError, match=r"ref.gpkg: cannot be reprojected"):
+        labels.rasterize_reference(path, _published(data_root, strzegom_test))
 
 
 def test_geopackage_without_crs(tmp_path, data_root, strzegom_test):
     path = _write_gpkg(tmp_path, gpd.GeoDataFrame({"label": [1]}, geometry=[STRZEGOM_BOX]))
-    with pytest.raises(data.DataError, match=r"ref.gpkg: has no CRS"):
-        data.rasterize_reference(path, _published(data_root, strzegom_test))
+    with pytest.raises(errors.DataError, match=r"ref.gpkg: has no CRS"):
+        labels.rasterize_reference(path, _published(data_root, strzegom_test))
 
 
 def test_geopackage_of_another_region(data_root, strzegom_test):
     kolbuszowa = data.test_scene("kolbuszowa").reference
-    with pytest.raises(data.DataError, match=r"kolbuszowa_ref.gpkg: no polygon overlaps"):
-        data.rasterize_reference(data_root / kolbuszowa, _published(data_root, strzegom_test))
+    with pytest.raises(errors.DataError, match=r"kolbuszowa_ref.gpkg: no polygon overlaps"):
+        labels.rasterize_reference(data_root / kolbuszowa, _published(data_root, strzegom_test))
 
 
 def test_geopackage_in_geographic_crs_is_reprojected(tmp_path, data_root):
     scene = data.test_scene("kolbuszowa")
     published = _published(data_root, scene)
     frame = gpd.read_file(data_root / scene.reference).to_crs(4326)
-    burnt = data.rasterize_reference(_write_gpkg(tmp_path, frame), published)
+    burnt = labels.rasterize_reference(_write_gpkg(tmp_path, frame), published)
     assert (burnt.values == published.values).mean() > 0.999
 
 
@@ -163,5 +163,5 @@ def test_training_counts_match_a_direct_read(data_root):
             direct += np.bincount(src.read(1).astype(np.int64).ravel(), minlength=direct.size)
     assert labels.training_counts(root=data_root).tolist() == direct.tolist()
     usable = labels.training_counts(require_image=True, root=data_root)
-    expected = labels.class_counts(data.open_mask(data_root / s.mask).values for s in train if s.has_image(data_root))
+    expected = labels.class_counts(rasters.open_class_map(data_root / s.mask).values for s in train if s.has_image(data_root))
     assert usable.tolist() == expected.tolist() and usable.sum() < direct.sum()

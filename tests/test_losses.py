@@ -5,7 +5,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from lulc_helpers.losses import FocalLoss
+from lulc_helpers.unet.losses import FocalLoss
 
 # Three pixels, three classes. Pixel A: probabilities (1/4, 1/2, 1/4), class 2; pixel B: (3/4, 1/8, 1/8),
 # class 1; pixel C unlabelled (code 0).

@@ -9,7 +9,7 @@ import pytest
 import rasterio
 from sklearn import metrics as skm
 
-from lulc_helpers import cli, data, metrics
+from lulc_helpers import cli, data, evaluation, labels, metrics, paper, rasters
 
 # ---------------------------------------------------------------- the paper's numbers (Sections 2.5 and 3.1)
 
@@ -129,18 +129,18 @@ def test_three_class_example_matches_the_paper():
 
 def test_package_copies_of_the_worked_examples_match_this_transcription():
     # notebook 05 reads the paper's worked examples and Olofsson et al.'s from metrics; this file transcribes them apart
-    assert metrics.PAPER_BINARY_COUNTS == {"TP": 40, "FN": 10, "FP": 5, "TN": 45}
-    assert metrics.PAPER_BINARY_RESULTS == {"ACC": 0.85, "TNR": 0.90, "PA": 0.80, "UA": 0.89, "F1": 0.84, "OA": 0.85}
-    assert (np.array(metrics.PAPER_THREE_CLASS_ACTUAL_ROWS).T == THREE_CLASS).all()
-    printed = metrics.PAPER_THREE_CLASS_TABLE
+    assert paper.PAPER_BINARY_COUNTS == {"TP": 40, "FN": 10, "FP": 5, "TN": 45}
+    assert paper.PAPER_BINARY_RESULTS == {"ACC": 0.85, "TNR": 0.90, "PA": 0.80, "UA": 0.89, "F1": 0.84, "OA": 0.85}
+    assert (np.array(paper.PAPER_THREE_CLASS_ACTUAL_ROWS).T == THREE_CLASS).all()
+    printed = paper.PAPER_THREE_CLASS_TABLE
     assert [printed[k][:4] for k in ("A", "B", "C", "Mean")] == [
         (0.864, 0.929, 0.750, 0.857), (0.800, 0.857, 0.700, 0.737), (0.791, 0.813, 0.733, 0.595), (0.818, 0.866, 0.728, 0.730)]
     assert [printed[k][4] for k in ("A", "B", "C", "Mean")] == [0.799, 0.718, 0.655, 0.724]
     assert printed["Overall"][0] == 0.7270
-    assert metrics.PAPER_UNET_TEXT == {"OA": 0.9460, "mean PA": 0.9207, "mean UA": 0.8404, "mean F1": 0.8707}
-    assert metrics.OLOFSSON_COUNTS == [[66, 0, 5, 4], [0, 55, 8, 12], [1, 0, 153, 11], [2, 1, 9, 313]]
-    assert metrics.OLOFSSON_MAPPED_AREAS == [200000, 150000, 3200000, 6450000]
-    assert metrics.OLOFSSON_PUBLISHED == {"UA class 1": (0.88, 0.07), "PA class 1": (0.75, 0.21), "OA": (0.95, 0.02),
+    assert paper.PAPER_UNET_TEXT == {"OA": 0.9460, "mean PA": 0.9207, "mean UA": 0.8404, "mean F1": 0.8707}
+    assert paper.OLOFSSON_COUNTS == [[66, 0, 5, 4], [0, 55, 8, 12], [1, 0, 153, 11], [2, 1, 9, 313]]
+    assert paper.OLOFSSON_MAPPED_AREAS == [200000, 150000, 3200000, 6450000]
+    assert paper.OLOFSSON_PUBLISHED == {"UA class 1": (0.88, 0.07), "PA class 1": (0.75, 0.21), "OA": (0.95, 0.02),
                                           "area class 1 (pixels)": (235086, 68418)}
 
 # ---------------------------------------------------------------- the U-Net tables, both readings
@@ -164,7 +164,7 @@ def test_standard_reading_is_sklearn_with_reference_as_truth(name, matrix, label
     np.testing.assert_allclose(table.F1, f1)
     # the paper's PA column is the standard UA: the two readings differ only by transposition
     assert _printed(table.UA, [printed[c][2] for c in labels], 4)
-    sides = metrics.readings_side_by_side(matrix, labels, metrics.PAPER_UNET_TABLES[name])
+    sides = evaluation.readings_side_by_side(matrix, labels, paper.PAPER_UNET_TABLES[name])
     np.testing.assert_allclose(sides[("PA", "this run")], recall)
     assert sides[("PA", "paper")].tolist() == [printed[c][2] for c in labels]
     assert sides[("UA", "paper")].tolist() == [printed[c][3] for c in labels]
@@ -174,7 +174,7 @@ def test_side_by_side_leaves_a_class_the_paper_does_not_print_empty():
     # Strzegom with its class-6 predictions kept: the paper prints no row 6, so that row's paper values are NaN
     labels = [*STRZEGOM_LABELS[:5], 6, *STRZEGOM_LABELS[5:]]
     matrix = np.insert(np.insert(np.array(STRZEGOM), 5, 0, axis=1), 5, [0, 2, 0, 5, 0, 0, 0, 0, 7, 3], axis=0)
-    sides = metrics.readings_side_by_side(matrix, labels, metrics.PAPER_UNET_TABLES["strzegom"])
+    sides = evaluation.readings_side_by_side(matrix, labels, paper.PAPER_UNET_TABLES["strzegom"])
     assert np.isnan(sides.loc[6, ("PA", "paper")]) and np.isnan(sides.loc[6, ("UA", "paper")])
     assert np.isnan(sides.loc[6, ("PA", "this run")])  # class 6 is absent from the reference: recall is 0 / 0
     assert sides.loc[6, ("UA", "this run")] == 0  # and none of the 17 pixels mapped as 6 is right
@@ -183,8 +183,8 @@ def test_side_by_side_leaves_a_class_the_paper_does_not_print_empty():
 
 @pytest.mark.parametrize("name, matrix, labels, printed, oa", PAPER_CASES, ids=[c[0] for c in PAPER_CASES])
 def test_package_copy_of_the_printed_tables_matches_this_transcription(name, matrix, labels, printed, oa):
-    # the notebook compares against metrics.PAPER_UNET_TABLES; this file transcribes the paper separately
-    assert metrics.PAPER_UNET_TABLES[name] == {**printed, "Overall": (oa, None, None, None, None)}
+    # the notebook compares against paper.PAPER_UNET_TABLES; this file transcribes the paper separately
+    assert paper.PAPER_UNET_TABLES[name] == {**printed, "Overall": (oa, None, None, None, None)}
 
 
 # ---------------------------------------------------------------- the confusion matrix itself
@@ -357,7 +357,7 @@ def test_mcnemar_chi_square_with_continuity_correction():
 def test_compare_classifiers_uses_the_same_pixels():
     first, second, reference = _pair_maps(40, 20)
     second[:5] = 0  # unlabelled in one map: dropped for both
-    scores, p_values = metrics.compare_classifiers({"A": first, "B": second}, reference, n_boot=200)
+    scores, p_values = evaluation.compare_classifiers({"A": first, "B": second}, reference, n_boot=200)
     assert scores.pixels.tolist() == [first.size - 5, first.size - 5]
     assert scores.loc["A", "OA"] == pytest.approx((35 + 50) / (first.size - 5))
     # macro F1 over the reference's classes only (class 1): F1 of class 1 for map A, by hand
@@ -369,10 +369,10 @@ def test_compare_classifiers_uses_the_same_pixels():
 
 
 def test_imbalance_inflates_mean_acc_but_not_f1():
-    balanced = metrics.imbalance_summary([1]).iloc[0]
+    balanced = evaluation.imbalance_summary([1]).iloc[0]
     # by hand, ratio 1, 5 classes of 1000: OA = (950 + 4 * 700) / 5000
     assert balanced.OA == pytest.approx(0.75)
-    summary = metrics.imbalance_summary([1, 3, 10, 30, 100])
+    summary = evaluation.imbalance_summary([1, 3, 10, 30, 100])
     assert summary["mean ACC"].is_monotonic_increasing and summary["OA"].is_monotonic_increasing
     assert summary.loc[100, "mean ACC"] > 0.97
     assert summary.loc[100, "macro F1"] < summary.loc[1, "macro F1"] - 0.15
@@ -384,20 +384,20 @@ def test_imbalance_inflates_mean_acc_but_not_f1():
 
 
 def test_public_rasters_reproduce_both_paper_matrices(data_root, strzegom_test):
-    strzegom = data.open_mask(data_root / strzegom_test.published_prediction)
-    polygons = data.rasterize_reference(data_root / strzegom_test.reference, strzegom, "label")
-    matrix, labels = metrics.confusion_matrix(strzegom, polygons, exclude_predicted=[6])
-    assert labels == STRZEGOM_LABELS
+    strzegom = rasters.open_class_map(data_root / strzegom_test.published_prediction)
+    polygons = labels.rasterize_reference(data_root / strzegom_test.reference, strzegom, "label")
+    matrix, codes = metrics.confusion_matrix(strzegom, polygons, exclude_predicted=[6])
+    assert codes == STRZEGOM_LABELS
     np.testing.assert_array_equal(matrix, STRZEGOM)
     with_six, _ = metrics.confusion_matrix(strzegom, polygons)
     assert with_six.sum() - matrix.sum() == 17  # the pixels the paper left out
-    mask_tif = data.open_mask(data_root / strzegom_test.mask)
+    mask_tif = rasters.open_class_map(data_root / strzegom_test.mask)
     assert round(metrics.overall_accuracy(metrics.confusion_matrix(strzegom, mask_tif)[0]), 3) == 0.916
     kolbuszowa = data.test_scene("kolbuszowa")
-    matrix, labels = metrics.confusion_matrix(
-        data.open_mask(data_root / kolbuszowa.published_prediction), data.open_mask(data_root / kolbuszowa.mask)
+    matrix, codes = metrics.confusion_matrix(
+        rasters.open_class_map(data_root / kolbuszowa.published_prediction), rasters.open_class_map(data_root / kolbuszowa.mask)
     )
-    assert labels == KOLBUSZOWA_LABELS
+    assert codes == KOLBUSZOWA_LABELS
     np.testing.assert_array_equal(matrix, KOLBUSZOWA)
 
 
@@ -443,7 +443,7 @@ def _write_mask(path, values, like):
 
 def test_cli_refuses_bad_input(data_root, tmp_path, capsys):
     strzegom_map = data_root / "accuracy_analysis/strzegom_20230709_33u_class.tif"
-    like = data.open_mask(strzegom_map)
+    like = rasters.open_class_map(strzegom_map)
     outside = np.zeros(like.shape, dtype=np.uint8)
     outside[:5, :5] = 12
     _write_mask(tmp_path / "codes.tif", outside, like)

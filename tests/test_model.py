@@ -2,7 +2,7 @@ import pytest
 import torch
 
 from lulc_helpers import scheme
-from lulc_helpers.model import UNet, architecture_table, block_summary
+from lulc_helpers.unet.model import UNet, architecture_table, block_summary
 
 
 @pytest.mark.parametrize("size", [101, 401])

@@ -5,7 +5,7 @@ import stat
 
 import pytest
 
-from lulc_helpers import outputs
+from lulc_helpers import errors, outputs
 
 
 def test_failed_write_keeps_the_previous_file_and_leaves_no_temp(tmp_path):
@@ -24,9 +24,9 @@ def test_failed_verification_keeps_the_previous_file(tmp_path):
     target.write_text("old")
 
     def reject(path):
-        raise outputs.OutputError(f"{target}: does not read back")
+        raise errors.OutputError(f"{target}: does not read back")
 
-    with pytest.raises(outputs.OutputError, match="out.csv"):
+    with pytest.raises(errors.OutputError, match="out.csv"):
         with outputs.atomic_output(target, verify=reject) as tmp:
             tmp.write_text("new")
     assert target.read_text() == "old"
@@ -50,16 +50,16 @@ def test_success_replaces_with_ordinary_permissions_and_clears_stale_temps(tmp_p
 
 def test_a_file_in_the_way_of_the_folder_is_one_clear_error(tmp_path):
     (tmp_path / "blocker").write_text("")
-    with pytest.raises(outputs.OutputError, match="a file of that name is in the way"):
+    with pytest.raises(errors.OutputError, match="a file of that name is in the way"):
         with outputs.atomic_output(tmp_path / "blocker" / "map.tif") as tmp:
             tmp.write_text("x")
 
 
 def test_collisions_are_refused(tmp_path):
     image = tmp_path / "in.tif"
-    with pytest.raises(outputs.OutputCollision, match="overwrite the input"):
+    with pytest.raises(errors.OutputCollision, match="overwrite the input"):
         outputs.refuse_collisions([image], [tmp_path / "." / "in.tif"])
-    with pytest.raises(outputs.OutputCollision, match="same file"):
+    with pytest.raises(errors.OutputCollision, match="same file"):
         outputs.refuse_collisions([image], [tmp_path / "a.gpkg", tmp_path / "a.gpkg"])
     outputs.refuse_collisions([image], [tmp_path / "a.gpkg", tmp_path / "a.csv", None])
 
@@ -71,7 +71,7 @@ def test_progress_on_stderr_during_a_write_passes_through_and_is_no_error(tmp_pa
 
 
 def test_a_libtiff_error_line_on_stderr_fails_the_write_once(tmp_path, capfd):
-    with pytest.raises(outputs.OutputError, match="map.tif: could not write: _tiffSeekProc: No space left"):
+    with pytest.raises(errors.OutputError, match="map.tif: could not write: _tiffSeekProc: No space left"):
         with outputs.gdal_errors_raise(tmp_path / "map.tif"):
             os.write(2, b"_tiffSeekProc: No space left on device.\n")
     assert "_tiffSeekProc" not in capfd.readouterr().err

@@ -14,7 +14,7 @@ import colorspacious  # the test extra installs it; a missing library must fail,
 import numpy as np
 import pytest
 
-from lulc_helpers import data, scheme
+from lulc_helpers import paths, scheme
 
 MACHADO_2009_SEVERITY_1 = {
     "protanopia": [[0.152286, 1.052583, -0.204868], [0.114503, 0.786281, 0.099216], [-0.003882, -0.048116, 1.051998]],
@@ -74,7 +74,7 @@ def test_every_two_classes_differ_by_at_least_12(vision):
 def test_the_data_repository_colours_fail_the_same_check():
     """The check can fail: the colours of the data's README (two greys, four greens) give the values
     measured when the palette was reviewed (roads vs quarries 9.2; bare soil vs green crops 3.9 deuteranopic)."""
-    text = (data.data_dir() / "README.md").read_text(encoding="utf-8")
+    text = (paths.data_dir() / "README.md").read_text(encoding="utf-8")
     readme = re.findall(r"^\d+\. <span style=\"color:(#[0-9a-f]{6});", text, re.M)
     assert len(readme) == 10
     normal, deuteranopia = closest_pair(readme, "normal"), closest_pair(readme, "deuteranopia")

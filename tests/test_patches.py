@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from lulc_helpers.patches import Normalisation, PatchSampler, augment, jitter
+from lulc_helpers.unet.patches import Normalisation, PatchSampler, augment, jitter
 
 
 def _images():
@@ -26,7 +26,7 @@ def test_normalisation_fits_valid_pixels_only():
 def test_normalisation_skips_nan_reflectance_and_fills_it_with_zero():
     a, _ = _images()
     reflectance = a / 10000.0
-    reflectance[:, 0, :] = np.nan  # no data, as data.reflectance marks it
+    reflectance[:, 0, :] = np.nan  # no data, as rasters.reflectance marks it
     norm = Normalisation.fit([reflectance])
     np.testing.assert_allclose(norm.mean, reflectance[:, 1:, :].reshape(10, -1).mean(axis=1), rtol=1e-9)
     scaled = norm.apply(reflectance)

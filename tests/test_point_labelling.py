@@ -8,7 +8,7 @@ import xarray as xr
 from pyproj import Transformer
 from rasterio.transform import from_origin
 
-from lulc_helpers import data, outputs, sampling
+from lulc_helpers import errors, rasters, sampling
 
 pytest.importorskip("geemap")
 from lulc_helpers import point_labelling  # noqa: E402
@@ -29,8 +29,8 @@ def sample(tmp_path):
     classes = np.ones((20, 20), dtype=np.uint8)
     classes[:, 10:] = 10
     classified = _grid(classes)
-    image = _grid(np.random.default_rng(0).integers(1, 3000, (len(data.BANDS), 20, 20)).astype(np.uint16), ("band", "y", "x"))
-    image = image.assign_coords(band=list(data.BANDS))
+    image = _grid(np.random.default_rng(0).integers(1, 3000, (len(rasters.BANDS), 20, 20)).astype(np.uint16), ("band", "y", "x"))
+    image = image.assign_coords(band=list(rasters.BANDS))
     path = sampling.write_points(sampling.draw(classified, pd.Series({1: 3, 10: 3}), seed=1), tmp_path / "points.gpkg")
     return path, classified, image
 
@@ -92,7 +92,7 @@ def test_blind_by_default_and_a_failed_save_is_undone(sample, monkeypatch):
     assert "the map says 1 " in point_labelling.PointLabeller(path, blind=False).status.value
 
     def full_disk(points, target):
-        raise outputs.OutputError(f"{target}: could not write: No space left on device")
+        raise errors.OutputError(f"{target}: could not write: No space left on device")
 
     monkeypatch.setattr(sampling, "write_points", full_disk)
     labeller.class_buttons[5].click()

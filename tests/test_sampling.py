@@ -11,7 +11,7 @@ import pytest
 import xarray as xr
 from rasterio.transform import from_origin
 
-from lulc_helpers import classical, cli, data, metrics, outputs, sampling
+from lulc_helpers import cli, errors, evaluation, labels, metrics, paths, rasters, sampling
 
 ORIGIN = (585420.0, 5652250.0)  # the Strzegom grid, EPSG:32633
 
@@ -121,9 +121,9 @@ def test_region_limits_the_frame(small_map):
 
 
 def test_labels_from_raster_and_from_polygons_agree(data_root, strzegom_test):
-    classified = classical.open_classification(data_root / strzegom_test.published_prediction)
+    classified = rasters.open_class_map(data_root / strzegom_test.published_prediction)
     polygons = data_root / strzegom_test.reference
-    raster = classical.test_reference(kind="polygons")  # the polygons burnt by pixel centres
+    raster = evaluation.test_reference(kind="polygons")  # the polygons burnt by pixel centres
     points = sampling.stratified_sample(classified, n=300, seed=3)
     from_raster = sampling.label_from(points, raster)
     from_polygons = sampling.label_from(points, polygons)
@@ -150,7 +150,7 @@ def test_points_file_round_trip_and_atomic_failure(small_map, tmp_path, monkeypa
 
     sampling.set_label(points, 2, 2)
     monkeypatch.setattr(type(points), "to_file", broken)
-    with pytest.raises(outputs.OutputError, match="points.gpkg"):
+    with pytest.raises(errors.OutputError, match="points.gpkg"):
         sampling.write_points(points, path)
     assert sampling.read_points(path)[sampling.LABEL].tolist()[:3] == [1, 0, pd.NA]  # the previous labels survive
     assert [p.name for p in tmp_path.iterdir()] == ["points.gpkg"]
@@ -164,7 +164,7 @@ def hand_case(small_map, tmp_path):
     """Map: 79 ha of class 1, 20 ha of class 2. Sample: 10 points each; in stratum 1, 8 are class 1 and 2 are
     class 2; in stratum 2, 1 is class 1 and 9 are class 2."""
     map_path = tmp_path / "map.tif"
-    outputs.write_class_map(small_map, map_path)
+    rasters.write_class_map(small_map, map_path)
     points = sampling.draw(small_map, pd.Series({1: 10, 2: 10}), seed=0)
     points[sampling.LABEL] = pd.array([1] * 8 + [2] * 2 + [1] + [2] * 9, dtype="Int64")
     points_path = sampling.write_points(points, tmp_path / "points.gpkg")
@@ -196,9 +196,9 @@ def test_area_and_accuracy_by_hand_through_the_cli(hand_case, capsys):
 
 def test_sample_command_sizes_labels_and_writes(small_map, tmp_path, capsys):
     map_path, out = tmp_path / "map.tif", tmp_path / "s.gpkg"
-    outputs.write_class_map(small_map, map_path)
+    rasters.write_class_map(small_map, map_path)
     reference = small_map.copy(data=np.where(small_map.values == 0, 0, 2).astype(np.uint8))
-    outputs.write_class_map(reference, tmp_path / "ref.tif")
+    rasters.write_class_map(reference, tmp_path / "ref.tif")
     code = cli.main(["sample", "--classified", str(map_path), "--target-se", "0.1", "--allocation", "equal", "--seed", "2",
                      "--label-from", str(tmp_path / "ref.tif"), "--out", str(out)])
     assert code == 0 and "labelled" in capsys.readouterr().out
@@ -208,14 +208,14 @@ def test_sample_command_sizes_labels_and_writes(small_map, tmp_path, capsys):
 
 
 def test_sample_command_keeps_to_the_region_of_a_polygon_reference(tmp_path, capsys):
-    root = data.data_dir()
+    root = paths.data_dir()
     published = root / "accuracy_analysis/strzegom_20230709_33u_class.tif"
     polygons = root / "test_mask/strzegom_ref.gpkg"
     out = tmp_path / "inside.gpkg"
     assert cli.main(["sample", "--classified", str(published), "--n", "200", "--seed", "1", "--region", str(polygons),
                      "--label-from", str(polygons), "--out", str(out)]) == 0
     points = sampling.read_points(out)
-    inside = data.rasterize_reference(polygons, classical.open_classification(published)).values != 0
+    inside = labels.rasterize_reference(polygons, rasters.open_class_map(published)).values != 0
     assert len(points) >= 200 and points[sampling.LABEL].gt(0).all()  # every point inside a labelled polygon
     assert inside.sum() < inside.size / 2  # the region is a real restriction: under half the scene
 
@@ -223,7 +223,7 @@ def test_sample_command_keeps_to_the_region_of_a_polygon_reference(tmp_path, cap
 def test_bad_inputs_exit_2_naming_the_file(hand_case, tmp_path, capsys):
     map_path, points_path = hand_case
     other = _raster(np.full((10, 10), 3), pixel=100.0)
-    outputs.write_class_map(other, tmp_path / "other.tif")
+    rasters.write_class_map(other, tmp_path / "other.tif")
     junk = tmp_path / "junk.gpkg"
     junk.write_text("not a geopackage")
     for argv, named in [
@@ -255,7 +255,7 @@ def test_labels_from_another_field(hand_case, tmp_path, capsys):
 
 def test_unlabelled_strata_are_refused(small_map, tmp_path, capsys):
     map_path = tmp_path / "map.tif"
-    outputs.write_class_map(small_map, map_path)
+    rasters.write_class_map(small_map, map_path)
     points = sampling.draw(small_map, pd.Series({1: 3, 2: 3}), seed=0)
     points[sampling.LABEL] = pd.array([1, 1, 1, 2, pd.NA, 0], dtype="Int64")  # stratum 2: one usable label
     sampling.write_points(points, tmp_path / "p.gpkg")

@@ -3,12 +3,12 @@ import re
 import numpy as np
 import pytest
 
-from lulc_helpers import data, labels, scheme
+from lulc_helpers import errors, labels, paths, scheme
 
 
 def _data_readme_classes():
     """(id, colour) pairs as the data repository's README lists them (an independent source)."""
-    text = (data.data_dir() / "README.md").read_text(encoding="utf-8")
+    text = (paths.data_dir() / "README.md").read_text(encoding="utf-8")
     return [(int(n), colour) for n, colour in re.findall(r"^(\d+)\. <span style=\"color:(#[0-9a-f]{6});", text, re.M)]
 
 
@@ -30,7 +30,7 @@ def test_colour_helpers_agree_with_the_table():
 
 def test_validate_codes():
     scheme.validate_codes(np.array([0, 1, 10]), "ok")
-    with pytest.raises(scheme.UnknownClassError, match="x.tif: unknown class codes 11, 255"):
+    with pytest.raises(errors.UnknownClassError, match="x.tif: unknown class codes 11, 255"):
         scheme.validate_codes(np.array([0, 11, 255]), "x.tif")
 
 

@@ -4,7 +4,7 @@ import geopandas as gpd
 import pytest
 from shapely.geometry import box
 
-from lulc_helpers import data, labels, scheme
+from lulc_helpers import errors, labels, scheme
 
 # The CLC nomenclature, typed from the EEA's level-3 list (15 level-2 groups, 44 codes).
 OFFICIAL_CODES = [
@@ -57,7 +57,7 @@ def test_every_scheme_class_has_a_corine_source():
 
 
 def test_unknown_corine_code_is_an_error():
-    with pytest.raises(scheme.UnknownClassError, match="999"):
+    with pytest.raises(errors.UnknownClassError, match="999"):
         scheme.corine(999)
 
 
@@ -97,5 +97,5 @@ def test_name_report_flags_unknown_names_and_unexpected_labels():
 def test_name_report_without_the_field_names_it():
     frame = gpd.GeoDataFrame({"DN": [1]}, geometry=[box(0, 0, 1, 1)], crs=32634)
     frame.attrs["source"] = "kolbuszowa_ref.gpkg"
-    with pytest.raises(data.DataError, match=r"kolbuszowa_ref.gpkg: no field name, label"):
+    with pytest.raises(errors.DataError, match=r"kolbuszowa_ref.gpkg: no field name, label"):
         labels.name_report(frame)

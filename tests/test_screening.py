@@ -21,7 +21,7 @@ import xarray as xr
 from affine import Affine
 from shapely.geometry import box
 
-from lulc_helpers import cli, data, scheme, screening
+from lulc_helpers import cli, errors, plots, scheme, screening
 
 X0, Y0, PIXEL = 500_000.0, 5_600_000.0, 10.0
 CRS = "EPSG:32633"
@@ -164,7 +164,7 @@ def test_empty_result_is_a_valid_layer_with_the_schema(tmp_path, permitted):
 
 def test_unsupported_output_writes_nothing(tmp_path, scene_map):
     screened = screening.screen(screening.quarry_polygons(scene_map, 0.1))
-    with pytest.raises(data.DataError, match="candidates.kml"):
+    with pytest.raises(errors.DataError, match="candidates.kml"):
         screening.write_candidates(screened, tmp_path / "candidates.kml")
     assert list(tmp_path.iterdir()) == []
 
@@ -172,17 +172,17 @@ def test_unsupported_output_writes_nothing(tmp_path, scene_map):
 def test_unreadable_or_empty_permitted_layers_are_named(tmp_path):
     junk = tmp_path / "permits.gpkg"
     junk.write_text("not a geopackage")
-    with pytest.raises(data.DataError, match="permits.gpkg"):
+    with pytest.raises(errors.DataError, match="permits.gpkg"):
         screening.read_permitted(junk)
     points = tmp_path / "points.geojson"
     gpd.GeoDataFrame(geometry=[box(0, 0, 1, 1).centroid], crs=CRS).to_file(points)
-    with pytest.raises(data.DataError, match="points.geojson: holds no polygons"):
+    with pytest.raises(errors.DataError, match="points.geojson: holds no polygons"):
         screening.read_permitted(points)
 
 
 def test_geographic_map_is_refused():
     values = np.full((10, 10), 10)
-    with pytest.raises(data.DataError, match="not projected"):
+    with pytest.raises(errors.DataError, match="not projected"):
         screening.quarry_polygons(grid(values, crs="EPSG:4326"))
 
 
@@ -224,7 +224,7 @@ def test_change_polygons_say_where():
 
 def test_change_needs_one_grid():
     maps = change_series()
-    with pytest.raises(data.GridMismatchError):
+    with pytest.raises(errors.GridMismatchError):
         screening.quarry_change({"a": maps["2021"], "b": maps["2022"].isel(x=slice(0, 10))})
 
 
@@ -242,12 +242,12 @@ def test_map_carries_the_demonstration_stamp_and_legend(scene_map, permitted):
     import matplotlib.pyplot as plt
 
     screened = screening.screen(screening.quarry_polygons(scene_map, 0.1), permitted)
-    fig = screening.plot_screening_map(scene_map, screened, permitted, "demo permits", demonstration=True)
+    fig = plots.plot_screening_map(scene_map, screened, permitted, "demo permits", demonstration=True)
     texts = [t.get_text() for t in fig.axes[0].texts]
     labels = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
     assert "DEMONSTRATION LAYER — not official" in texts
     assert {"demo permits", "flagged candidate", "candidate, not flagged", "10 Quarries, open pits"} <= set(labels)
-    plain = screening.plot_screening_map(scene_map, screened, permitted)
+    plain = plots.plot_screening_map(scene_map, screened, permitted)
     assert not plain.axes[0].texts
     plt.close("all")
 

@@ -12,11 +12,12 @@ import torch
 import xarray as xr
 from rasterio.transform import from_origin
 
-from lulc_helpers import cli, data, inference, scheme, training
-from lulc_helpers.patches import Normalisation
+from lulc_helpers import cli, errors, scheme, unet
+from lulc_helpers.unet import predict as unet_predict, selection as unet_selection, training as unet_training
+from lulc_helpers.unet.patches import Normalisation
 
 CONFIG = replace(
-    training.PRESETS["quick"], epochs=2, width=4, depth=2, patch_size=32, patches_per_epoch=16,
+    unet.PRESETS["quick"], epochs=2, width=4, depth=2, patch_size=32, patches_per_epoch=16,
     lr=0.01, window=64, overlap=16, val_scenes=(),
 )
 STRIPES = (1, 3, 8, 10)  # class codes of four vertical stripes
@@ -41,12 +42,12 @@ def as_reflectance(image):
 @pytest.fixture(scope="module")
 def split():
     scenes = [(as_reflectance(image), mask) for image, mask in (synthetic_scene(seed=0), synthetic_scene(seed=0))]
-    return training.Split(train=scenes[:1], val=scenes[1:], train_names=["a"], val_names=["b"])
+    return unet.Split(train=scenes[:1], val=scenes[1:], train_names=["a"], val_names=["b"])
 
 
 @pytest.fixture(scope="module")
 def trained(split, tmp_path_factory):
-    return training.train(CONFIG, split, tmp_path_factory.mktemp("run"), device="cpu", progress=False)
+    return unet.train(CONFIG, split, tmp_path_factory.mktemp("run"), device="cpu", progress=False)
 
 
 def test_two_epochs_lower_the_loss(trained):
@@ -56,8 +57,8 @@ def test_two_epochs_lower_the_loss(trained):
 
 
 def test_checkpoint_holds_weights_config_normalisation_and_scheme(trained, split):
-    model, saved = training.load_checkpoint(trained.last_path)
-    assert training.config_from_dict(saved["config"]) == CONFIG
+    model, saved = unet.load_checkpoint(trained.last_path)
+    assert unet.config_from_dict(saved["config"]) == CONFIG
     assert Normalisation.from_dict(saved["normalisation"]) == Normalisation.fit([split.train[0][0]])
     assert [row[0] for row in saved["scheme"]] == list(scheme.CLASS_IDS)
     for name, tensor in trained.model.state_dict().items():
@@ -68,26 +69,26 @@ def test_a_checkpoint_survives_a_palette_change_but_not_a_renamed_class(trained,
     checkpoint = torch.load(trained.last_path, weights_only=False)
     checkpoint["scheme"] = [[code, name, "#000000"] for code, name, _ in checkpoint["scheme"]]
     torch.save(checkpoint, tmp_path / "old_colours.pt")
-    training.load_checkpoint(tmp_path / "old_colours.pt")
+    unet.load_checkpoint(tmp_path / "old_colours.pt")
     checkpoint["scheme"][0][1] = "Broadleaf forest"
     torch.save(checkpoint, tmp_path / "renamed.pt")
-    with pytest.raises(data.DataError, match="another class scheme"):
-        training.load_checkpoint(tmp_path / "renamed.pt")
+    with pytest.raises(errors.DataError, match="another class scheme"):
+        unet.load_checkpoint(tmp_path / "renamed.pt")
 
 
 def test_prediction_reuses_the_stored_normalisation(trained, split):
     values = synthetic_scene(seed=0)[0] + 500  # a brighter scene: its own statistics would differ
-    saved = training.load_checkpoint(trained.last_path)[1]
+    saved = unet.load_checkpoint(trained.last_path)[1]
     stored = Normalisation.from_dict(saved["normalisation"])
-    expected = inference.classify(trained.model, stored.apply(as_reflectance(values)), CONFIG, tta=True)
-    predicted = inference.predict_scene(trained.last_path, _as_dataarray(values), offset=0)
+    expected = unet.classify(trained.model, stored.apply(as_reflectance(values)), CONFIG, tta=True)
+    predicted = unet.predict_scene(trained.last_path, _as_dataarray(values), offset=0)
     np.testing.assert_array_equal(predicted.values, expected)
     assert "reflectance" in saved["input"]
 
 
 def test_resume_continues_from_the_saved_epoch(split, tmp_path, monkeypatch, trained):
     calls = {"n": 0}
-    validate = training.validate
+    validate = unet.validate
 
     def interrupt_in_second_epoch(*args, **kwargs):
         calls["n"] += 1
@@ -95,12 +96,12 @@ def test_resume_continues_from_the_saved_epoch(split, tmp_path, monkeypatch, tra
             raise KeyboardInterrupt
         return validate(*args, **kwargs)
 
-    monkeypatch.setattr(training, "validate", interrupt_in_second_epoch)
+    monkeypatch.setattr(unet_training, "validate", interrupt_in_second_epoch)
     with pytest.raises(KeyboardInterrupt):
-        training.train(CONFIG, split, tmp_path, device="cpu", progress=False)
+        unet.train(CONFIG, split, tmp_path, device="cpu", progress=False)
     assert torch.load(tmp_path / "last.pt", weights_only=True)["epoch"] == 1
-    monkeypatch.setattr(training, "validate", validate)
-    resumed = training.train(CONFIG, split, tmp_path, device="cpu", progress=False)
+    monkeypatch.setattr(unet_training, "validate", validate)
+    resumed = unet.train(CONFIG, split, tmp_path, device="cpu", progress=False)
     assert resumed.history["epoch"].tolist() == [1, 2]
     # the same patches, the same optimiser state: identical to the uninterrupted run
     np.testing.assert_allclose(resumed.history["loss"], trained.history["loss"], rtol=1e-5)
@@ -111,7 +112,7 @@ def test_resume_continues_from_the_saved_epoch(split, tmp_path, monkeypatch, tra
 def test_resume_refuses_another_configuration(trained, split, tmp_path):
     shutil.copy(trained.last_path, tmp_path / "last.pt")
     with pytest.raises(ValueError, match="another configuration"):
-        training.train(replace(CONFIG, gamma=0.0), split, tmp_path, device="cpu", progress=False)
+        unet.train(replace(CONFIG, gamma=0.0), split, tmp_path, device="cpu", progress=False)
 
 
 def _as_dataarray(values, crs="EPSG:32633"):
@@ -198,36 +199,36 @@ def test_lulc_train_writes_a_checkpoint_under_the_runs_dir(tmp_path, capsys, mon
     assert cli.main(args) == 0
     text = capsys.readouterr().out
     assert "Images not present" in text and "kolbuszowa" in text
-    _, saved = training.load_checkpoint(out / "best.pt")
+    _, saved = unet.load_checkpoint(out / "best.pt")
     assert saved["config"]["patches_per_epoch"] == 4 and saved["epoch"] == 1
     assert "strzegom_20230709" not in saved["train_scenes"] + saved["val_scenes"]
 
 
 def test_loss_weights_soften_inverse_frequency():
     mask = np.array([1] * 90 + [7] * 10 + [0] * 50, dtype=np.uint8)  # N = 100 labelled, K = 2 classes
-    full = training.loss_weights(replace(CONFIG, balance=True), [mask])
+    full = unet.loss_weights(replace(CONFIG, balance=True), [mask])
     np.testing.assert_allclose(full[[1, 7]], [100 / (2 * 90), 100 / (2 * 10)])  # 0.556 and 5
-    softened = training.loss_weights(replace(CONFIG, balance=True, weight_power=0.5, weight_cap=2.0), [mask])
+    softened = unet.loss_weights(replace(CONFIG, balance=True, weight_power=0.5, weight_cap=2.0), [mask])
     np.testing.assert_allclose(softened[[1, 7]], [(100 / 180) ** 0.5, 2.0])  # sqrt(5) = 2.24 capped at 2
     assert softened[0] == 0 and softened[3] == 0  # unlabelled and absent classes
-    assert training.loss_weights(replace(CONFIG, balance=False), [mask]) is None
+    assert unet.loss_weights(replace(CONFIG, balance=False), [mask]) is None
 
 
 def test_test_time_augmentation_makes_the_map_turn_with_the_image():
     # The mean over the 8 symmetries of the square is itself symmetric: turning or flipping the image turns or
     # flips the probabilities. One pass of an untrained network is not, which shows the check can fail.
     torch.manual_seed(0)
-    model = training.build_model(CONFIG).eval()
+    model = unet.build_model(CONFIG).eval()
     image = np.random.default_rng(0).normal(size=(10, 32, 32)).astype(np.float32)
     turned = np.ascontiguousarray(np.rot90(image, 1, axes=(1, 2))[..., ::-1])
 
     def back(probs):
         return np.rot90(probs[..., ::-1], -1, axes=(1, 2))
 
-    with_tta = inference.probabilities(model, image, CONFIG, tta=True)
-    np.testing.assert_allclose(back(inference.probabilities(model, turned, CONFIG, tta=True)), with_tta, atol=1e-5)
+    with_tta = unet.probabilities(model, image, CONFIG, tta=True)
+    np.testing.assert_allclose(back(unet.probabilities(model, turned, CONFIG, tta=True)), with_tta, atol=1e-5)
     np.testing.assert_allclose(with_tta.sum(axis=0), 1, atol=1e-5)
-    one_pass = back(inference.probabilities(model, turned, CONFIG)) - inference.probabilities(model, image, CONFIG)
+    one_pass = back(unet.probabilities(model, turned, CONFIG)) - unet.probabilities(model, image, CONFIG)
     assert np.abs(one_pass).max() > 1e-3
 
 
@@ -235,9 +236,9 @@ def test_lulc_predict_averages_the_flips_unless_no_tta(trained, tmp_path, monkey
     image, _ = synthetic_scene(seed=4)
     _write_tif(tmp_path / "in.tif", image)
     passes = []
-    one_pass = inference._window_probabilities
-    monkeypatch.setattr(inference, "_window_probabilities", lambda *a, **k: passes.append(1) or one_pass(*a, **k))
-    stored = Normalisation.from_dict(training.load_checkpoint(trained.best_path)[1]["normalisation"])
+    one_pass = unet_predict._window_probabilities
+    monkeypatch.setattr(unet_predict, "_window_probabilities", lambda *a, **k: passes.append(1) or one_pass(*a, **k))
+    stored = Normalisation.from_dict(unet.load_checkpoint(trained.best_path)[1]["normalisation"])
     normalised = stored.apply(as_reflectance(image))
     for extra, tta, count in (([], True, 8), (["--no-tta"], False, 1)):
         out = tmp_path / f"out_{tta}.tif"
@@ -245,33 +246,33 @@ def test_lulc_predict_averages_the_flips_unless_no_tta(trained, tmp_path, monkey
         assert cli.main(["predict", str(trained.best_path), str(tmp_path / "in.tif"), str(out), "--offset", "0", *extra]) == 0
         assert len(passes) == count
         with rasterio.open(out) as written:
-            np.testing.assert_array_equal(written.read(1), inference.classify(trained.model, normalised, CONFIG, tta=tta))
+            np.testing.assert_array_equal(written.read(1), unet.classify(trained.model, normalised, CONFIG, tta=tta))
 
 
 def test_seed_runs_reuse_the_finished_sweep_run_of_the_same_seed(split, tmp_path, monkeypatch):
-    swept = training.sweep(CONFIG, split, tmp_path, [CONFIG.weight_decay], [CONFIG.balance], progress=False)
+    swept = unet.sweep(CONFIG, split, tmp_path, [CONFIG.weight_decay], [CONFIG.balance], progress=False)
     written = Path(swept["checkpoint"].iloc[0]).read_bytes()
-    monkeypatch.setattr(training, "_step", lambda *args: pytest.fail("a finished run was trained again"))
-    seeds = training.seed_runs(CONFIG, split, tmp_path, [CONFIG.seed], progress=False)
+    monkeypatch.setattr(unet_training, "_step", lambda *args: pytest.fail("a finished run was trained again"))
+    seeds = unet.seed_runs(CONFIG, split, tmp_path, [CONFIG.seed], progress=False)
     assert seeds["checkpoint"].tolist() == swept["checkpoint"].tolist()
     assert Path(seeds["checkpoint"].iloc[0]).read_bytes() == written
-    scores = training.score_test_scene(seeds)  # the test scene, scored once at the end
+    scores = unet.score_test_scene(seeds)  # the test scene, scored once at the end
     assert scores["checkpoint"].tolist() == swept["checkpoint"].tolist() * 2  # one row per reference protocol
     assert set(scores["protocol"]) == {"test mask", "reference polygons"}
     with pytest.raises(pytest.fail.Exception, match="trained again"):
-        training.seed_runs(CONFIG, split, tmp_path, [CONFIG.seed + 1], progress=False)
+        unet.seed_runs(CONFIG, split, tmp_path, [CONFIG.seed + 1], progress=False)
 
 
 def test_validation_every_nth_epoch_keeps_the_best_validated_epoch(split, tmp_path):
-    result = training.train(replace(CONFIG, epochs=5, val_every=2), split, tmp_path, device="cpu", progress=False)
+    result = unet.train(replace(CONFIG, epochs=5, val_every=2), split, tmp_path, device="cpu", progress=False)
     validated = result.history.dropna(subset=["val_f1"])
     assert validated["epoch"].tolist() == [2, 4, 5]  # every 2nd epoch and the last
-    _, kept = training.load_checkpoint(result.best_path)
+    _, kept = unet.load_checkpoint(result.best_path)
     best = validated.sort_values(["val_f1", "epoch"], ascending=[False, True]).iloc[0]
     assert kept["epoch"] == best["epoch"]
-    assert training._best_epoch(result)["best_epoch"] == best["epoch"]
-    with pytest.raises(data.OptionError, match="val_every 0"):
-        training.check_config(replace(CONFIG, val_every=0))
+    assert unet_selection._best_epoch(result)["best_epoch"] == best["epoch"]
+    with pytest.raises(errors.OptionError, match="val_every 0"):
+        unet.check_config(replace(CONFIG, val_every=0))
 
 
 def _subnormals_left(statement: str) -> int:
@@ -281,11 +282,24 @@ def _subnormals_left(statement: str) -> int:
     return int(subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True).stdout)
 
 
-def test_importing_training_makes_every_thread_compute_subnormals_as_zero():
+PREDICT_ON_A_TINY_IMAGE = """
+import numpy as np, xarray as xr
+from lulc_helpers import unet
+config = unet.PRESETS["quick"]
+model = unet.build_model(config)
+image = xr.DataArray(np.full((10, 40, 40), 1500, np.uint16), dims=("band", "y", "x")).rio.write_crs(32633)
+unet.UNetClassifier(model, config, unet.Normalisation.identity(10), offset=0, tta=False, device="cpu").classify(image)
+"""
+
+
+def test_subnormals_are_flushed_by_the_entry_points_not_by_an_import():
     if not torch.set_flush_denormal(True):
         pytest.skip("this CPU cannot flush subnormal numbers")
     assert _subnormals_left("pass") == 1 << 16  # by default: slow subnormal arithmetic
-    assert _subnormals_left("import lulc_helpers.training") == 0
+    # importing the package changes nothing: the setting is the entry points' to make
+    assert _subnormals_left("import lulc_helpers.unet.training, lulc_helpers.unet.predict, lulc_helpers.cli") == 1 << 16
+    # prediction (what every Dask worker runs first) sets it for every thread of the process
+    assert _subnormals_left(PREDICT_ON_A_TINY_IMAGE.strip().replace("\n", "; ")) == 0
 
 
 def test_training_sets_it_again_each_epoch(split, tmp_path):
@@ -296,7 +310,7 @@ def test_training_sets_it_again_each_epoch(split, tmp_path):
     torch.set_num_threads(1)  # the check runs on this thread only, the one that was reset
     try:
         assert (tiny * 1.0).count_nonzero() == tiny.numel()
-        training.train(replace(CONFIG, epochs=1), split, tmp_path, device="cpu", progress=False)
+        unet.train(replace(CONFIG, epochs=1), split, tmp_path, device="cpu", progress=False)
         assert (tiny * 1.0).count_nonzero() == 0
     finally:
         torch.set_num_threads(threads)

@@ -10,31 +10,32 @@ import pandas as pd
 import pytest
 import torch
 
-from lulc_helpers import classical, cli, data, runtime, training
+from lulc_helpers import cli, course, data, labels, paths, rasters, runtime, unet
+from lulc_helpers.unet import training as unet_training
 from tests.test_exercises import run_exercise
 
 # The paper's Section 2.3.1: training and validation dates of Strzegom (the test date 2023-07-09 is not among them).
 PAPER_STRZEGOM_TRAINING = ["strzegom_20210619", "strzegom_20220619", "strzegom_20220719", "strzegom_20221012",
                            "strzegom_20230209", "strzegom_20230301"]
-TINY = replace(training.PRESETS["quick"], patches_per_epoch=4, patch_size=32, window=64, overlap=16)
+TINY = replace(unet.PRESETS["quick"], patches_per_epoch=4, patch_size=32, window=64, overlap=16)
 
 
 def test_paper_preset_is_table_3():
-    paper = training.resolve_config("paper")
+    paper = unet.resolve_config("paper")
     # Table 3: epochs 25, patch size 100, batch size 4, Adam lr 0.001, weight decay swept (0.001 the middle), gamma 2
     assert (paper.epochs, paper.patch_size, paper.batch_size, paper.lr, paper.gamma) == (25, 100, 4, 0.001, 2.0)
     assert paper.balance and paper.weight_power == 1.0 and paper.jitter == 0.0
 
 
 def test_overrides_change_only_what_they_name():
-    cpu = training.PRESETS["cpu"]
-    resolved = training.resolve_config("cpu", {"epochs": 7, "val_scenes": ["x"]})
+    cpu = unet.PRESETS["cpu"]
+    resolved = unet.resolve_config("cpu", {"epochs": 7, "val_scenes": ["x"]})
     assert resolved.epochs == 7 and resolved.val_scenes == ("x",)
     assert replace(resolved, epochs=cpu.epochs, val_scenes=cpu.val_scenes) == cpu
     with pytest.raises(ValueError, match="epoch"):
-        training.resolve_config("cpu", {"epoch": 7})
+        unet.resolve_config("cpu", {"epoch": 7})
     with pytest.raises(ValueError, match="'gpu'"):
-        training.resolve_config("gpu")
+        unet.resolve_config("gpu")
 
 
 @pytest.mark.parametrize("cuda, mps, device, preset", [
@@ -45,20 +46,20 @@ def test_device_selection_and_default_preset(monkeypatch, capsys, cuda, mps, dev
     monkeypatch.setattr(torch.backends.mps, "is_available", lambda: mps)
     assert runtime.pick_device().type == device
     assert {"cuda": "CUDA (Test GPU)", "mps": "Apple MPS", "cpu": "CPU"}[device] in capsys.readouterr().out
-    assert training.default_preset() == preset
+    assert unet.default_preset() == preset
     args = cli.build_parser().parse_args(["train", "--dry-run", "--json"])
     assert cli._train(args) == 0
     assert json.loads(capsys.readouterr().out)["preset"] == preset
 
 
 def test_dry_run_json_prints_every_field_and_the_scenes_without_training(monkeypatch, capsys, tmp_path):
-    monkeypatch.setenv(runtime.RUNS_DIR_ENV, str(tmp_path))
-    monkeypatch.setattr(training, "train", lambda *a, **k: pytest.fail("--dry-run trained"))
-    monkeypatch.setattr(data, "open_image", lambda *a, **k: pytest.fail("--dry-run read an image"))
+    monkeypatch.setenv(paths.RUNS_DIR_ENV, str(tmp_path))
+    monkeypatch.setattr(unet_training, "train", lambda *a, **k: pytest.fail("--dry-run trained"))
+    monkeypatch.setattr(rasters, "open_image", lambda *a, **k: pytest.fail("--dry-run read an image"))
     assert cli.main(["train", "--preset", "cpu", "--epochs", "12", "--dry-run", "--json"]) == 0
     plan = json.loads(capsys.readouterr().out)
-    assert set(plan["config"]) == {f.name for f in fields(training.TrainConfig)}
-    assert plan["config"]["epochs"] == 12 and plan["config"]["width"] == training.PRESETS["cpu"].width
+    assert set(plan["config"]) == {f.name for f in fields(unet.TrainConfig)}
+    assert plan["config"]["epochs"] == 12 and plan["config"]["width"] == unet.PRESETS["cpu"].width
     assert plan["train_scenes"] == PAPER_STRZEGOM_TRAINING
     assert [name.split()[0] for name in plan["val_scenes"]] == PAPER_STRZEGOM_TRAINING
     assert "strzegom_20230709" not in json.dumps(plan["train_scenes"] + plan["val_scenes"])
@@ -78,36 +79,36 @@ def unreadable_test_scene(monkeypatch):
             return reader(path, *args, **kwargs)
         return read
 
-    for name in ("open_image", "open_mask", "rasterize_reference"):
-        monkeypatch.setattr(data, name, guard(getattr(data, name)))
+    for module, name in ((rasters, "open_image"), (rasters, "open_class_map"), (labels, "rasterize_reference")):
+        monkeypatch.setattr(module, name, guard(getattr(module, name)))
 
 
 def test_split_and_selection_never_read_the_test_scene(unreadable_test_scene, tmp_path):
-    split = training.paper_split(TINY)
+    split = unet.paper_split(TINY)
     assert split.train_names == PAPER_STRZEGOM_TRAINING and len(split.val) == len(split.train) == 6
     assert all(mask.shape[0] == 80 for _, mask in split.val)  # the bottom 20 % of 401 rows
-    swept = training.sweep(TINY, split, tmp_path, [0.01, 0.001], [True], progress=False)
-    chosen = training.select(swept)
+    swept = unet.sweep(TINY, split, tmp_path, [0.01, 0.001], [True], progress=False)
+    chosen = unet.select(swept)
     assert chosen["val_f1"] == swept["val_f1"].max()
-    seeds = training.seed_runs(replace(TINY, weight_decay=chosen["weight_decay"]), split, tmp_path, [0, 1], progress=False)
+    seeds = unet.seed_runs(replace(TINY, weight_decay=chosen["weight_decay"]), split, tmp_path, [0, 1], progress=False)
     assert seeds["val_f1"].notna().all() and "protocol" not in seeds
     with pytest.raises(AssertionError, match="test scene was read"):  # the guard works: scoring reads it
-        training.score_test_scene(seeds)
+        unet.score_test_scene(seeds)
 
 
 def test_select_picks_the_best_validation_score_and_refuses_without_one():
     table = pd.DataFrame({"weight_decay": [0.01, 0.001, 0.0001], "val_f1": [0.80, 0.85, 0.82]})
-    assert training.select(table)["weight_decay"] == 0.001
+    assert unet.select(table)["weight_decay"] == 0.001
     with pytest.raises(ValueError, match="validation"):
-        training.select(table.assign(val_f1=np.nan))
-    assert training.select(table.iloc[:1].assign(val_f1=np.nan))["weight_decay"] == 0.01  # one setting: no choice
+        unet.select(table.assign(val_f1=np.nan))
+    assert unet.select(table.iloc[:1].assign(val_f1=np.nan))["weight_decay"] == 0.01  # one setting: no choice
 
 
 def _synthetic_split():
     rng = np.random.default_rng(0)
     codes = np.repeat(np.array([1, 3, 8, 10], dtype=np.uint8), 16)[None, :].repeat(64, axis=0)
     image = (rng.uniform(0.03, 0.4, size=(11, 10))[codes].transpose(2, 0, 1)).astype(np.float32)
-    return training.Split(train=[(image, codes)], val=[(image, codes)], train_names=["a"], val_names=["b"])
+    return unet.Split(train=[(image, codes)], val=[(image, codes)], train_names=["a"], val_names=["b"])
 
 
 def test_mixed_precision_path_and_grad_scaler_in_the_checkpoint(monkeypatch, tmp_path):
@@ -118,21 +119,21 @@ def test_mixed_precision_path_and_grad_scaler_in_the_checkpoint(monkeypatch, tmp
         raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):  # a CPU run (no scaler) stopped after its first epoch
-        training.train(config, split, tmp_path / "a", device="cpu", progress=False, on_epoch=interrupt)
-    assert training.load_checkpoint(tmp_path / "a" / "last.pt")[1]["scaler"] == {}
+        unet.train(config, split, tmp_path / "a", device="cpu", progress=False, on_epoch=interrupt)
+    assert unet.load_checkpoint(tmp_path / "a" / "last.pt")[1]["scaler"] == {}
     # What CUDA gets: float16 autocast and an enabled GradScaler, here on the CPU.
-    monkeypatch.setattr(training, "amp_enabled", lambda config, device: True)
+    monkeypatch.setattr(unet_training, "amp_enabled", lambda config, device: True)
     dtypes = []
-    monkeypatch.setattr(training, "build_model", _recording_dtypes(training.build_model, dtypes))
-    training.train(config, split, tmp_path / "b", device="cpu", progress=False)
+    monkeypatch.setattr(unet_training, "build_model", _recording_dtypes(unet.build_model, dtypes))
+    unet.train(config, split, tmp_path / "b", device="cpu", progress=False)
     assert torch.float16 in dtypes
-    scaler = training.load_checkpoint(tmp_path / "b" / "last.pt")[1]["scaler"]
+    scaler = unet.load_checkpoint(tmp_path / "b" / "last.pt")[1]["scaler"]
     # GradScaler starts at 2 ** 16 and halves after a step with inf/NaN gradients
     assert set(scaler) >= {"scale", "growth_factor", "backoff_factor", "growth_interval"}
     assert np.log2(scaler["scale"]).is_integer() and scaler["scale"] <= 2.0**16
-    resumed = training.train(config, split, tmp_path / "a", device="cpu", progress=False)  # resumed with a scaler
+    resumed = unet.train(config, split, tmp_path / "a", device="cpu", progress=False)  # resumed with a scaler
     assert resumed.history["epoch"].tolist() == [1, 2]
-    assert "scale" in training.load_checkpoint(tmp_path / "a" / "last.pt")[1]["scaler"]
+    assert "scale" in unet.load_checkpoint(tmp_path / "a" / "last.pt")[1]["scaler"]
 
 
 def _recording_dtypes(build, dtypes):
@@ -148,10 +149,10 @@ NOTEBOOK_03 = Path(__file__).resolve().parents[1] / "notebooks" / "03_unet_train
 
 def test_notebook_03_in_quick_mode_writes_no_map(tmp_path, monkeypatch):
     """A one-epoch map under runs/predictions/ would stand in for a trained U-Net in notebooks 04-06."""
-    monkeypatch.setenv(runtime.RUNS_DIR_ENV, str(tmp_path))  # the kernel inherits it
+    monkeypatch.setenv(paths.RUNS_DIR_ENV, str(tmp_path))  # the kernel inherits it
     notebook = run_exercise(NOTEBOOK_03, {})  # quick mode, no change
     assert any("QUICK = True" in c.source for c in notebook.cells)
-    assert classical.prediction_path("unet").parent == tmp_path / "predictions"
+    assert data.prediction_path("unet").parent == tmp_path / "predictions"
     assert sorted(tmp_path.rglob("*")) == []
 
 
@@ -171,14 +172,14 @@ def test_live_curves_redraw_every_few_epochs_and_keep_each_training():
 
 
 def test_lulc_train_record_appends_test_and_validation_scores(tmp_path, monkeypatch, capsys):
-    monkeypatch.setenv(runtime.RUNS_DIR_ENV, str(tmp_path))
+    monkeypatch.setenv(paths.RUNS_DIR_ENV, str(tmp_path))
     record = tmp_path / "results" / "runs.csv"
     for seed in (0, 1):
         args = ["train", "--preset", "quick", "--patches-per-epoch", "4", "--seed", str(seed),
                 "--record", str(record), "--record-as", "tiny"]
         assert cli.main(args) == 0
-    table = training.recorded_runs(record)
-    assert list(table.columns) == training.RECORD_COLUMNS
+    table = unet.recorded_runs(record)
+    assert list(table.columns) == unet.RECORD_COLUMNS
     assert table["seeds"].tolist() == [0, 0, 0, 1, 1, 1] and set(table["run"]) == {"tiny"}
     assert set(table["evaluated_on"]) == {"Strzegom 20230709", "training dates"}
     assert {"reference polygons", "test mask"} <= set(table["protocol"])
@@ -189,19 +190,19 @@ def test_lulc_train_record_appends_test_and_validation_scores(tmp_path, monkeypa
 
 
 def test_lulc_train_record_without_evaluation_records_validation_only(unreadable_test_scene, tmp_path, monkeypatch):
-    monkeypatch.setenv(runtime.RUNS_DIR_ENV, str(tmp_path))
+    monkeypatch.setenv(paths.RUNS_DIR_ENV, str(tmp_path))
     record = tmp_path / "selection.csv"
     args = ["train", "--preset", "quick", "--patches-per-epoch", "4", "--epochs", "2", "--val-every", "2",
             "--no-evaluate", "--record", str(record), "--record-as", "candidate"]
     assert cli.main(args) == 0  # the guard raises if the test scene is read
-    table = training.recorded_runs(record)
+    table = unet.recorded_runs(record)
     assert table["evaluated_on"].tolist() == ["training dates"] and table["run"].tolist() == ["candidate"]
     assert table["protocol"].iloc[0].startswith("validation (bottom 20% of rows")
     assert table["setting_chosen_by"].iloc[0].endswith("epoch 2 kept on validation")
 
 
 def test_selection_evidence_compares_each_change_with_the_preset_of_the_same_seed():
-    run = training.PRESET_RUN
+    run = unet.PRESET_RUN
     rows = [  # (run, seeds, epochs, evaluated_on, macro F1)
         (run, "0", 40, "training dates", 0.85), (run, "1", 40, "training dates", 0.87),
         (run, "1", 40, "Strzegom 20230709", 0.99),  # a test score: never evidence for a choice
@@ -210,10 +211,10 @@ def test_selection_evidence_compares_each_change_with_the_preset_of_the_same_see
         ("another run", "1", 40, "training dates", 0.95),
     ]
     recorded = pd.DataFrame(rows, columns=["run", "seeds", "epochs", "evaluated_on", "macro_F1"]).assign(OA=0.9)
-    table = training.selection_evidence(recorded).set_index(["change", "seed", "epochs"])
+    table = course.selection_evidence(recorded).set_index(["change", "seed", "epochs"])
     gain = table["macro F1 minus the preset's"]
     assert len(table) == 6 and gain[("jitter 0", "1", 40)] == pytest.approx(0.01)
     assert gain[("jitter 0", "0", 40)] == pytest.approx(-0.05)
     assert gain[("epochs 80", "1", 80)] == pytest.approx(-0.04)  # against the preset's 160 epochs
     assert gain.loc["none"].isna().all() and table.loc[("none", "1", 40), "validation macro F1"] == 0.87
-    assert len(training.selection_evidence(recorded, epochs=40)) == 4
+    assert len(course.selection_evidence(recorded, epochs=40)) == 4

@@ -1,6 +1,6 @@
 """Spectral indices from named Sentinel-2 bands (normalised differences, so reflectance scale cancels).
 
-Each function takes an image whose `band` coordinate names the bands (`data.open_image`), or a
+Each function takes an image whose `band` coordinate names the bands (`rasters.open_image`), or a
 mapping of band name to array, and returns float32 with NaN where both bands are zero.
 """
 
@@ -9,7 +9,10 @@ from __future__ import annotations
 from typing import Mapping
 
 import numpy as np
+import pandas as pd
 import xarray as xr
+
+from . import scheme
 
 
 def normalized_difference(image, first: str, second: str):
@@ -54,3 +57,31 @@ def ndmi(image):
 
 
 INDICES = {"NDVI": ndvi, "NDWI": ndwi, "MNDWI": mndwi, "NDMI": ndmi}
+
+
+def signatures(reflectance: xr.DataArray, mask: xr.DataArray) -> pd.DataFrame:
+    """Mean, standard deviation and 10th/90th percentiles per class and band of a reflectance image
+    (`rasters.reflectance`), over the mask's labelled pixels that have data in every band.
+
+    Long table with columns class_id, class, band, mean, std, p10, p90, pixels.
+    """
+    pixels = reflectance.values.reshape(reflectance.sizes["band"], -1).astype(np.float64)
+    labels = np.where(np.isfinite(pixels).all(axis=0), np.asarray(mask.values).ravel(), scheme.NODATA)
+    rows = []
+    for class_id in (c for c in scheme.CLASS_IDS if (labels == c).any()):
+        selected = pixels[:, labels == class_id]
+        p10, p90 = np.percentile(selected, [10, 90], axis=1)
+        for i, band in enumerate(reflectance.coords["band"].values):
+            rows.append(
+                {
+                    "class_id": class_id,
+                    "class": scheme.get(class_id).name,
+                    "band": str(band),
+                    "mean": selected[i].mean(),
+                    "std": selected[i].std(),
+                    "p10": p10[i],
+                    "p90": p90[i],
+                    "pixels": selected.shape[1],
+                }
+            )
+    return pd.DataFrame(rows)

@@ -16,13 +16,10 @@ import pandas as pd
 import torch
 from torch import nn
 
-from . import scheme
-from .data import BANDS
+from .. import scheme
+from ..rasters import BANDS
+from .config import VARIANTS, TrainConfig
 
-VARIANTS: dict[str, dict] = {
-    "original": {"convs": 2, "batch_norm": False, "replication_pad": False},
-    "proposed": {"convs": 3, "batch_norm": True, "replication_pad": True},
-}
 
 
 def conv_block(in_channels: int, out_channels: int, convs: int, batch_norm: bool) -> nn.Sequential:
@@ -108,3 +105,12 @@ def architecture_table(width: int = 64, depth: int = 4) -> pd.DataFrame:
             "Parameters": f"{count_parameters(model):,}",
         }
     return pd.DataFrame(rows).rename(columns={"original": "Original U-Net", "proposed": "Proposed model"})
+
+
+def build_model(config: TrainConfig) -> UNet:
+    return UNet(width=config.width, depth=config.depth, variant=config.variant)
+
+
+def mixed_precision(enabled: bool, device: torch.device):
+    """The autocast context of a training step or a prediction batch (`amp_enabled` says whether)."""
+    return torch.autocast(device.type, dtype=torch.float16, enabled=enabled)

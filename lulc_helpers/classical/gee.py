@@ -1,6 +1,6 @@
 """The paper's Google Earth Engine workflow: CART, Random Forest (10 trees) and a linear SVM on Sentinel-2 L2A.
 
-The Earth Engine backend of notebook 04, with the steps of `classical.py` (the local backend):
+The Earth Engine backend of notebook 04, with the steps of `local.py` (the local backend):
 `initialize`, `scene`, training points (the paper's assets or points from the local sampler),
 `make_classifier`, `fit`, `classify_image`, `matrix_on_points` (errorMatrix handed to
 `lulc_helpers.metrics`), `export_classified` / `download_classified`; and any area of your own:
@@ -24,11 +24,12 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from . import classical, data, runtime, scheme
+from .. import data, errors, paper, rasters, scheme
+from . import local
 
 COLLECTION = "COPERNICUS/S2_SR_HARMONIZED"
 # Our files name the bands B02..B12, Earth Engine B2..B12: the one mapping between them.
-EE_BANDS: dict[str, str] = {band: "B" + band[1:].lstrip("0") for band in data.BANDS}
+EE_BANDS: dict[str, str] = {band: "B" + band[1:].lstrip("0") for band in rasters.BANDS}
 PAPER_ASSETS = {
     "train": "projects/urban-atlas-benchmark/assets/train_points_labels",
     "test": "projects/urban-atlas-benchmark/assets/test_points_labels",
@@ -41,15 +42,11 @@ SCALE = 10
 INSTALL_HINT = 'pip install "earthengine-api==1.7.50"'
 
 
-class GEEUnavailable(runtime.Unavailable):
-    """Earth Engine cannot be used here: the package is missing or there are no credentials."""
-
-
 def _ee():
     try:
         import ee
     except ImportError:
-        raise GEEUnavailable(f"earthengine-api is not installed ({INSTALL_HINT})") from None
+        raise errors.GEEUnavailable(f"earthengine-api is not installed ({INSTALL_HINT})") from None
     return ee
 
 
@@ -62,12 +59,12 @@ def connect(project: str | None = None) -> str:
     project = project or os.environ.get(PROJECT_ENV) or None
     ee = _ee()
     if project is None:
-        raise GEEUnavailable(f"no Earth Engine project: pass project=... or set ${PROJECT_ENV}")
+        raise errors.GEEUnavailable(f"no Earth Engine project: pass project=... or set ${PROJECT_ENV}")
     try:
         ee.Initialize(project=project)
     except Exception as err:  # ee, google-auth and HTTP errors alike mean "not available here"
         reason = " ".join(str(err).split()) or type(err).__name__  # its several lines, joined: never cut mid-sentence
-        raise GEEUnavailable(f"Earth Engine is not available ({reason.rstrip('.')})") from None
+        raise errors.GEEUnavailable(f"Earth Engine is not available ({reason.rstrip('.')})") from None
     return project
 
 
@@ -80,7 +77,7 @@ def initialize(project: str | None = None, verbose: bool = True, fallback: str =
     """
     try:
         project = connect(project)
-    except GEEUnavailable as why:
+    except errors.GEEUnavailable as why:
         if verbose:
             print(f"{why}. {fallback}".rstrip())
         return False
@@ -122,7 +119,7 @@ def paper_points(split: str):
 
 
 def points_to_ee(points: pd.DataFrame, crs: str | None = None, label: str = LABEL):
-    """Points from `classical.sample_points` as an ee.FeatureCollection (geometry in their CRS, property `label`)."""
+    """Points from `local.sample_points` as an ee.FeatureCollection (geometry in their CRS, property `label`)."""
     ee = _ee()
     crs = crs or points.attrs.get("crs")
     if crs is None:
@@ -143,11 +140,11 @@ def make_classifier(method: str, seed: int = 42):
     ee = _ee()
     builders = {
         "cart": lambda: ee.Classifier.smileCart(),
-        "rf": lambda: ee.Classifier.smileRandomForest(numberOfTrees=classical.RF_TREES, seed=seed),
+        "rf": lambda: ee.Classifier.smileRandomForest(numberOfTrees=local.RF_TREES, seed=seed),
         "svm": lambda: ee.Classifier.libsvm(svmType="C_SVC", kernelType="LINEAR"),
     }
     if method not in builders:
-        raise ValueError(f"unknown method {method!r}: choose one of {', '.join(classical.METHODS)}")
+        raise ValueError(f"unknown method {method!r}: choose one of {', '.join(paper.METHODS)}")
     return builders[method]()
 
 
@@ -178,7 +175,7 @@ def matrix_on_points(classified, test, label: str = LABEL):
     return reference_rows_to_classified_rows(on_server), list(scheme.CLASS_IDS)
 
 
-def run(methods: Sequence[str] = classical.METHODS, date: str = PAPER_DATE, training=None, seed: int = 42, like=None):
+def run(methods: Sequence[str] = paper.METHODS, date: str = PAPER_DATE, training=None, seed: int = 42, like=None):
     """{method: classified ee.Image} for the area of `like` (default: the Strzegom test grid).
 
     `training` defaults to the paper's training asset; pass `points_to_ee(...)` to use local points.
@@ -203,12 +200,12 @@ def read_region(path: str | os.PathLike):
     try:
         frame = geopandas.read_file(path)
     except Exception as err:  # pyogrio raises several types for missing or unreadable files
-        raise data.DataError(f"{path}: not a readable vector file ({err})") from None
+        raise errors.DataError(f"{path}: not a readable vector file ({err})") from None
     polygons = frame[frame.geometry.notna() & frame.geom_type.isin(["Polygon", "MultiPolygon"])] if len(frame) else frame
     if polygons.empty:
-        raise data.DataError(f"{path}: no polygon to classify inside")
+        raise errors.DataError(f"{path}: no polygon to classify inside")
     if polygons.crs is None:
-        raise data.DataError(f"{path}: no coordinate reference system")
+        raise errors.DataError(f"{path}: no coordinate reference system")
     area = polygons.to_crs(4326).union_all()
     return _ee().Geometry(area.__geo_interface__, None, False), str(polygons.estimate_utm_crs())
 
@@ -260,9 +257,9 @@ def download_classified(classified, like: xr.DataArray, path: str | os.PathLike)
     try:
         with urllib.request.urlopen(url, timeout=300) as response, open(tmp, "wb") as out:
             out.write(response.read())
-        downloaded = classical.open_classification(tmp, name=path.stem)
+        downloaded = rasters.open_class_map(tmp, name=path.stem)
         downloaded.attrs["method"] = f"{path.stem} (Earth Engine)"
-        return classical.write_classification(downloaded, path)
+        return rasters.write_class_map(downloaded, path)
     finally:
         Path(tmp).unlink(missing_ok=True)
 
@@ -271,8 +268,8 @@ def download_maps(ee_maps: Mapping[str, object], like: xr.DataArray) -> dict[str
     """Download {method: classified ee.Image} onto the grid of `like`, to runs/predictions/METHOD_gee_SCENE.tif;
     returns {"CART (GEE)": map, ...} for side-by-side evaluation with the local maps."""
     return {
-        f"{classical.METHOD_NAMES[method]} (GEE)": classical.open_classification(
-            download_classified(image, like, classical.prediction_path(f"{method}_gee")), f"{method}_gee"
+        f"{paper.METHOD_NAMES[method]} (GEE)": rasters.open_class_map(
+            download_classified(image, like, data.prediction_path(f"{method}_gee")), f"{method}_gee"
         )
         for method, image in ee_maps.items()
     }

@@ -1,4 +1,5 @@
-"""Training patches: per-band normalisation, patches placed on labelled pixels, flips and rotations.
+"""What the network sees: the input conversion, per-band normalisation, patches placed on labelled pixels,
+flips and rotations, radiometric jitter.
 
 The normalisation (per-band mean and standard deviation) is fitted on the training scenes only and
 travels inside the checkpoint, so prediction on a new image applies exactly the training statistics.
@@ -10,14 +11,9 @@ from dataclasses import asdict, dataclass
 from typing import Iterable, Sequence
 
 import numpy as np
+import xarray as xr
 
-from . import scheme
-
-
-def valid_pixels(image: np.ndarray) -> np.ndarray:
-    """(y, x) True where the image has data: no band NaN (reflectance) and not every band 0 (digital numbers)."""
-    image = np.asarray(image)
-    return np.isfinite(image).all(axis=0) & (image != 0).any(axis=0)
+from .. import rasters, scheme
 
 
 @dataclass(frozen=True)
@@ -32,7 +28,7 @@ class Normalisation:
         total = total_sq = count = 0
         for image in images:
             values = np.asarray(image, dtype=np.float64)
-            pixels = values[:, valid_pixels(values)]
+            pixels = values[:, rasters.valid_pixels(values)]
             total = total + pixels.sum(axis=1)
             total_sq = total_sq + (pixels**2).sum(axis=1)
             count += pixels.shape[1]
@@ -154,3 +150,11 @@ class PatchSampler:
             xs.append(x)
             ys.append(y)
         return np.stack(xs).astype(np.float32), np.stack(ys).astype(np.int64)
+
+
+def network_input(image: xr.DataArray, offset: int | None = None) -> np.ndarray:
+    """The values the network is trained on and predicts from: surface reflectance (band, y, x), NaN = no data.
+
+    `offset` is the L2A offset to remove (0 or 1000); None takes it from the image's date (`rasters.reflectance`).
+    """
+    return rasters.reflectance(image, offset).values

@@ -12,7 +12,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from . import scheme
+from .. import scheme
 
 
 class FocalLoss(nn.Module):

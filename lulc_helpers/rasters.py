@@ -1,0 +1,282 @@
+"""Rasters on disk: Sentinel-2 images and class maps, read, checked, written; values at points; pixel area.
+
+Images are 10 bands of surface reflectance x 10000 (uint16, band names B02..B12 as `BANDS`); class maps
+(reference masks and classifications alike) are uint8 codes of `scheme`, 0 = no data / unlabelled. Every
+class map the package writes goes through `write_class_map` or `write_class_map_blocks`: tiled or not, deflate,
+the scheme's colour table, written atomically and read back (`outputs.atomic_output`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+import pandas as pd
+import rioxarray  # noqa: F401  (registers the .rio accessor)
+import xarray as xr
+
+from . import scheme
+from .errors import DataError, GridMismatchError, OutputError
+from .outputs import atomic_output, gdal_errors_raise
+
+BANDS: tuple[str, ...] = ("B02", "B03", "B04", "B05", "B06", "B07", "B08", "B8A", "B11", "B12")
+REFLECTANCE_SCALE = 10000
+# ESA processing baseline 04.00 (from 2022-01-25) adds 1000 to every L2A digital number; the paper's
+# 2021 scenes lack the offset and its 2022-2023 scenes carry it (their darkest water is ~1000, not ~0).
+BOA_ADD_OFFSET = 1000
+BOA_OFFSET_SINCE = "20220125"
+
+
+def _open(path: str | os.PathLike, lazy: bool = False) -> xr.DataArray:
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"{path}: no such file (run `lulc fetch` or `make data` first)")
+    try:
+        opened = rioxarray.open_rasterio(path)
+        return opened if lazy else opened.load()
+    except Exception as err:  # rasterio raises several types for unreadable files
+        raise DataError(f"{path}: not a readable raster ({err})") from err
+
+
+def open_image(path: str | os.PathLike, lazy: bool = False) -> xr.DataArray:
+    """A 10-band Sentinel-2 image (band, y, x), bands named B02..B12 in the paper's order.
+
+    lazy=True reads pixels only when they are used (a raster larger than memory, read in windows)."""
+    image = _open(path, lazy)
+    if image.sizes["band"] != len(BANDS):
+        raise DataError(
+            f"{path}: {image.sizes['band']} bands, expected {len(BANDS)} ({' '.join(BANDS)}, in that order)"
+        )
+    if not np.issubdtype(image.dtype, np.integer) and not np.issubdtype(image.dtype, np.floating):
+        raise DataError(f"{path}: pixel type {image.dtype} is not numeric")
+    descriptions = image.attrs.get("long_name")
+    if isinstance(descriptions, (tuple, list)) and all(descriptions) and tuple(descriptions) != BANDS:
+        raise DataError(f"{path}: band descriptions {tuple(descriptions)} differ from the expected {BANDS}")
+    image = image.assign_coords(band=list(BANDS))
+    image.name = Path(path).stem
+    image.attrs["source"] = str(path)
+    date = re.search(r"(?<!\d)(20\d{6})(?!\d)", image.name)
+    if date:
+        image.attrs["date"] = date.group(1)
+    return image
+
+
+def reflectance(image: xr.DataArray, offset: int | None = None) -> xr.DataArray:
+    """Surface reflectance (0..1, float32) from the stored digital numbers; 0 (no data) becomes NaN.
+
+    `offset` is subtracted first; by default it is BOA_ADD_OFFSET for scenes acquired on or after
+    BOA_OFFSET_SINCE (the date comes from the file name, see `open_image`) and 0 before.
+    """
+    if offset is None:
+        date = image.attrs.get("date")
+        if date is None:
+            raise DataError(
+                f"{source_name(image, 'image')}: acquisition date unknown, so the L2A offset is too; pass offset=0 or 1000"
+            )
+        offset = BOA_ADD_OFFSET if date >= BOA_OFFSET_SINCE else 0
+    values = image.astype(np.float32)
+    result = ((values - offset) / REFLECTANCE_SCALE).where(image != 0)
+    result.attrs = {**image.attrs, "units": "reflectance", "offset_removed": offset}
+    return result.rio.write_crs(image.rio.crs)
+
+
+def open_class_map(path: str | os.PathLike, name: str | None = None) -> xr.DataArray:
+    """A class map (y, x) as uint8 codes of the scheme: a reference mask or a classification alike.
+
+    0 = unlabelled / no data, and so is the raster's declared nodata value. Raises DataError naming the
+    file for a missing or unreadable file, more than one band or non-integer codes, and UnknownClassError
+    for codes outside the scheme. `name` (default: the file's stem) becomes the DataArray's name.
+    """
+    raw = _open(path)
+    if raw.sizes["band"] != 1:
+        raise DataError(f"{path}: {raw.sizes['band']} bands, a class map has one")
+    values = np.nan_to_num(raw.values[0], nan=scheme.NODATA)
+    declared = raw.rio.nodata
+    if declared is not None and not np.isnan(declared):  # a declared nodata (255, -9999) means "no label"
+        values = np.where(values == declared, scheme.NODATA, values)
+    if not np.array_equal(values, np.round(values)):
+        raise DataError(f"{path}: non-integer class codes")
+    scheme.validate_codes(values, str(path))
+    classes = raw.isel(band=0, drop=True).copy(data=values.astype(np.uint8))
+    classes.rio.write_nodata(scheme.NODATA, inplace=True)
+    classes.name = name or Path(path).stem
+    classes.attrs["source"] = str(path)
+    return classes
+
+
+def source_name(da: xr.DataArray, fallback: str) -> str:
+    return da.attrs.get("source", fallback)
+
+
+def check_aligned(a: xr.DataArray, b: xr.DataArray, a_name: str | None = None, b_name: str | None = None) -> None:
+    """Raise GridMismatchError naming both rasters unless CRS, transform and shape agree."""
+    a_name, b_name = a_name or source_name(a, "first raster"), b_name or source_name(b, "second raster")
+    problems = []
+    if a.rio.crs != b.rio.crs:
+        problems.append(f"CRS {a.rio.crs} vs {b.rio.crs}")
+    if (a.rio.height, a.rio.width) != (b.rio.height, b.rio.width):
+        problems.append(f"shape {a.rio.height}x{a.rio.width} vs {b.rio.height}x{b.rio.width}")
+    if not a.rio.transform().almost_equals(b.rio.transform(), precision=1e-6):
+        problems.append(f"transform {tuple(a.rio.transform())[:6]} vs {tuple(b.rio.transform())[:6]}")
+    if problems:
+        raise GridMismatchError(f"{a_name} and {b_name} are not on the same grid: {'; '.join(problems)}")
+
+
+CLASS_MAP_TILE = 256  # tile side of tiled class maps
+
+
+def class_map_profile(height: int, width: int, crs, transform, tiled: bool = False) -> dict:
+    """The GeoTIFF profile of every class map the package writes: uint8, nodata 0, deflate."""
+    profile = {
+        "driver": "GTiff", "height": height, "width": width, "count": 1, "dtype": "uint8",
+        "crs": crs, "transform": transform, "nodata": scheme.NODATA, "compress": "deflate",
+    }
+    if tiled:
+        profile.update(tiled=True, blockxsize=CLASS_MAP_TILE, blockysize=CLASS_MAP_TILE)
+    return profile
+
+
+def write_class_map(classes, path: str | os.PathLike, description: str = "class code (lulc_helpers.scheme)") -> Path:
+    """Write a class map (an xarray DataArray with CRS) as a uint8 GeoTIFF with nodata 0 and the scheme's
+    colour table, atomically; the written band is read back and compared before it replaces `path`."""
+    import rasterio
+
+    path = Path(path)
+    values = np.asarray(classes.values, dtype=np.uint8)
+    profile = class_map_profile(classes.rio.height, classes.rio.width, classes.rio.crs, classes.rio.transform())
+
+    def verify(tmp: Path) -> None:
+        try:
+            with rasterio.open(tmp) as written:
+                ok = written.shape == values.shape and written.crs == profile["crs"] and np.array_equal(written.read(1), values)
+        except rasterio.errors.RasterioError:
+            ok = False
+        if not ok:
+            raise OutputError(f"{path}: the written file does not read back as what was written")
+
+    with atomic_output(path, verify) as tmp:
+        try:
+            with gdal_errors_raise(path), rasterio.open(tmp, "w", **profile) as dst:
+                dst.write(values, 1)
+                dst.write_colormap(1, scheme.gdal_colour_table())
+                dst.set_band_description(1, description)
+        except rasterio.errors.RasterioError as err:
+            raise OutputError(f"{path}: could not write: {err}") from err
+    return path
+
+
+class ClassMapBlocks:
+    """The open class map of `write_class_map_blocks`: `write(row, col, codes)` puts one block in place and
+    counts its pixels per code (`counts`, indexed by code), which the read-back check compares."""
+
+    def __init__(self, dataset) -> None:
+        self._dataset = dataset
+        self.counts = np.zeros(256, dtype=np.int64)
+
+    def write(self, row: int, col: int, codes: np.ndarray) -> None:
+        from rasterio.windows import Window
+
+        codes = np.asarray(codes, dtype=np.uint8)
+        self._dataset.write(codes, 1, window=Window(col, row, codes.shape[1], codes.shape[0]))
+        self.counts += np.bincount(codes.ravel(), minlength=256)
+
+
+@contextlib.contextmanager
+def write_class_map_blocks(
+    path: str | os.PathLike, height: int, width: int, crs, transform,
+    description: str = "class code (lulc_helpers.scheme)", cog: bool = False,
+) -> Iterator[ClassMapBlocks]:
+    """Write a class map of any size block by block: a tiled uint8 GeoTIFF, nodata 0, deflate, the scheme's
+    colour table; a cloud-optimised GeoTIFF (overviews by nearest neighbour) with `cog`. Blocks should be whole
+    tiles (multiples of CLASS_MAP_TILE) so each compressed tile is written once.
+
+    Atomic like `write_class_map`: the file appears under `path` only after the block ends without error and
+    the file, read back tile by tile, holds as many pixels of each code as were written.
+    """
+    import rasterio
+    import rasterio.shutil
+
+    path = Path(path)
+    profile = class_map_profile(height, width, crs, transform, tiled=True)
+
+    def verify(tmp: Path) -> None:
+        found = np.zeros(256, dtype=np.int64)
+        try:
+            with rasterio.open(tmp) as written:
+                ok = written.shape == (height, width) and written.crs == profile["crs"] and 10 in written.colormap(1)
+                for _, window in written.block_windows(1):
+                    found += np.bincount(written.read(1, window=window).ravel(), minlength=256)
+        except (rasterio.errors.RasterioError, ValueError):
+            ok = False
+        if not ok or not np.array_equal(found, blocks.counts):
+            raise OutputError(f"{path}: the written file does not read back as what was written")
+
+    with atomic_output(path, verify) as tmp:
+        tiles = tmp.with_name(f"{tmp.stem}.tiles{tmp.suffix}") if cog else tmp
+        try:
+            with gdal_errors_raise(path):
+                with rasterio.open(tiles, "w", **profile) as dst:
+                    dst.write_colormap(1, scheme.gdal_colour_table())
+                    dst.set_band_description(1, description)
+                    blocks = ClassMapBlocks(dst)
+                    yield blocks
+                if cog:
+                    rasterio.shutil.copy(tiles, tmp, driver="COG", compress="DEFLATE", overview_resampling="NEAREST")
+        except rasterio.errors.RasterioError as err:
+            raise OutputError(f"{path}: could not write: {err}") from err
+        finally:
+            if cog:
+                tiles.unlink(missing_ok=True)
+
+
+def valid_pixels(image: np.ndarray) -> np.ndarray:
+    """(y, x) True where the image has data: no band NaN (reflectance) and not every band 0 (digital numbers)."""
+    image = np.asarray(image)
+    return np.isfinite(image).all(axis=0) & (image != 0).any(axis=0)
+
+
+def check_image(image: xr.DataArray) -> None:
+    """Raise DataError unless the image holds unsigned integer reflectance x 10000 in the paper's 10 bands, with a CRS."""
+    source = image.attrs.get("source", image.name)
+    if image.sizes.get("band") != len(BANDS):
+        raise DataError(f"{source}: {image.sizes.get('band')} bands, expected {len(BANDS)} ({' '.join(BANDS)})")
+    if not np.issubdtype(image.dtype, np.unsignedinteger):
+        raise DataError(
+            f"{source}: pixel type {image.dtype}; expected unsigned integer surface reflectance x 10000 (uint16) "
+            "like the training images"
+        )
+    if image.rio.crs is None:
+        raise DataError(f"{source}: has no CRS, so the map could not be placed; assign one (gdal_edit.py -a_srs EPSG:...)")
+
+
+def values_at_points(raster: xr.DataArray, points: pd.DataFrame) -> np.ndarray:
+    """The raster's value (int64) under each point, 0 for points outside it.
+
+    `points` is a GeoDataFrame (reprojected to the raster's CRS first) or a table with `x` and `y` columns in
+    the raster's CRS. Raises DataError when a GeoDataFrame is given and the raster has no CRS.
+    """
+    if hasattr(points, "geometry") and getattr(points, "crs", None) is not None:
+        if raster.rio.crs is None:
+            raise DataError(f"{raster.attrs.get('source', 'raster')}: has no CRS, so the points cannot be placed on it")
+        where = points.geometry.to_crs(raster.rio.crs)
+        xs, ys = where.x.to_numpy(), where.y.to_numpy()
+    else:
+        xs, ys = points["x"].to_numpy(), points["y"].to_numpy()
+    cols, rows = ~raster.rio.transform() * (xs, ys)
+    rows, cols = np.floor(rows).astype(int), np.floor(cols).astype(int)
+    inside = (rows >= 0) & (rows < raster.rio.height) & (cols >= 0) & (cols < raster.rio.width)
+    values = np.zeros(len(points), dtype=np.int64)
+    values[inside] = np.asarray(raster.values)[rows[inside], cols[inside]]
+    return values
+
+
+def pixel_area_ha(classified: xr.DataArray) -> float:
+    """Area of one pixel in hectares (the map's CRS must be projected, in metres)."""
+    if classified.rio.crs is None or not classified.rio.crs.is_projected:
+        raise DataError(f"{classified.attrs.get('source', 'map')}: needs a projected CRS in metres to give areas")
+    transform = classified.rio.transform()
+    return abs(transform.a * transform.e - transform.b * transform.d) / 10_000

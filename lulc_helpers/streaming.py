@@ -1,0 +1,201 @@
+"""Classifying a raster of any size block by block, with any model behind one small protocol, in this process
+or on Dask workers.
+
+A classifier has `reads(rows, cols, height, width)` (the input a block needs: the block itself for a per-pixel
+model, the block plus up to a window for the U-Net) and `classify(image)` (uint8 codes of an image of digital
+numbers): `unet.UNetClassifier` and `classical.PixelClassifier` are the two. The raster is cut into blocks whose
+sides are multiples of the output's 256-pixel tiles; each block reads only the input it needs and is written
+to a tiled, deflate-compressed GeoTIFF as soon as it is classified, so memory is bounded by block, window and
+batch, not by the raster. Blocks run one after another here, or as Dask tasks (`dask_client`): a LocalCluster
+of worker processes or an existing cluster. The model goes to each worker once; workers return blocks and this
+process writes them, so no two tasks write the file at once.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gc
+import logging
+import os
+import time
+from dataclasses import dataclass, field
+from itertools import islice
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+import rasterio
+import rioxarray  # noqa: F401  (registers the .rio accessor)
+import xarray as xr
+from rasterio.windows import Window
+from tqdm.auto import tqdm
+
+from . import outputs, rasters
+
+
+DEFAULT_BLOCK = 1024  # pixels; 1024 + one window of input per block: about 1 GB resident with the cpu preset
+
+
+# GDAL's block cache defaults to 5% of the machine's memory; over a raster larger than that, it would grow to it
+GDAL_CACHE_BYTES = 64 * 2**20
+
+
+@dataclass(frozen=True)
+class Source:
+    """A 10-band image on disk, described once; blocks are read from it by whoever classifies them."""
+
+    path: str
+    height: int
+    width: int
+    crs: str
+    transform: tuple
+    attrs: dict = field(default_factory=dict)
+
+    @classmethod
+    def open(cls, path: str | os.PathLike) -> "Source":
+        image = rasters.open_image(path, lazy=True)
+        rasters.check_image(image)
+        attrs = {k: image.attrs[k] for k in ("source", "date") if k in image.attrs}
+        return cls(str(path), image.rio.height, image.rio.width, image.rio.crs.to_wkt(), tuple(image.rio.transform()), attrs)
+
+    def read(self, rows: tuple[int, int], cols: tuple[int, int]) -> xr.DataArray:
+        with rasterio.open(self.path) as src:
+            values = src.read(window=Window(cols[0], rows[0], cols[1] - cols[0], rows[1] - rows[0]))
+        image = xr.DataArray(values, dims=("band", "y", "x"), coords={"band": list(rasters.BANDS)}, attrs=dict(self.attrs))
+        return image.rio.write_crs(self.crs)
+
+
+def blocks(height: int, width: int, size: int) -> list[tuple[tuple[int, int], tuple[int, int]]]:
+    """((row, row end), (col, col end)) of the blocks that tile a raster, row by row."""
+    if size <= 0 or size % rasters.CLASS_MAP_TILE:
+        raise ValueError(f"block size {size}: use a positive multiple of {rasters.CLASS_MAP_TILE} (the output's tiles)")
+    return [
+        ((r, min(r + size, height)), (c, min(c + size, width)))
+        for r in range(0, height, size)
+        for c in range(0, width, size)
+    ]
+
+
+def classify_block(classifier, source: Source, block) -> tuple:
+    """(block, uint8 codes of the block): read what the block needs, classify it, keep the block."""
+    (r0, r1), (c0, c1) = block
+    rows, cols = classifier.reads((r0, r1), (c0, c1), source.height, source.width)
+    with rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_BYTES):
+        image = source.read(rows, cols)
+    codes = classifier.classify(image)
+    del image
+    # xarray's .rio accessor and its array refer to each other; without a collection, the cycles of several
+    # blocks (hundreds of MB each) would wait for Python's occasional cycle collector
+    gc.collect()
+    return block, codes[r0 - rows[0] : r1 - rows[0], c0 - cols[0] : c1 - cols[0]]
+
+
+@contextlib.contextmanager
+def dask_client(workers: int | None = None, scheduler: str | None = None) -> Iterator[object | None]:
+    """A dask.distributed Client: on an existing cluster (`scheduler` address), or on a LocalCluster of
+    `workers` processes with one thread each; None (blocks run in this process) when neither is given."""
+    if workers is None and scheduler is None:
+        yield None
+        return
+    from dask.distributed import Client, LocalCluster
+
+    if scheduler is not None:
+        with Client(scheduler) as client:
+            yield client
+        return
+    if workers < 1:
+        raise ValueError(f"--workers {workers}: need at least 1")
+    cluster = LocalCluster(
+        n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=":0", silence_logs=logging.ERROR
+    )
+    with cluster, Client(cluster) as client:
+        yield client
+
+
+def _results_in_process(classifier, source: Source, grid) -> Iterator[tuple]:
+    for block in grid:
+        yield classify_block(classifier, source, block)
+
+
+def _results_on_dask(client, classifier, source: Source, grid) -> Iterator[tuple]:
+    """Blocks classified as Dask tasks, in the order they finish; at most two per worker thread in flight, so
+    finished blocks never pile up faster than they are written."""
+    from dask.distributed import as_completed
+
+    shared = client.scatter(classifier, broadcast=True, hash=False)  # the model travels to each worker once
+    queue = iter(grid)
+    in_flight = 2 * max(sum(client.nthreads().values()), 1)
+
+    def submit(block):
+        return client.submit(classify_block, shared, source, block, pure=False)
+
+    finished = as_completed([submit(b) for b in islice(queue, in_flight)], with_results=True)
+    for _, result in finished:
+        yield result
+        following = next(queue, None)
+        if following is not None:
+            finished.add(submit(following))
+
+
+@dataclass
+class Written:
+    """What a streaming run wrote: the file, its size, pixels per class code, seconds."""
+
+    path: Path
+    height: int
+    width: int
+    counts: dict[int, int]
+    seconds: float
+
+    @property
+    def mpx_per_s(self) -> float:
+        return self.height * self.width / 1e6 / self.seconds
+
+
+def classify_raster(
+    classifier, source: str | os.PathLike, out: str | os.PathLike, block: int = DEFAULT_BLOCK, client=None,
+    progress: bool = True, cog: bool = False, description: str = "class code (lulc_helpers.scheme)",
+) -> Written:
+    """Classify a 10-band raster of any size block by block (`UNetClassifier` or `PixelClassifier`) into a tiled,
+    deflate-compressed GeoTIFF (a cloud-optimised one with `cog`), written atomically: a run that stops
+    half-way leaves no file under `out`, and the next run starts cleanly. `client`: a Dask client (`dask_client`).
+    """
+    began = time.perf_counter()
+    raster = Source.open(source)
+    grid = blocks(raster.height, raster.width, block)
+    results = (
+        _results_in_process(classifier, raster, grid) if client is None else _results_on_dask(client, classifier, raster, grid)
+    )
+    transform = rasterio.Affine(*raster.transform[:6])
+    bar = tqdm(total=raster.height * raster.width, unit="px", unit_scale=True, desc=Path(out).name, disable=not progress)
+    with bar, rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_BYTES), rasters.write_class_map_blocks(
+        out, raster.height, raster.width, raster.crs, transform, description, cog
+    ) as written:
+        for done, (((r0, r1), (c0, c1)), codes) in enumerate(results, 1):
+            written.write(r0, c0, codes)
+            bar.update((r1 - r0) * (c1 - c0))
+            bar.set_postfix(blocks=f"{done}/{len(grid)}")
+    counts = {int(code): int(n) for code, n in enumerate(written.counts) if n}
+    return Written(Path(out), raster.height, raster.width, counts, time.perf_counter() - began)
+
+
+def tile_mosaic(image: str | os.PathLike, out: str | os.PathLike, size: int, rows_per_write: int = 256) -> Path:
+    """A size x size mosaic of copies of a 10-band image, every other copy mirrored so that neighbours meet
+    without a seam, on the image's grid extended east and south; written in strips of `rows_per_write` rows, so
+    a mosaic larger than memory can be made: data to try streaming on. Same bands, type and CRS as `image`."""
+    with rasterio.open(image) as src:
+        values, profile, descriptions = src.read(), src.profile, src.descriptions
+    height, width = values.shape[1:]
+
+    def mirrored(n: int, length: int) -> np.ndarray:
+        index = np.arange(n) % length
+        return np.where(np.arange(n) // length % 2 == 1, length - 1 - index, index)
+
+    rows, cols = mirrored(size, height), mirrored(size, width)
+    profile.update(height=size, width=size, tiled=True, blockxsize=256, blockysize=256, interleave="pixel", compress=None)
+    with outputs.atomic_output(out) as tmp, outputs.gdal_errors_raise(out), rasterio.open(tmp, "w", **profile) as dst:
+        dst.descriptions = descriptions
+        for top in range(0, size, rows_per_write):
+            strip = rows[top : top + rows_per_write]
+            dst.write(values[:, strip][:, :, cols], window=Window(0, top, size, len(strip)))
+    return Path(out)
