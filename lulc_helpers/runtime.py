@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import ctypes
 import os
 import random
 import sys
 
 import numpy as np
 
+from . import allocator
 from .errors import OptionError, Unavailable
 from .outputs import atomic_output
 from .paths import figures_dir
@@ -37,32 +37,14 @@ def apply_speed_settings() -> None:
     (`benchmarks/unet.py --denormal`); values that small change no prediction. torch's worker threads take the
     setting from the thread that starts them, so it must come before torch's first parallel operation of the
     process: a 2-thread training step took 300 ms instead of 130 ms when it came after. A no-op where the CPU
-    lacks the feature."""
+    lacks the feature.
+
+    Freed buffers of up to `allocator.LARGE_BUFFER_BYTES` stay in the process for the next window or step
+    (`allocator.keep_large_buffers`)."""
     import torch
 
     torch.set_flush_denormal(True)
-
-
-# glibc's malloc maps each buffer above a threshold (at most 32 MiB, lower after any MALLOC_*_THRESHOLD_ variable,
-# such as the 64 KiB Dask's nanny gives its workers) fresh from the kernel and unmaps it when freed; a U-Net's
-# activations are that large, so every window and every training step paid for zero-filled pages again
-# (benchmarks/inference.py --side-by-side). Up to 256 MiB, freed buffers now stay in the process for the next use.
-LARGE_BUFFER_BYTES = 256 * 2**20
-# The same as environment variables, read when a process starts (a Dask worker: `inference.dask_client`).
-MALLOC_ENVIRONMENT = {"MALLOC_MMAP_THRESHOLD_": str(LARGE_BUFFER_BYTES), "MALLOC_TRIM_THRESHOLD_": str(LARGE_BUFFER_BYTES)}
-_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3  # glibc's malloc.h
-
-
-def keep_large_buffers() -> bool:
-    """Let this process reuse freed buffers of up to `LARGE_BUFFER_BYTES` instead of returning them to the kernel
-    (glibc's mallopt); training and prediction call it, whatever the environment set. False where the C library
-    is not glibc (macOS, Windows), whose allocators do not need it."""
-    if not sys.platform.startswith("linux"):
-        return False
-    mallopt = getattr(ctypes.CDLL(None), "mallopt", None)
-    if mallopt is None:
-        return False
-    return all(mallopt(option, LARGE_BUFFER_BYTES) == 1 for option in (_M_MMAP_THRESHOLD, _M_TRIM_THRESHOLD))
+    allocator.keep_large_buffers()
 
 
 def pick_device(verbose: bool = True):

@@ -6,7 +6,7 @@ import sys
 import numpy as np
 import pytest
 
-from lulc_helpers import runtime
+from lulc_helpers import allocator
 
 BUFFER_BYTES = 40 * 2**20  # above glibc's largest dynamic mmap threshold (32 MiB), within a thread's 64 MiB heap
 DASK_NANNY_ENVIRONMENT = {"MALLOC_TRIM_THRESHOLD_": "65536"}  # distributed.nanny.pre-spawn-environ
@@ -32,8 +32,8 @@ def freshly_mapped_bytes() -> int:
     return mapped
 
 
-def _mapped_in_fresh_process(statement: str, env: dict) -> int:
-    code = f"from tests.test_runtime import freshly_mapped_bytes\n{statement}\nprint(freshly_mapped_bytes())"
+def mapped_in_fresh_process(statement: str, env: dict) -> int:
+    code = f"from tests.test_allocator import freshly_mapped_bytes\n{statement}\nprint(freshly_mapped_bytes())"
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     result = subprocess.run([sys.executable, "-c", code], env={**os.environ, "PYTHONPATH": root, **env},
                             capture_output=True, text=True, check=True)
@@ -42,16 +42,16 @@ def _mapped_in_fresh_process(statement: str, env: dict) -> int:
 
 @needs_glibc
 def test_keep_large_buffers_overrides_the_environment_dask_gives_its_workers():
-    assert _mapped_in_fresh_process("pass", DASK_NANNY_ENVIRONMENT) >= BUFFER_BYTES
-    assert _mapped_in_fresh_process("from lulc_helpers import runtime; assert runtime.keep_large_buffers()",
+    assert mapped_in_fresh_process("pass", DASK_NANNY_ENVIRONMENT) >= BUFFER_BYTES
+    assert mapped_in_fresh_process("from lulc_helpers import allocator; assert allocator.keep_large_buffers()",
                                     DASK_NANNY_ENVIRONMENT) == 0
 
 
 @needs_glibc
 def test_the_malloc_environment_does_the_same_from_a_process_start():
-    assert _mapped_in_fresh_process("pass", runtime.MALLOC_ENVIRONMENT) == 0
+    assert mapped_in_fresh_process("pass", allocator.MALLOC_ENVIRONMENT) == 0
 
 
 @needs_glibc
 def test_importing_the_package_changes_nothing():
-    assert _mapped_in_fresh_process("import lulc_helpers.runtime", {}) >= BUFFER_BYTES
+    assert mapped_in_fresh_process("import lulc_helpers.runtime, lulc_helpers.streaming", {}) >= BUFFER_BYTES
