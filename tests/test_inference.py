@@ -86,7 +86,7 @@ def test_the_map_does_not_depend_on_the_number_of_threads(checkpoint, mosaic):
     """One PyTorch thread or two sum a convolution's products in a different order; the probabilities then differ in
     their last bits (float32: 2**-24 of 1), and a pixel can change class only where its two best classes are that close."""
     classifier = unet.UNetClassifier.load(checkpoint, offset=0, tta=False, device="cpu")
-    image = classifier.normalisation.apply(unet.network_input(data.open_image(mosaic), None))
+    image = classifier.normalisation.apply(unet.network_input(rasters.open_image(mosaic), None))
     threads, chances = torch.get_num_threads(), {}
     try:
         for n in (1, 2):
