@@ -1,4 +1,4 @@
-# make setup | data | run | lab | test | book   (see README.md)
+# make setup | data | run | lab | test | book | assignments   (see README.md and book/guide/installation.md)
 PYTHON ?= python3
 VENV   ?= .venv
 BIN     = $(VENV)/bin
@@ -6,7 +6,7 @@ BIN     = $(VENV)/bin
 TORCH  ?= torch
 NOTEBOOKS := $(sort $(wildcard notebooks/[0-9][0-9]_*.ipynb))
 
-.PHONY: setup data run lab test book widget-js clean
+.PHONY: setup data run lab test book assignments widget-js clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -14,16 +14,16 @@ $(BIN)/python:
 
 setup: $(BIN)/python
 	$(BIN)/python -m pip install --quiet $(TORCH)
-	$(BIN)/python -m pip install --quiet -e ".[test]"
+	$(BIN)/python -m pip install --quiet -e ".[test,lab]"
 
 data: setup
 	$(BIN)/lulc fetch
 
 # The suite's main job: every notebook in full mode, figures written to figures/, executed notebooks (with
-# their widget state, for `make book`) to build/executed/. Executed by lulc_helpers.book rather than
+# their widget state, for `make book`) to build/executed/. Executed by tools/book.py rather than
 # `jupyter nbconvert --execute`, whose Output-widget handling can stall a cell with a slider (see run_notebook).
 run: data
-	$(BIN)/python -m lulc_helpers.book execute --timeout 0 --out build/executed $(NOTEBOOKS)
+	$(BIN)/python tools/book.py execute --timeout 0 --out build/executed $(NOTEBOOKS)
 	@echo "Figures in figures/, executed notebooks in build/executed/"
 
 lab: data
@@ -33,12 +33,12 @@ lab: data
 # -n auto: one pytest-xdist worker per core, the notebook runs started first (conftest.py).
 # While developing, `pytest -m "not slow"` leaves out the notebook, exercise and browser runs.
 test: setup
-	@if command -v npm >/dev/null; then $(BIN)/python -m lulc_helpers.book fetch-js >/dev/null; \
+	@if command -v npm >/dev/null; then $(BIN)/python tools/book.py fetch-js >/dev/null; \
 	else echo "npm not found: tests/test_browser.py will be skipped"; fi
 	$(BIN)/python -m pytest -n auto --nbmake --nbmake-timeout=1200 tests notebooks
 
 widget-js: setup
-	$(BIN)/python -m lulc_helpers.book fetch-js
+	$(BIN)/python tools/book.py fetch-js
 
 # The course book in build/book/html/, from the notebooks `make run` executed (build/executed/).
 # `make book QUICK=1` first executes every notebook in quick mode (minutes, not the full run) into
@@ -46,12 +46,17 @@ widget-js: setup
 QUICK_ENV = LULC_RUNS_DIR=$(CURDIR)/build/quick/runs LULC_FIGURES_DIR=$(CURDIR)/build/quick/figures
 book: widget-js $(if $(QUICK),data)
 ifdef QUICK
-	$(QUICK_ENV) $(BIN)/python -m lulc_helpers.book execute --quick --set INTERACTIVE=true \
+	$(QUICK_ENV) $(BIN)/python tools/book.py execute --quick --set INTERACTIVE=true \
 	  --out build/quick/executed $(NOTEBOOKS)
-	$(BIN)/python -m lulc_helpers.book build --executed build/quick/executed --out build/book
+	$(BIN)/python tools/book.py build --executed build/quick/executed --out build/book
 else
-	$(BIN)/python -m lulc_helpers.book build --executed build/executed --out build/book
+	$(BIN)/python tools/book.py build --executed build/executed --out build/book
 endif
+
+# The student release with nbgrader: solutions stripped, checks kept, in build/release/lulc-course/; the nbgrader
+# course directory (source/ beside it) in build/nbgrader/. See tools/assignments.py.
+assignments: setup
+	$(BIN)/python tools/assignments.py --out build $(NOTEBOOKS)
 
 clean:
 	rm -rf build .pytest_cache

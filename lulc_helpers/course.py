@@ -18,10 +18,23 @@ from .unet.split import Split, _stripe
 
 
 def selection_evidence(recorded: pd.DataFrame | None = None, epochs: int | None = None) -> pd.DataFrame:
-    """The validation scores (training dates only) of the recorded `cpu`-preset runs and of the candidate
-    changes tried against it: one row per run, with `change` ("none" for the preset itself) and, for a
-    candidate, its macro F1 minus that of the preset's run of the same seed and length (for a change of the
-    number of epochs, "epochs 80", the preset's own length)."""
+    """The evidence behind the `cpu` preset's choices: validation scores (training dates only) of the recorded
+    preset runs and of the candidate changes tried against them.
+
+    Parameters
+    ----------
+    recorded : pandas.DataFrame, optional
+        The recorded runs (default: `unet.recorded_runs()`).
+    epochs : int, optional
+        Keep only runs of this length.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per run, with `change` ("none" for the preset itself) and, for a candidate, its macro F1 minus
+        that of the preset's run of the same seed and length (for a change of the number of epochs, "epochs 80",
+        the preset's own length).
+    """
     recorded = recorded_runs() if recorded is None else recorded
     rows = recorded[(recorded["evaluated_on"] == "training dates") & recorded["run"].str.startswith(PRESET_RUN)]
     if epochs is not None:
@@ -42,8 +55,25 @@ def selection_evidence(recorded: pd.DataFrame | None = None, epochs: int | None 
 
 
 def deviations(config: TrainConfig, split: Split, tta: bool = True, weight_decays=None, balances=None) -> pd.DataFrame:
-    """How a run differs from the paper: what the paper says (Table 3 and Section 2.3.1), what the `paper`
-    preset makes of it (`PRESETS["paper"]`; the paper leaves some choices open) and this run's configuration."""
+    """How a run differs from the paper, aspect by aspect.
+
+    Parameters
+    ----------
+    config : TrainConfig
+        The run's configuration.
+    split : Split
+        Its training and validation scenes.
+    tta : bool, default True
+        Whether its maps use test-time augmentation.
+    weight_decays, balances : sequence, optional
+        The sweep the run made, if any (default: the configuration's own values).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed by aspect: what the paper says (Table 3 and Section 2.3.1), what the `paper` preset makes of it
+        (the paper leaves some choices open), this run's value, and whether the run differs from the preset.
+    """
     paper = PRESETS["paper"]
     regions = sorted({name.split("_")[0] for name in split.train_names})
 
@@ -86,20 +116,44 @@ OWN_UNET = "the U-Net map notebook 03 wrote on this machine"
 
 
 def unet_prediction_path(scene: data.Scene | None = None, report: bool = True) -> Path:
-    """The U-Net map notebook 03 wrote (runs/predictions/) when it exists, else the paper's published U-Net raster.
+    """The U-Net map to use: the one notebook 03 wrote (runs/predictions/) when it exists, else the paper's
+    published U-Net raster.
 
-    Prints which of the two it returns unless `report` is False; `unet_map_source` names it for a sentence.
+    Parameters
+    ----------
+    scene : data.Scene, optional
+        The test scene (default: `data.test_scene()`).
+    report : bool, default True
+        Print which of the two it returns.
+
+    Returns
+    -------
+    Path
+        The map's file; `unet_map_source` names it for a sentence.
     """
     scene = scene or data.test_scene()
     ours = data.prediction_path("unet", scene)
     path = ours if ours.is_file() else paths.data_dir() / scene.published_prediction
     if report:
         advice = "" if path == ours else " (run notebook 03 in full mode to use your own)"
-        print(f"U-Net map: {unet_map_source(path, scene)}, {path}{advice}")
+        print(f"U-Net map: {unet_map_source(path, scene)}, {paths.shown(path)}{advice}")
     return path
 
 
 def unet_map_source(path: str | os.PathLike, scene: data.Scene | None = None) -> str:
-    """PUBLISHED_UNET when `path` is the scene's published U-Net raster, else OWN_UNET."""
+    """Which U-Net map a file is, in words for a sentence.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        A U-Net map.
+    scene : data.Scene, optional
+        The test scene (default: `data.test_scene()`).
+
+    Returns
+    -------
+    str
+        PUBLISHED_UNET when `path` is the scene's published U-Net raster, else OWN_UNET.
+    """
     scene = scene or data.test_scene()
     return PUBLISHED_UNET if Path(path).name == Path(scene.published_prediction).name else OWN_UNET

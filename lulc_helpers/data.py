@@ -36,6 +36,22 @@ MIRROR_ENV = "LULC_DATA_MIRROR"
 
 @dataclass(frozen=True)
 class ManifestEntry:
+    """One file of the data repository, as `lulc_helpers/manifest.tsv` pins it.
+
+    Attributes
+    ----------
+    path : str
+        The file's path in bh-del/lulc_mining.
+    commit : str
+        The commit it is downloaded at.
+    blob_sha1 : str
+        Its git blob SHA-1, checked after every download or copy.
+    size : int or None
+        Its size in bytes, when known.
+    optional : bool
+        Whether `fetch` may leave it missing (e.g. the Kolbuszowa and Krakow training images).
+    """
+
     path: str
     commit: str
     blob_sha1: str
@@ -48,6 +64,13 @@ class ManifestEntry:
 
 
 def manifest() -> list[ManifestEntry]:
+    """The files of the data repository, as `lulc_helpers/manifest.tsv` pins them.
+
+    Returns
+    -------
+    list of ManifestEntry
+        One entry per file.
+    """
     text = resources.files(__package__).joinpath("manifest.tsv").read_text()
     lines = [line for line in text.splitlines() if line and not line.startswith("#")]
     return [
@@ -63,7 +86,23 @@ def manifest() -> list[ManifestEntry]:
 
 
 def git_blob_sha1(path: str | os.PathLike) -> str:
-    """The SHA-1 that `git hash-object` prints for a file."""
+    """The SHA-1 that `git hash-object` prints for a file.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The file.
+
+    Returns
+    -------
+    str
+        The hexadecimal digest.
+
+    Raises
+    ------
+    OSError
+        If the file cannot be read.
+    """
     path = Path(path)
     digest = hashlib.sha1(b"blob %d\0" % path.stat().st_size)
     with open(path, "rb") as f:
@@ -74,6 +113,18 @@ def git_blob_sha1(path: str | os.PathLike) -> str:
 
 @dataclass(frozen=True)
 class FetchResult:
+    """What `fetch` did with one file.
+
+    Attributes
+    ----------
+    path : str
+        The file's path in the data folder.
+    status : str
+        "verified", "downloaded", "missing-optional" or "FAILED".
+    detail : str
+        Where it came from, or why it failed.
+    """
+
     path: str
     status: str  # verified | downloaded | missing-optional | FAILED
     detail: str = ""
@@ -89,14 +140,34 @@ def fetch(
     entries: Iterable[ManifestEntry] | None = None,
     report: Callable[[FetchResult], None] | None = None,
 ) -> list[FetchResult]:
-    """Make every manifest file present and verified under `dest` (default: `paths.data_dir()`).
+    """Make every manifest file present and verified under `dest` (`lulc fetch`).
 
-    Source: `mirror` (or $LULC_DATA_MIRROR), a folder laid out like the repository; else GitHub.
-    Files already present with the right blob SHA-1 are left alone. Each result is passed to
-    `report` as soon as it is known. A file whose checksum fails is reported FAILED and not written;
-    a local copy that fails its checksum and cannot be replaced is removed. Temp files of an
-    interrupted earlier fetch are removed. Raises DataError for an entry path outside `dest` and
-    `OutputError` when `dest` cannot be a folder.
+    Files already present with the right blob SHA-1 are left alone. A file whose checksum fails is reported
+    FAILED and not written; a local copy that fails its checksum and cannot be replaced is removed. Temp files of
+    an interrupted earlier fetch are removed.
+
+    Parameters
+    ----------
+    dest : str or os.PathLike, optional
+        The data folder (default: `paths.data_dir()`).
+    mirror : str or os.PathLike, optional
+        A folder laid out like the repository to copy from (default: $LULC_DATA_MIRROR; else GitHub).
+    entries : iterable of ManifestEntry, optional
+        The files (default: the whole manifest).
+    report : callable, optional
+        Called with each FetchResult as soon as it is known.
+
+    Returns
+    -------
+    list of FetchResult
+        One per file.
+
+    Raises
+    ------
+    DataError
+        For an entry path outside `dest`.
+    OutputError
+        When `dest` cannot be a folder.
     """
     dest = Path(dest) if dest is not None else paths.data_dir()
     origin = "the mirror argument" if mirror is not None else f"${MIRROR_ENV}"
@@ -200,10 +271,28 @@ def _copy_stream(reader, tmp: Path, read_failure: str) -> None:
             out.write(chunk)
 
 
-def ensure_data(dest: str | os.PathLike | None = None, verbose: bool = True) -> Path:
-    """Fetch what is missing (quietly if all is there) and return the data folder.
+def ensure_data(dest: str | os.PathLike | None = None, verbose: bool = True, list_missing: bool = False) -> Path:
+    """Fetch what is missing (quietly if all is there) and return the data folder; what notebooks call first.
 
-    Raises DataError naming every file that failed; optional files that are missing are listed.
+    Parameters
+    ----------
+    dest : str or os.PathLike, optional
+        The data folder (default: `paths.data_dir()`).
+    verbose : bool, default True
+        Print what was fetched and how many optional files are missing.
+    list_missing : bool, default False
+        Also list the missing optional files (the course's first notebook lists them, so the others need not
+        repeat the list).
+
+    Returns
+    -------
+    Path
+        The data folder.
+
+    Raises
+    ------
+    DataError
+        Naming every file that failed.
     """
     dest = Path(dest) if dest is not None else paths.data_dir()
     results = fetch(dest)
@@ -213,9 +302,12 @@ def ensure_data(dest: str | os.PathLike | None = None, verbose: bool = True) -> 
     if verbose:
         fetched = sum(r.status == "downloaded" for r in results)
         missing = [r.path for r in results if r.status == "missing-optional"]
-        print(f"Data in {dest}: {len(results) - len(missing)} files verified ({fetched} fetched now).")
-        if missing:
+        print(f"Data in {paths.shown(dest)}: {len(results) - len(missing)} files verified ({fetched} fetched now).")
+        if missing and list_missing:
             print(f"Not available, the notebooks go on without them: {', '.join(missing)}")
+        elif missing:
+            print(f"{len(missing)} optional files are not available; the notebooks go on without them "
+                  "(notebook 01 lists them).")
     return dest
 
 
@@ -224,6 +316,30 @@ def ensure_data(dest: str | os.PathLike | None = None, verbose: bool = True) -> 
 
 @dataclass(frozen=True)
 class Scene:
+    """One scene of the paper's split: a Sentinel-2 image and its labels.
+
+    Attributes
+    ----------
+    region : str
+        "strzegom", "kolbuszowa" or "krakow".
+    date : str
+        Acquisition date, YYYYMMDD.
+    split : str
+        "train" or "test".
+    mask : str
+        The label mask's path in the data folder.
+    image : str or None
+        The image's path (None: never published).
+    tile : str or None
+        Which of a date's sub-images it is (Krakow: "1", "2", "3").
+    reference : str or None
+        Reference polygons (GeoPackage), test scenes only.
+    reference_field : str or None
+        Their class field.
+    published_prediction : str or None
+        The paper's U-Net output raster.
+    """
+
     region: str
     date: str
     split: str  # "train" or "test"
@@ -277,10 +393,41 @@ SCENES: tuple[Scene, ...] = (
 
 
 def scenes(split: str | None = None, region: str | None = None) -> list[Scene]:
+    """The scenes of the paper's split.
+
+    Parameters
+    ----------
+    split : str, optional
+        "train" or "test" (default: both).
+    region : str, optional
+        Only this region.
+
+    Returns
+    -------
+    list of Scene
+        In the order of SCENES.
+    """
     return [s for s in SCENES if (split is None or s.split == split) and (region is None or s.region == region)]
 
 
 def test_scene(region: str = "strzegom") -> Scene:
+    """A region's test scene.
+
+    Parameters
+    ----------
+    region : str, default "strzegom"
+        The region.
+
+    Returns
+    -------
+    Scene
+        Its test scene.
+
+    Raises
+    ------
+    IndexError
+        For a region without a test scene.
+    """
     return scenes("test", region)[0]
 
 
@@ -288,7 +435,27 @@ def test_scene(region: str = "strzegom") -> Scene:
 
 
 def load_scene(scene: Scene, root: Path | None = None) -> tuple[xr.DataArray | None, xr.DataArray]:
-    """(image or None when it is not available, mask) for a scene, checked to share one grid."""
+    """Open a scene's image and mask, checked to share one grid.
+
+    Parameters
+    ----------
+    scene : Scene
+        The scene.
+    root : Path, optional
+        The data folder (default: `paths.data_dir()`).
+
+    Returns
+    -------
+    image : xarray.DataArray or None
+        The image (`rasters.open_image`), None when it is not available.
+    mask : xarray.DataArray
+        The labels (`rasters.open_class_map`).
+
+    Raises
+    ------
+    DataError
+        If a file cannot be read, or the image and mask are not on one grid (GridMismatchError).
+    """
     root = root or paths.data_dir()
     mask = rasters.open_class_map(root / scene.mask)
     image = rasters.open_image(root / scene.image) if scene.has_image(root) else None
@@ -298,6 +465,19 @@ def load_scene(scene: Scene, root: Path | None = None) -> tuple[xr.DataArray | N
 
 
 def prediction_path(method: str, scene: Scene | None = None) -> Path:
-    """Where notebooks write and read a method's map of a scene: runs/predictions/METHOD_SCENE.tif."""
+    """Where notebooks write and read a method's map of a scene.
+
+    Parameters
+    ----------
+    method : str
+        The method, e.g. "unet" or "rf".
+    scene : Scene, optional
+        The scene (default: the Strzegom test scene).
+
+    Returns
+    -------
+    Path
+        runs/predictions/METHOD_SCENE.tif (`paths.predictions_dir`).
+    """
     scene = scene or test_scene()
     return paths.predictions_dir() / f"{method}_{scene.name}.tif"

@@ -21,7 +21,26 @@ from .rasters import values_at_points
 
 
 def accuracy(classified: np.ndarray, reference: np.ndarray, exclude_predicted: Sequence[int] = ()) -> dict:
-    """OA, macro F1 over the classes present in the reference, and the per-class table (rows = classified)."""
+    """The scores a model is chosen and reported by.
+
+    Parameters
+    ----------
+    classified, reference : numpy.ndarray
+        Class codes of the same shape (0 = unlabelled).
+    exclude_predicted : sequence of int, optional
+        Classified codes whose pixels are left out.
+
+    Returns
+    -------
+    dict
+        "oa", "macro_f1" (over the classes present in the reference), "matrix" (rows = classified) and
+        "labels".
+
+    Raises
+    ------
+    ValueError
+        If the shapes differ or no pixel is labelled in both.
+    """
     matrix, codes = metrics.confusion_matrix(classified, reference, exclude_predicted=tuple(exclude_predicted))
     return {
         "oa": metrics.overall_accuracy(matrix),
@@ -32,7 +51,27 @@ def accuracy(classified: np.ndarray, reference: np.ndarray, exclude_predicted: S
 
 
 def reference_protocols(scene: data.Scene | None = None, root: Path | None = None) -> tuple[xr.DataArray, dict[str, np.ndarray]]:
-    """(test image, {protocol: reference codes}) for a test scene: its test-mask GeoTIFF and its polygons."""
+    """A test scene's image and its two references.
+
+    Parameters
+    ----------
+    scene : data.Scene, optional
+        The test scene (default: Strzegom 2023-07-09).
+    root : Path, optional
+        The data folder (default: `paths.data_dir()`).
+
+    Returns
+    -------
+    image : xarray.DataArray
+        The test image.
+    references : dict of str to numpy.ndarray
+        "test mask" (the GeoTIFF) and "reference polygons" (rasterised on the image's grid).
+
+    Raises
+    ------
+    DataError
+        If a file cannot be read.
+    """
     root = root or paths.data_dir()
     scene = scene or data.test_scene("strzegom")
     image, mask = data.load_scene(scene, root)
@@ -41,15 +80,48 @@ def reference_protocols(scene: data.Scene | None = None, root: Path | None = Non
 
 
 def scores_on_test(classes, references: dict[str, np.ndarray]) -> pd.DataFrame:
-    """OA and macro F1 of any class map (U-Net, Random Forest...) under each reference protocol, predicted 6 left out."""
+    """OA and macro F1 of any class map (U-Net, Random Forest...) under each reference protocol, predicted 6 left
+    out as the paper did.
+
+    Parameters
+    ----------
+    classes : array_like
+        The class map, on the references' grid.
+    references : dict of str to numpy.ndarray
+        As `reference_protocols` returns them.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per protocol: OA, macro F1.
+    """
     rows = {name: accuracy(np.asarray(classes), ref, PAPER_EXCLUDED) for name, ref in references.items()}
     return pd.DataFrame({name: {"OA": r["oa"], "macro F1": r["macro_f1"]} for name, r in rows.items()}).T
 
 
 def test_reference(scene: data.Scene | None = None, kind: str = "polygons") -> xr.DataArray:
-    """The test scene's reference on its image grid: the polygons rasterised (pixel centres), or the mask GeoTIFF.
+    """The test scene's reference on its image grid.
 
     "polygons" is the reference that reproduces the paper's Strzegom matrix (docs/design.md).
+
+    Parameters
+    ----------
+    scene : data.Scene, optional
+        The test scene (default: Strzegom 2023-07-09).
+    kind : {"polygons", "mask"}
+        The polygons rasterised (pixel centres), or the mask GeoTIFF.
+
+    Returns
+    -------
+    xarray.DataArray
+        Class codes (0 = unlabelled).
+
+    Raises
+    ------
+    ValueError
+        For another `kind`.
+    DataError
+        If a file cannot be read.
     """
     scene = scene or data.test_scene()
     _, mask = data.load_scene(scene)
@@ -61,21 +133,71 @@ def test_reference(scene: data.Scene | None = None, kind: str = "polygons") -> x
 
 
 def matrix_on_points(classified: xr.DataArray, points: pd.DataFrame):
-    """(matrix, labels) on the test points; rows = classified, columns = reference."""
+    """Confusion matrix of a map on test points.
+
+    Parameters
+    ----------
+    classified : xarray.DataArray
+        The class map.
+    points : pandas.DataFrame
+        Points with x, y (in the map's CRS) or a geometry, and `label`.
+
+    Returns
+    -------
+    matrix : numpy.ndarray
+        Rows = classified, columns = reference.
+    labels : list of int
+        The class of each row and column.
+    """
     return metrics.confusion_matrix(values_at_points(classified, points), points["label"].to_numpy())
 
 
 def matrix_on_pixels(classified: xr.DataArray, reference: xr.DataArray):
-    """(matrix, labels) on every labelled reference pixel; rows = classified, columns = reference."""
+    """Confusion matrix of a map on every labelled reference pixel.
+
+    Parameters
+    ----------
+    classified, reference : xarray.DataArray
+        Class maps on one grid.
+
+    Returns
+    -------
+    matrix : numpy.ndarray
+        Rows = classified, columns = reference.
+    labels : list of int
+        The class of each row and column.
+
+    Raises
+    ------
+    GridMismatchError
+        If the two are not on one grid.
+    """
     rasters.check_aligned(classified, reference)
     return metrics.confusion_matrix(classified.values, reference.values)
 
 
 def common_samples(maps: Mapping[str, xr.DataArray], on) -> tuple[dict[str, np.ndarray], np.ndarray]:
-    """({name: classified}, reference) on the samples where the reference and every map have a class.
+    """Every map's classes on the samples where the reference and every map have a class, so that every map is
+    scored on exactly the same samples (`common_pixels`).
 
-    `on` is test points (a DataFrame with x, y, label) or a reference raster on the maps' grid, so
-    that every map is scored on exactly the same samples (`common_pixels`).
+    Parameters
+    ----------
+    maps : mapping of str to xarray.DataArray
+        Class maps by name, on one grid.
+    on : pandas.DataFrame or xarray.DataArray
+        Test points (x, y, label) or a reference raster on the maps' grid.
+
+    Returns
+    -------
+    predicted : dict of str to numpy.ndarray
+        Each map's classes on the samples.
+    reference : numpy.ndarray
+        The reference classes.
+
+    Raises
+    ------
+    GridMismatchError
+        If a map is not on the reference raster's grid.
     """
     if isinstance(on, pd.DataFrame):
         predicted = {name: values_at_points(m, on) for name, m in maps.items()}
@@ -90,10 +212,25 @@ def common_samples(maps: Mapping[str, xr.DataArray], on) -> tuple[dict[str, np.n
 
 
 def comparison_table(maps: Mapping[str, xr.DataArray], evaluations: Mapping[str, object], n_boot: int = 1000, seed: int = 0):
-    """`compare_classifiers` on every evaluation set: OA and macro F1 with 95 % bootstrap intervals, metrics.kappa.
+    """`compare_classifiers` on every evaluation set: OA and macro F1 with 95 % bootstrap intervals, and kappa.
 
-    `evaluations` maps a name to test points (DataFrame) or a reference raster; within a set,
-    every map is scored on the same samples (`common_samples`). Rows: (evaluation, map).
+    Within a set, every map is scored on the same samples (`common_samples`).
+
+    Parameters
+    ----------
+    maps : mapping of str to xarray.DataArray
+        Class maps by name, on one grid.
+    evaluations : mapping of str to pandas.DataFrame or xarray.DataArray
+        Evaluation sets by name: test points (x, y, label) or a reference raster on the maps' grid.
+    n_boot : int, default 1000
+        Bootstrap replicates.
+    seed : int, default 0
+        Seed of the bootstrap.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Rows (evaluation set, map).
     """
     tables = {}
     for where, on in evaluations.items():
@@ -104,7 +241,22 @@ def comparison_table(maps: Mapping[str, xr.DataArray], evaluations: Mapping[str,
 
 
 def mcnemar_table(maps: Mapping[str, xr.DataArray], baseline: str, evaluations: Mapping[str, object]) -> pd.DataFrame:
-    """McNemar's test of `baseline` against every other map, on the same samples of each evaluation set."""
+    """McNemar's test of one map against every other, on the same samples of each evaluation set.
+
+    Parameters
+    ----------
+    maps : mapping of str to xarray.DataArray
+        Class maps by name, on one grid.
+    baseline : str
+        The map the others are tested against.
+    evaluations : mapping of str to pandas.DataFrame or xarray.DataArray
+        Evaluation sets by name: test points (x, y, label) or a reference raster on the maps' grid.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per evaluation set and pair: discordant counts, statistic, p, the test used.
+    """
     rows = []
     for where, on in evaluations.items():
         predicted, reference = common_samples(maps, on)
@@ -121,7 +273,27 @@ def mcnemar_table(maps: Mapping[str, xr.DataArray], baseline: str, evaluations: 
 
 
 def paper_comparison(method: str, matrix, labels) -> pd.DataFrame:
-    """Our per-class table (rows = classified matrix) beside the paper's: columns (metric, published | this run)."""
+    """Our per-class table beside the paper's for a GEE classifier.
+
+    Parameters
+    ----------
+    method : str
+        "cart", "rf" or "svm".
+    matrix : array_like
+        Our confusion matrix, rows = classified.
+    labels : sequence of int
+        Its classes.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns (metric, "paper" | "this run"), rows the classes, Mean and Overall.
+
+    Raises
+    ------
+    ValueError
+        For a method the paper has no table for.
+    """
     ours = metrics.accuracy_table(matrix, labels)
     published = paper_gee_table(method)
     index = list(dict.fromkeys([*published.index, *ours.index]))
@@ -134,10 +306,20 @@ def paper_comparison(method: str, matrix, labels) -> pd.DataFrame:
 
 
 def oa_summary(matrices: Mapping[str, tuple]) -> pd.DataFrame:
-    """OA and macro F1 per method on the test points, the paper's beside ours ({method: (matrix, labels)}).
+    """OA and macro F1 per method on the test points, the paper's beside ours.
 
-    Macro F1 `paper` is the paper's printed Mean row; `published, mean of its class rows` recomputes it from the
+    Macro F1 "paper" is the paper's printed Mean row; "paper, mean of its class rows" recomputes it from the
     printed per-class F1, which differs for RF and SVM (see `paper_mean_rows`).
+
+    Parameters
+    ----------
+    matrices : mapping of str to (matrix, labels)
+        Our confusion matrix of each method ("cart", "rf", "svm").
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per method.
     """
     rows = {}
     for method, (matrix, labels) in matrices.items():
@@ -155,8 +337,21 @@ def oa_summary(matrices: Mapping[str, tuple]) -> pd.DataFrame:
 def headline_comparison(table: pd.DataFrame, points: str, pixels: str, unet: str = "U-Net") -> pd.DataFrame:
     """The paper's OA of the U-Net (all reference pixels) and of CART/RF/SVM (280 points) beside ours on both sets.
 
-    `table` comes from `comparison_table`; `points` and `pixels` name its two evaluation sets.
     The paper's numbers were measured on different samples; ours are on the same samples per column.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        From `comparison_table`.
+    points, pixels : str
+        The names of its two evaluation sets.
+    unet : str, default "U-Net"
+        The U-Net's map name in `table`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per classifier.
     """
     published = {unet: (paper.PAPER_UNET_TABLES["strzegom"]["Overall"][0], "all reference pixels")}
     published |= {METHOD_NAMES[m]: (PAPER_OA[m], "280 test points") for m in METHODS}
@@ -172,8 +367,13 @@ def headline_comparison(table: pd.DataFrame, points: str, pixels: str, unet: str
 def paper_mean_rows() -> pd.DataFrame:
     """The paper's printed Mean PA/UA/F1 against the mean over its 9 class rows and the 9-row sum / 10.
 
-    CART's Mean is the 9-class mean; RF's and SVM's equal the sum divided by 10, as if the absent
-    class 6 counted with PA = UA = F1 = 0, which lowers their macro averages by a tenth.
+    CART's Mean is the 9-class mean; RF's and SVM's equal the sum divided by 10, as if the absent class 6
+    counted with PA = UA = F1 = 0, which lowers their macro averages by a tenth.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per method and metric.
     """
     rows = []
     for method in METHODS:
@@ -189,9 +389,19 @@ def paper_mean_rows() -> pd.DataFrame:
 
 
 def paper_vs_ours(table: pd.DataFrame, printed: Mapping) -> pd.DataFrame:
-    """Long table (class, metric) with columns `paper`, `this run`, `difference` for every printed number.
+    """Every number the paper prints beside ours.
 
-    `table` comes from `metrics.accuracy_table`; `printed` maps a row to its (ACC, TNR, PA, UA, F1) as printed.
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        From `metrics.accuracy_table`.
+    printed : mapping
+        A row (class, "Mean"...) to its (ACC, TNR, PA, UA, F1) as printed (None where not printed).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Long table indexed by (class, metric), columns paper, this run, difference.
     """
     rows = [
         {"class": row, "metric": metric, "paper": value, "this run": float(table.loc[row, metric])}
@@ -205,7 +415,25 @@ def paper_vs_ours(table: pd.DataFrame, printed: Mapping) -> pd.DataFrame:
 
 
 def common_pixels(reference, maps: Mapping[str, object]) -> np.ndarray:
-    """Boolean mask of pixels labelled in the reference and in every map (a fair common test set)."""
+    """The pixels labelled in the reference and in every map: a fair common test set.
+
+    Parameters
+    ----------
+    reference : array_like
+        Reference class codes.
+    maps : mapping of str to array_like
+        Class codes of each map, of the reference's shape.
+
+    Returns
+    -------
+    numpy.ndarray
+        Boolean mask, flat.
+
+    Raises
+    ------
+    ValueError
+        If a map's shape differs from the reference's, or a code is not a class code.
+    """
     valid = metrics.as_codes(reference, "reference") != 0
     for name, values in maps.items():
         codes = metrics.as_codes(values, name)
@@ -216,11 +444,31 @@ def common_pixels(reference, maps: Mapping[str, object]) -> np.ndarray:
 
 
 def compare_classifiers(maps: Mapping[str, object], reference, n_boot: int = 1000, seed: int = 0):
-    """(scores, p-values) for several maps on the same reference pixels.
+    """Several maps scored on the same reference pixels.
 
-    scores: one row per map with OA and macro F1 (over the reference's classes; a predicted class the
-    reference lacks counts as error), each with a bootstrap 95% interval, and metrics.kappa;
-    p-values: McNemar p for every pair (symmetric table, NaN on the diagonal).
+    Parameters
+    ----------
+    maps : mapping of str to array_like
+        Class codes of each map.
+    reference : array_like
+        Reference class codes, of the same shape.
+    n_boot : int, default 1000
+        Bootstrap replicates.
+    seed : int, default 0
+        Seed of the bootstrap.
+
+    Returns
+    -------
+    scores : pandas.DataFrame
+        One row per map: OA and macro F1 (over the reference's classes; a predicted class the reference lacks
+        counts as error), each with a bootstrap 95% interval, kappa, and the pixels used.
+    p_values : pandas.DataFrame
+        McNemar p for every pair (symmetric, NaN on the diagonal).
+
+    Raises
+    ------
+    ValueError
+        As `common_pixels`.
     """
     valid = common_pixels(reference, maps)
     ref = metrics.as_codes(reference, "reference")[valid]
@@ -238,7 +486,7 @@ def compare_classifiers(maps: Mapping[str, object], reference, n_boot: int = 100
             "macro F1": ci.loc["macro F1", "estimate"],
             "macro F1 low": ci.loc["macro F1", "low"],
             "macro F1 high": ci.loc["macro F1", "high"],
-            "metrics.kappa": metrics.kappa(matrix),
+            "kappa": metrics.kappa(matrix),
         }
     names = list(flat)
     p_values = pd.DataFrame(np.nan, index=names, columns=names)
@@ -252,12 +500,35 @@ def compare_classifiers(maps: Mapping[str, object], reference, n_boot: int = 100
 def synthetic_imbalance(
     ratio: float, n_classes: int = 5, minority_pixels: int = 1000, majority_recall: float = 0.95, minority_recall: float = 0.7
 ) -> tuple[np.ndarray, list[int]]:
-    """Expected pixel counts (float; rows = classified) of a classifier whose per-class behaviour is fixed.
+    """Expected pixel counts of a classifier whose per-class behaviour is fixed, at a given class imbalance.
 
-    Class 1 has `ratio` times the pixels of each of the other classes. The classifier finds
-    `majority_recall` of class 1 and spreads its misses evenly over the minority classes; it finds
-    `minority_recall` of each minority class and labels the rest class 1. Only the class sizes change
-    with `ratio`, so any metric that moves is reacting to imbalance, not to the classifier.
+    Class 1 has `ratio` times the pixels of each of the other classes. The classifier finds `majority_recall`
+    of class 1 and spreads its misses evenly over the minority classes; it finds `minority_recall` of each
+    minority class and labels the rest class 1. Only the class sizes change with `ratio`, so any metric that
+    moves is reacting to imbalance, not to the classifier.
+
+    Parameters
+    ----------
+    ratio : float
+        Pixels of class 1 per pixel of each other class, at least 1.
+    n_classes : int, default 5
+        Number of classes, at least 2.
+    minority_pixels : int, default 1000
+        Pixels of each minority class.
+    majority_recall, minority_recall : float
+        The share of class 1 and of each minority class found.
+
+    Returns
+    -------
+    matrix : numpy.ndarray
+        Expected counts (float), rows = classified.
+    labels : list of int
+        1..n_classes.
+
+    Raises
+    ------
+    ValueError
+        If `ratio` < 1 or `n_classes` < 2.
     """
     if ratio < 1 or n_classes < 2:
         raise ValueError("ratio must be >= 1 and n_classes >= 2")
@@ -272,7 +543,20 @@ def synthetic_imbalance(
 
 
 def imbalance_summary(ratios: Iterable[float], **kwargs) -> pd.DataFrame:
-    """OA, mean per-class ACC, mean PA, mean UA and macro F1 of `synthetic_imbalance` at each ratio."""
+    """The scores of `synthetic_imbalance` at each ratio.
+
+    Parameters
+    ----------
+    ratios : iterable of float
+        Imbalance ratios.
+    **kwargs
+        Passed to `synthetic_imbalance`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed by ratio: OA, mean ACC, mean PA, mean UA, macro F1.
+    """
     rows = {}
     for ratio in ratios:
         matrix, labels = synthetic_imbalance(ratio, **kwargs)
@@ -288,11 +572,24 @@ def imbalance_summary(ratios: Iterable[float], **kwargs) -> pd.DataFrame:
 
 
 def readings_side_by_side(matrix, labels: Sequence[int], printed: Mapping | None = None) -> pd.DataFrame:
-    """PA and UA per class, each with columns `paper` (rows read as reference) and `this run` (standard).
+    """PA and UA per class in the paper's reading (rows read as reference) and the standard one.
 
-    `paper` holds the printed values when `printed` (as in PAPER_UNET_TABLES) is given, else the
-    paper reading of `matrix`; `matrix` has rows = classified. The paper's PA column is this run's UA.
-    A class the paper prints no row for (Strzegom's 6, kept when no prediction is excluded) gets NaN there.
+    The paper's PA column is this run's UA.
+
+    Parameters
+    ----------
+    matrix : array_like
+        Confusion matrix, rows = classified.
+    labels : sequence of int
+        Its classes.
+    printed : mapping, optional
+        The paper's printed rows (as in PAPER_UNET_TABLES); default: the paper reading of `matrix`. A class the
+        paper prints no row for (Strzegom's 6, kept when no prediction is excluded) gets NaN there.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns (PA | UA, "paper" | "this run"), one row per class.
     """
     standard = metrics.per_class(matrix, labels, metrics.STANDARD)
     if printed is None:

@@ -12,8 +12,21 @@ _DIFFERENCE_COLOURS = {1: "#e7298a", 2: "#ff7f00", 3: "#00bcd4"}
 
 
 def plot_mask_comparison(first, second, first_title: str, second_title: str):
-    """Two masks on one grid (DataArrays with x/y) side by side, and a third panel with the pixels where
-    they differ, coloured by why (`labels.difference_kinds`) over the first mask in grey."""
+    """Two masks on one grid side by side, and a third panel with the pixels where they differ, coloured by why
+    (`labels.difference_kinds`) over the first mask in grey.
+
+    Parameters
+    ----------
+    first, second : xarray.DataArray
+        Class maps with x/y coordinates, on one grid.
+    first_title, second_title : str
+        Their panel titles.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        The figure.
+    """
     import matplotlib.pyplot as plt
     from matplotlib.patches import Patch
 
@@ -45,8 +58,19 @@ def _phase_colour(code: int) -> str:
 
 
 def plot_crop_series(series):
-    """NDVI and NDMI of each crop parcel over the dates (`labels.parcel_series`), one grey line per parcel,
-    each point in the colour of the class that date's mask gives the parcel."""
+    """NDVI and NDMI of each crop parcel over the dates: one grey line per parcel, each point in the colour of the
+    class that date's mask gives the parcel.
+
+    Parameters
+    ----------
+    series : pandas.DataFrame
+        As `labels.parcel_series` returns it (parcel, date as YYYYMMDD, the indices, class).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        The figure.
+    """
     import matplotlib.pyplot as plt
     import pandas as pd
     from matplotlib.patches import Patch
@@ -68,8 +92,25 @@ def plot_crop_series(series):
 
 
 def plot_phase_rule(pixels, ndvi_min: float, ndmi_min: float, per_class: int = 3000, seed: int = 0):
-    """NDVI against NDMI for crop pixels (`labels.crop_pixels`), coloured by the mask's 4 or 9, one panel
-    per date, with the rule's boundary; at most `per_class` random pixels per class and date are drawn."""
+    """NDVI against NDMI for crop pixels, coloured by the mask's class 4 or 9, one panel per date, with the rule's
+    boundary.
+
+    Parameters
+    ----------
+    pixels : pandas.DataFrame
+        As `labels.crop_pixels` returns it.
+    ndvi_min, ndmi_min : float
+        The rule's thresholds.
+    per_class : int, default 3000
+        At most this many random pixels per class and date are drawn.
+    seed : int, default 0
+        Seed of that draw.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        The figure.
+    """
     import matplotlib.pyplot as plt
 
     dates = sorted(pixels["date"].unique())
@@ -100,9 +141,21 @@ def plot_phase_rule(pixels, ndvi_min: float, ndmi_min: float, per_class: int = 3
 
 
 def plot_class_balance(table, weights: np.ndarray):
-    """Left: labelled pixels per class over the training scenes of `table` (`labels.catalogue`), log
-    scale, each bar annotated with its class weight. Right: counts per scene, all of `table` (log colour
-    scale; blank = 0)."""
+    """Class balance. Left: labelled pixels per class over the training scenes, log scale, each bar annotated with
+    its class weight. Right: counts per scene (log colour scale; blank = 0).
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        Pixel counts per scene and class, with a `split` column (`labels.catalogue`).
+    weights : numpy.ndarray
+        The class weights, one per class 1..10.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        The figure.
+    """
     import matplotlib.pyplot as plt
     from matplotlib.colors import LogNorm
 

@@ -14,7 +14,23 @@ from . import data, errors, paths, rasters, scheme, spectral
 
 
 def class_counts(masks: Iterable[np.ndarray]) -> np.ndarray:
-    """Labelled pixels per class over all masks: an array indexed by class id (index 0 = unlabelled)."""
+    """Labelled pixels per class over all masks.
+
+    Parameters
+    ----------
+    masks : iterable of array_like
+        Class masks.
+
+    Returns
+    -------
+    numpy.ndarray
+        int64 counts indexed by class id (index 0 = unlabelled).
+
+    Raises
+    ------
+    UnknownClassError
+        Naming the mask, for a code outside the scheme.
+    """
     counts = np.zeros(len(scheme.CLASSES) + 1, dtype=np.int64)
     for number, mask in enumerate(masks, start=1):
         values = np.asarray(mask).astype(np.int64).ravel()
@@ -24,11 +40,20 @@ def class_counts(masks: Iterable[np.ndarray]) -> np.ndarray:
 
 
 def class_weights(counts: np.ndarray) -> np.ndarray:
-    """Inverse-frequency weights, w_c = N / (K * n_c), indexed by class id.
+    """Inverse-frequency class weights, w_c = N / (K n_c) (scikit-learn's "balanced" rule).
 
-    N is the number of labelled pixels, K the number of classes present and n_c the pixels of
-    class c (scikit-learn's "balanced" rule): a class with the average share gets weight 1, a
-    class ten times rarer gets 10. Unlabelled (0) and absent classes get weight 0.
+    N is the number of labelled pixels, K the number of classes present and n_c the pixels of class c: a class
+    with the average share gets weight 1, a class ten times rarer gets 10.
+
+    Parameters
+    ----------
+    counts : numpy.ndarray
+        Pixels per class, indexed by class id (`class_counts`).
+
+    Returns
+    -------
+    numpy.ndarray
+        Weights indexed by class id; unlabelled (0) and absent classes get 0.
     """
     counts = np.asarray(counts, dtype=np.float64).copy()
     counts[scheme.NODATA] = 0
@@ -42,10 +67,28 @@ def class_weights(counts: np.ndarray) -> np.ndarray:
 
 
 def name_report(frame, name_field: str = "name", label_field: str = "label"):
-    """One row per (name, label) pair of a reference GeoDataFrame, with polygon count and a status.
+    """Check the class names of reference polygons against their labels.
 
-    Status: `ok`; `typo of X` (counted with X's classes, reported rather than silently fixed);
-    `no name`; `unknown name`; `label not expected for this name`.
+    Parameters
+    ----------
+    frame : geopandas.GeoDataFrame
+        Reference polygons.
+    name_field : str, default "name"
+        The field of Polish class names.
+    label_field : str, default "label"
+        The field of class codes.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per (name, label) pair, with polygon count and status: `ok`; `typo of X` (counted with X's
+        classes, reported rather than silently fixed); `no name`; `unknown name`; `label not expected for this
+        name`.
+
+    Raises
+    ------
+    DataError
+        If a field is missing.
     """
 
     source = frame.attrs.get("source", "reference polygons")
@@ -85,7 +128,24 @@ def _pair(first, second) -> tuple[np.ndarray, np.ndarray]:
 
 
 def difference_kinds(first, second) -> np.ndarray:
-    """Per pixel, a key of DIFFERENCE_KINDS: why two masks on one grid disagree there (0 = they agree)."""
+    """Why two masks disagree, pixel by pixel.
+
+    Parameters
+    ----------
+    first, second : array_like or xarray.DataArray
+        Two masks of class codes on one grid (0 = unlabelled).
+
+    Returns
+    -------
+    numpy.ndarray
+        uint8 keys of DIFFERENCE_KINDS: 0 same, 1 both labelled with different classes, 2 only in the first,
+        3 only in the second.
+
+    Raises
+    ------
+    ValueError
+        If the masks differ in shape.
+    """
     a, b = _pair(first, second)
     kinds = np.zeros(a.shape, dtype=np.uint8)
     differ = a != b
@@ -96,7 +156,23 @@ def difference_kinds(first, second) -> np.ndarray:
 
 
 def difference_pairs(first, second):
-    """Pixels where two masks differ, counted per (first class, second class); 0 = unlabelled."""
+    """The pixels where two masks differ, counted per (first class, second class).
+
+    Parameters
+    ----------
+    first, second : array_like or xarray.DataArray
+        Two masks of class codes on one grid (0 = unlabelled).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns first, second (0 = unlabelled), pixels; the largest first.
+
+    Raises
+    ------
+    ValueError
+        If the masks differ in shape.
+    """
 
     a, b = _pair(first, second)
     differ = a != b
@@ -106,8 +182,24 @@ def difference_pairs(first, second):
 
 
 def agreement_per_class(first, second):
-    """Per class present in either mask: its pixels in each, in both, and agreement = both / either
-    (intersection over union; 1.0 when the two masks draw the class identically)."""
+    """How alike two masks draw each class.
+
+    Parameters
+    ----------
+    first, second : array_like or xarray.DataArray
+        Two masks of class codes on one grid (0 = unlabelled).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Per class present in either mask: its pixels in each, in both, and agreement = both / either
+        (intersection over union; 1.0 when the two masks draw the class identically).
+
+    Raises
+    ------
+    ValueError
+        If the masks differ in shape.
+    """
 
     a, b = _pair(first, second)
     rows = []
@@ -130,9 +222,21 @@ NDVI_MIN, NDMI_MIN = 0.44, 0.00
 
 
 def crop_phase(ndvi, ndmi, ndvi_min: float = NDVI_MIN, ndmi_min: float = NDMI_MIN) -> np.ndarray:
-    """The one-date rule for a crop pixel: 9 (in vegetation stage) when it is green, NDVI >= ndvi_min,
-    and not drying, NDMI >= ndmi_min; else 4 (ripe before harvest, or bare/brown in early spring).
-    A NaN index gives 0 (unlabelled)."""
+    """The one-date rule for a crop pixel: 9 (in vegetation stage) when it is green, NDVI >= ndvi_min, and not
+    drying, NDMI >= ndmi_min; else 4 (ripe before harvest, or bare/brown in early spring).
+
+    Parameters
+    ----------
+    ndvi, ndmi : array_like
+        The pixels' indices.
+    ndvi_min, ndmi_min : float
+        The thresholds (default: those fitted in notebook 02, NDVI_MIN and NDMI_MIN).
+
+    Returns
+    -------
+    numpy.ndarray
+        uint8 4 or 9; 0 (unlabelled) where an index is NaN.
+    """
     ndvi, ndmi = np.asarray(ndvi, dtype=np.float64), np.asarray(ndmi, dtype=np.float64)
     phase = np.where((ndvi >= ndvi_min) & (ndmi >= ndmi_min), 9, 4).astype(np.uint8)
     phase[np.isnan(ndvi) | np.isnan(ndmi)] = scheme.NODATA
@@ -147,11 +251,27 @@ def _phase_indices(image) -> tuple[dict[str, np.ndarray], np.ndarray]:
 
 
 def crop_pixels_of(image, mask, date: str, split: str = ""):
-    """The pixels `mask` labels 4 or 9, with NDVI and NDMI from surface reflectance (`rasters.reflectance`,
-    so the L2A offset of 2022+ scenes is removed): columns date, split, phase, NDVI, NDMI.
+    """The crop pixels of one scene with their indices.
 
-    Pixels without data in a band are dropped: the Strzegom images carry a zero edge (10 m bands: last row
-    and first column; 20 m bands: first two rows and last column) that their masks still label.
+    NDVI and NDMI come from surface reflectance (`rasters.reflectance`, so the L2A offset of 2022+ scenes is
+    removed). Pixels without data in a band are dropped: the Strzegom images carry a zero edge (10 m bands: last
+    row and first column; 20 m bands: first two rows and last column) that their masks still label.
+
+    Parameters
+    ----------
+    image : xarray.DataArray
+        The scene's 10-band image.
+    mask : array_like
+        Its class mask.
+    date : str
+        The date, YYYYMMDD.
+    split : str, optional
+        "train" or "test", copied into the table.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The pixels the mask labels 4 or 9: date, split, phase, NDVI, NDMI.
     """
 
     values = np.asarray(mask)
@@ -162,7 +282,25 @@ def crop_pixels_of(image, mask, date: str, split: str = ""):
 
 
 def crop_pixels(scenes: Iterable[data.Scene], root=None):
-    """`crop_pixels_of` for each scene that has an image (the others are skipped), in one table."""
+    """`crop_pixels_of` for each scene that has an image (the others are skipped), in one table.
+
+    Parameters
+    ----------
+    scenes : iterable of data.Scene
+        The scenes.
+    root : Path, optional
+        The data folder (default: `paths.data_dir()`).
+
+    Returns
+    -------
+    pandas.DataFrame
+        As `crop_pixels_of`.
+
+    Raises
+    ------
+    DataError
+        If none of the scenes has an image.
+    """
 
     frames = []
     for scene in scenes:
@@ -179,14 +317,40 @@ def _scene_with_image(scene: data.Scene, root):
 
 
 def balanced_agreement(rule, mask) -> float:
-    """Mean over classes 4 and 9 (those present in `mask`) of the share of the mask's pixels the rule reproduces."""
+    """How well a rule reproduces a mask's crop phases, each phase counted equally.
+
+    Parameters
+    ----------
+    rule, mask : array_like
+        The rule's and the mask's codes for the same pixels.
+
+    Returns
+    -------
+    float
+        Mean over classes 4 and 9 (those present in `mask`) of the share of the mask's pixels the rule
+        reproduces.
+    """
     rule, mask = np.asarray(rule), np.asarray(mask)
     return float(np.mean([(rule[mask == c] == c).mean() for c in CROP_PHASES if (mask == c).any()]))
 
 
 def fit_phase_rule(pixels, ndvi_grid=None, ndmi_grid=None) -> tuple[float, float]:
-    """(ndvi_min, ndmi_min) on a 0.02 grid that maximise `balanced_agreement` with the mask over `pixels`
-    (a `crop_pixels` table). Balanced, so the rarer phase of a date is not drowned by the common one."""
+    """The thresholds of `crop_phase` that agree best with the masks.
+
+    Balanced (`balanced_agreement`), so the rarer phase of a date is not drowned by the common one.
+
+    Parameters
+    ----------
+    pixels : pandas.DataFrame
+        A `crop_pixels` table (date, split, phase, NDVI, NDMI).
+    ndvi_grid, ndmi_grid : array_like, optional
+        Thresholds to try (default: 0.02 steps, NDVI 0..0.9, NDMI -0.3..0.6).
+
+    Returns
+    -------
+    tuple of float
+        (ndvi_min, ndmi_min).
+    """
     ndvi_grid = np.round(np.arange(0.0, 0.9001, 0.02), 2) if ndvi_grid is None else np.asarray(ndvi_grid)
     ndmi_grid = np.round(np.arange(-0.3, 0.6001, 0.02), 2) if ndmi_grid is None else np.asarray(ndmi_grid)
     ndvi, ndmi, mask = (pixels[c].to_numpy() for c in ("NDVI", "NDMI", "phase"))
@@ -196,8 +360,21 @@ def fit_phase_rule(pixels, ndvi_grid=None, ndmi_grid=None) -> tuple[float, float
 
 
 def phase_agreement(pixels, ndvi_min: float = NDVI_MIN, ndmi_min: float = NDMI_MIN):
-    """Per date of a `crop_pixels` table: crop pixels, the rule's agreement with the mask, and the share
-    of the mask's 4s and of its 9s that the rule reproduces."""
+    """How well the crop-phase rule reproduces the masks, date by date.
+
+    Parameters
+    ----------
+    pixels : pandas.DataFrame
+        A `crop_pixels` table (date, split, phase, NDVI, NDMI).
+    ndvi_min, ndmi_min : float
+        The rule's thresholds.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Per date: crop pixels, the rule's agreement with the mask, and the share of the mask's 4s and of its 9s
+        that the rule reproduces.
+    """
 
     rows = []
     for (date, split), group in pixels.groupby(["date", "split"], sort=True):
@@ -212,11 +389,22 @@ def phase_agreement(pixels, ndvi_min: float = NDVI_MIN, ndmi_min: float = NDMI_M
 
 
 def parcel_series(parcels, scenes: Iterable[data.Scene], root=None):
-    """Median NDVI and NDMI of each crop parcel on each date, with the class the date's mask gives most
-    often inside it (4, 9, or another code such as 5 after ploughing; 0 if unlabelled).
+    """Each crop parcel's indices over the dates, with the class each date's mask gives it.
 
-    `parcels` is a reference GeoDataFrame (`read_reference`); its polygons of class 4 or 9 are the parcels.
-    Returns a long table: parcel, date, phase, NDVI, NDMI.
+    Parameters
+    ----------
+    parcels : geopandas.GeoDataFrame
+        Reference polygons (`read_reference`); those of class 4 or 9 are the parcels.
+    scenes : iterable of data.Scene
+        The dates.
+    root : Path, optional
+        The data folder (default: `paths.data_dir()`).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Long table: parcel, date, phase (the class the mask gives most often inside the parcel: 4, 9, or
+        another code such as 5 after ploughing; 0 if unlabelled), NDVI and NDMI (medians).
     """
     from rasterio import features
 
@@ -243,8 +431,25 @@ def parcel_series(parcels, scenes: Iterable[data.Scene], root=None):
 
 
 def training_counts(require_image: bool = False, root=None) -> np.ndarray:
-    """`class_counts` over the masks of the paper's training scenes (`data.scenes("train")`), indexed by
-    class id. With `require_image`, only scenes whose image is present, i.e. what training can use here."""
+    """`class_counts` over the masks of the paper's training scenes.
+
+    Parameters
+    ----------
+    require_image : bool, default False
+        Only scenes whose image is present, i.e. what training can use here.
+    root : Path, optional
+        The data folder (default: `paths.data_dir()`).
+
+    Returns
+    -------
+    numpy.ndarray
+        Pixels per class, indexed by class id.
+
+    Raises
+    ------
+    DataError
+        If no scene qualifies, or a mask cannot be read.
+    """
     root = root or paths.data_dir()
     usable = [s for s in data.scenes("train") if not require_image or s.has_image(root)]
     if not usable:
@@ -253,9 +458,24 @@ def training_counts(require_image: bool = False, root=None) -> np.ndarray:
 
 
 def read_reference(path: str | os.PathLike, field: str | None = None):
-    """Reference polygons as a GeoDataFrame with an integer `class_id` column.
+    """Read reference polygons.
 
-    `field` defaults to the first of `label`, `DN` present (Strzegom and Kolbuszowa use those).
+    Parameters
+    ----------
+    path : str or os.PathLike
+        A vector file (GeoPackage...).
+    field : str, optional
+        The class-code field; default: the first of `label`, `DN` present (Strzegom and Kolbuszowa use those).
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        The polygons with an integer `class_id` column, invalid ones repaired (`repair_geometries`).
+
+    Raises
+    ------
+    DataError
+        Naming the file, if it is missing or unreadable, has no such field or no CRS, or the field holds text.
     """
     import geopandas as gpd
 
@@ -283,9 +503,26 @@ def read_reference(path: str | os.PathLike, field: str | None = None):
 
 
 def repair_geometries(frame, source: str):
-    """`frame` with invalid polygons (self-intersecting "bow-ties", ...) replaced by shapely's `make_valid`,
-    keeping their polygonal parts; `frame.attrs["repaired"]` counts them and `frame.attrs["source"]` is `source`.
-    Raises DataError when a polygon has no area left after repair."""
+    """Repair invalid polygons (self-intersecting "bow-ties", ...) with shapely's `make_valid`, keeping their
+    polygonal parts.
+
+    Parameters
+    ----------
+    frame : geopandas.GeoDataFrame
+        The polygons.
+    source : str
+        What they are, for messages and ``attrs["source"]``.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        `frame` repaired; ``attrs["repaired"]`` counts the repairs.
+
+    Raises
+    ------
+    DataError
+        When a polygon has no area left after repair.
+    """
     import shapely
 
     geometries = frame.geometry.to_numpy()
@@ -311,11 +548,31 @@ def _polygonal(geometry):
 
 
 def rasterize_reference(reference, like: xr.DataArray, field: str | None = None, all_touched: bool = False) -> xr.DataArray:
-    """Burn reference polygons onto the grid of `like` (uint8 mask, 0 outside polygons).
+    """Burn reference polygons onto a grid.
 
-    `reference` is a path or a GeoDataFrame from `read_reference`. By default a pixel is burnt
-    when its centre falls inside a polygon (rasterio's rule); `all_touched=True` burns every pixel
-    a polygon touches. Polygons in another CRS are reprojected to the grid's CRS.
+    By default a pixel is burnt when its centre falls inside a polygon (rasterio's rule). Polygons in another
+    CRS are reprojected to the grid's CRS.
+
+    Parameters
+    ----------
+    reference : str, os.PathLike or geopandas.GeoDataFrame
+        A path, or polygons from `read_reference`.
+    like : xarray.DataArray
+        A raster on the grid wanted.
+    field : str, optional
+        As in `read_reference`.
+    all_touched : bool, default False
+        Burn every pixel a polygon touches.
+
+    Returns
+    -------
+    xarray.DataArray
+        uint8 class codes, 0 outside the polygons.
+
+    Raises
+    ------
+    DataError
+        If the grid has no CRS, the polygons cannot be reprojected or none overlaps the grid.
     """
     from rasterio import features
 
@@ -344,8 +601,24 @@ def rasterize_reference(reference, like: xr.DataArray, field: str | None = None,
 
 
 def catalogue(root: Path | None = None) -> "pd.DataFrame":
-    """One row per scene of the paper's split: region, date, split, CRS, size, which files are here,
-    and labelled pixels per class (columns named by class id)."""
+    """The paper's split at a glance.
+
+    Parameters
+    ----------
+    root : Path, optional
+        The data folder (default: `paths.data_dir()`).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per scene: region, date, split, CRS, size, which files are here, and labelled pixels per class
+        (columns named by class id).
+
+    Raises
+    ------
+    DataError
+        If a mask cannot be read.
+    """
 
 
     root = root or paths.data_dir()

@@ -80,7 +80,18 @@ def _data_url(image, format: str, **options) -> str:
 
 
 def class_png(codes: np.ndarray):
-    """A palette PIL image of class codes: index k is the scheme's colour of class k, 0 transparent."""
+    """A palette image of class codes: index k is the scheme's colour of class k, 0 transparent.
+
+    Parameters
+    ----------
+    codes : numpy.ndarray
+        Class codes (y, x).
+
+    Returns
+    -------
+    PIL.Image.Image
+        A "P"-mode image with the scheme's palette.
+    """
     from PIL import Image
 
     table = np.zeros((256, 4), dtype=np.uint8)
@@ -93,13 +104,41 @@ def class_png(codes: np.ndarray):
 
 
 def class_overlay(classified: xr.DataArray) -> tuple[str, tuple]:
-    """(PNG data URL, lat/lon bounds) of a class map, warped to Web Mercator."""
+    """A class map as an image for a web map, warped to Web Mercator (nearest neighbour).
+
+    Parameters
+    ----------
+    classified : xarray.DataArray
+        A class map with a CRS.
+
+    Returns
+    -------
+    url : str
+        A PNG data URL.
+    bounds : tuple
+        ((south, west), (north, east)) in degrees.
+    """
     warped = _to_web_mercator(classified, categorical=True)
     return _data_url(class_png(warped.values), "PNG", optimize=True), _latlon_bounds(warped)
 
 
 def true_colour_overlay(image: xr.DataArray, percentiles: tuple[float, float] = (2, 98)) -> tuple[str, tuple]:
-    """(WebP data URL, lat/lon bounds) of B04/B03/B02 stretched between two percentiles."""
+    """A true-colour composite (B04/B03/B02) as an image for a web map, stretched between two percentiles.
+
+    Parameters
+    ----------
+    image : xarray.DataArray
+        A 10-band image with a CRS.
+    percentiles : tuple of float, default (2, 98)
+        The stretch.
+
+    Returns
+    -------
+    url : str
+        A WebP data URL.
+    bounds : tuple
+        ((south, west), (north, east)) in degrees.
+    """
     from PIL import Image
 
     rgb = image.sel(band=["B04", "B03", "B02"]).astype(np.float32)
@@ -127,13 +166,37 @@ def _class_overlay_type():
 
 
 def class_layer(classified: xr.DataArray, name: str):
-    """A class map as an image layer drawn nearest-neighbour in the scheme's colours."""
+    """A class map as an image layer drawn nearest-neighbour in the scheme's colours.
+
+    Parameters
+    ----------
+    classified : xarray.DataArray
+        A class map with a CRS.
+    name : str
+        The layer's name in the layer switcher.
+
+    Returns
+    -------
+    ipyleaflet.ImageOverlay
+        The layer.
+    """
     url, bounds = class_overlay(classified)
     return _class_overlay_type()(url=url, bounds=bounds, name=name)
 
 
 def true_colour_layer(image: xr.DataArray):
-    """The true-colour composite as an image layer (one layer may sit on several maps)."""
+    """The true-colour composite as an image layer (one layer may sit on several maps).
+
+    Parameters
+    ----------
+    image : xarray.DataArray
+        A 10-band image with a CRS.
+
+    Returns
+    -------
+    ipyleaflet.ImageOverlay
+        The layer.
+    """
     import ipyleaflet
 
     url, bounds = true_colour_overlay(image)
@@ -144,8 +207,23 @@ def true_colour_layer(image: xr.DataArray):
 
 
 def base_map(center: tuple[float, float], zoom: int = 14, **kwargs):
-    """A geemap Map that never touches Earth Engine (a plain geemap.Map() would ask for credentials), with
-    the browser-only controls of `MAP_CONTROLS` and the style sheet that draws class layers nearest-neighbour."""
+    """A geemap Map that never touches Earth Engine (a plain geemap.Map() would ask for credentials), with the
+    browser-only controls of MAP_CONTROLS and the style sheet that draws class layers nearest-neighbour.
+
+    Parameters
+    ----------
+    center : tuple of float
+        (lat, lon).
+    zoom : int, default 14
+        The zoom level.
+    **kwargs
+        Passed to geemap.Map.
+
+    Returns
+    -------
+    geemap.Map
+        The map.
+    """
     import ipyleaflet
     import ipywidgets
 
@@ -162,8 +240,23 @@ def _centre(raster: xr.DataArray) -> tuple[float, float]:
 
 
 def class_map(layers: Mapping[str, xr.DataArray], image: xr.DataArray | None = None, title: str = "Land cover"):
-    """A geemap Map: the true-colour composite (if `image`), every class map as a layer, legend, layer switcher,
-    and a click inspector that lists the class of each layer at the clicked point."""
+    """An interactive map of class maps: the true-colour composite, every class map as a layer, legend, layer
+    switcher, and a click inspector that lists the class of each layer at the clicked point.
+
+    Parameters
+    ----------
+    layers : mapping of str to xarray.DataArray
+        Class maps by layer name.
+    image : xarray.DataArray, optional
+        A 10-band image for the true-colour composite.
+    title : str, default "Land cover"
+        The legend's title.
+
+    Returns
+    -------
+    geemap.Map
+        The map.
+    """
     first = next(iter(layers.values()))
     m = base_map(_centre(first))
     if image is not None:
@@ -178,8 +271,22 @@ def class_map(layers: Mapping[str, xr.DataArray], image: xr.DataArray | None = N
 
 def side_by_side(left: tuple[str, xr.DataArray], right: tuple[str, xr.DataArray], image: xr.DataArray | None = None):
     """Two maps in two equal columns with linked centre and zoom (panning one pans the other, in the browser).
-    With `image`, both share one true-colour layer under their class layer, shown by unticking the class
-    layer in the map's layer switcher."""
+
+    With `image`, both share one true-colour layer under their class layer, shown by unticking the class layer in
+    the map's layer switcher.
+
+    Parameters
+    ----------
+    left, right : tuple of (str, xarray.DataArray)
+        Each map's name and class map.
+    image : xarray.DataArray, optional
+        A 10-band image for the true-colour composite.
+
+    Returns
+    -------
+    ipywidgets.GridBox
+        The two maps.
+    """
     import ipywidgets
 
     true_colour = true_colour_layer(image) if image is not None else None
@@ -202,7 +309,17 @@ def side_by_side(left: tuple[str, xr.DataArray], right: tuple[str, xr.DataArray]
 
 
 def add_ee_layer(m, image, name: str) -> None:
-    """Earth Engine mode: a classified ee.Image on a geemap Map in the scheme's palette."""
+    """Earth Engine mode: a classified ee.Image on a geemap Map in the scheme's palette.
+
+    Parameters
+    ----------
+    m : geemap.Map
+        The map.
+    image : ee.Image
+        A classified image (class codes).
+    name : str
+        The layer's name.
+    """
     from .classical import gee
 
     m.add_layer(image, gee.vis_params(), name)
@@ -212,7 +329,20 @@ def add_ee_layer(m, image, name: str) -> None:
 
 
 def latlon(x: float, y: float, crs) -> tuple[float, float]:
-    """(lat, lon) in WGS84 of a point given in `crs` (e.g. a test point's x, y)."""
+    """A point's WGS84 coordinates.
+
+    Parameters
+    ----------
+    x, y : float
+        The point in `crs` (e.g. a test point's x, y).
+    crs : pyproj.CRS or str
+        Its CRS.
+
+    Returns
+    -------
+    tuple of float
+        (lat, lon).
+    """
     from pyproj import Transformer
 
     lon, lat = Transformer.from_crs(crs, "EPSG:4326", always_xy=True).transform(x, y)
@@ -220,7 +350,20 @@ def latlon(x: float, y: float, crs) -> tuple[float, float]:
 
 
 def values_at(layers: Mapping[str, xr.DataArray], lat: float, lon: float) -> dict[str, int]:
-    """{layer name: class code} at a WGS84 point (0 where the layer has no data or the point is outside)."""
+    """Every layer's class at a point.
+
+    Parameters
+    ----------
+    layers : mapping of str to xarray.DataArray
+        Class maps by layer name.
+    lat, lon : float
+        A WGS84 point.
+
+    Returns
+    -------
+    dict of str to int
+        {layer name: class code}, 0 where the layer has no data or the point is outside.
+    """
     from pyproj import Transformer
 
     found = {}
@@ -231,7 +374,20 @@ def values_at(layers: Mapping[str, xr.DataArray], lat: float, lon: float) -> dic
 
 
 def describe_point(layers: Mapping[str, xr.DataArray], lat: float, lon: float) -> str:
-    """An HTML table of the class of every layer at a point, each with its colour swatch."""
+    """An HTML table of the class of every layer at a point, each with its colour swatch.
+
+    Parameters
+    ----------
+    layers : mapping of str to xarray.DataArray
+        Class maps by layer name.
+    lat, lon : float
+        A WGS84 point.
+
+    Returns
+    -------
+    str
+        The HTML.
+    """
     rows = []
     for name, code in values_at(layers, lat, lon).items():
         label = f"{code} {scheme.get(code).name}" if code != scheme.NODATA else "no data"
@@ -242,7 +398,20 @@ def describe_point(layers: Mapping[str, xr.DataArray], lat: float, lon: float) -
 
 
 def add_inspector(m, layers: Mapping[str, xr.DataArray]):
-    """Show the classes of all `layers` at every clicked point in a box on the map; returns the click handler."""
+    """Show the classes of all layers at every clicked point in a box on the map.
+
+    Parameters
+    ----------
+    m : geemap.Map
+        The map.
+    layers : mapping of str to xarray.DataArray
+        Class maps by layer name.
+
+    Returns
+    -------
+    callable
+        The click handler; its `panel` attribute is the box it writes to.
+    """
     import ipyleaflet
     import ipywidgets
 
@@ -263,7 +432,22 @@ def add_inspector(m, layers: Mapping[str, xr.DataArray]):
 
 
 def figure(layers: Mapping[str, xr.DataArray], image: xr.DataArray | None = None, columns: int = 3):
-    """A matplotlib figure of the true-colour composite and every class map, with the scheme's legend."""
+    """A static figure of the true-colour composite and every class map, with the scheme's legend.
+
+    Parameters
+    ----------
+    layers : mapping of str to xarray.DataArray
+        Class maps by layer name.
+    image : xarray.DataArray, optional
+        A 10-band image for the true-colour composite.
+    columns : int, default 3
+        Panels per row.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        The figure.
+    """
     import matplotlib.pyplot as plt
     from matplotlib.patches import Patch
 
@@ -289,6 +473,24 @@ def figure(layers: Mapping[str, xr.DataArray], image: xr.DataArray | None = None
 
 
 def maps_of(paths: Mapping[str, str]) -> dict[str, xr.DataArray]:
-    """{name: class map} read from GeoTIFF paths (`rasters.open_class_map` checks the codes)."""
+    """Class maps read from GeoTIFF paths.
+
+    Parameters
+    ----------
+    paths : mapping of str to str
+        {name: path}.
+
+    Returns
+    -------
+    dict of str to xarray.DataArray
+        {name: class map}.
+
+    Raises
+    ------
+    DataError
+        Naming the file, if one cannot be read as a class map.
+    UnknownClassError
+        For codes outside the scheme.
+    """
     return {name: rasters.open_class_map(path, name) for name, path in paths.items()}
 

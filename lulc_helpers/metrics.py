@@ -37,15 +37,35 @@ _MAX_CODE = 4095
 def confusion_matrix(
     classified, reference, labels: Sequence[int] | None = None, exclude_predicted: Iterable[int] = ()
 ) -> tuple[np.ndarray, list[int]]:
-    """(matrix, labels): pixel counts with rows = classified, columns = reference.
+    """Confusion matrix of two class maps: pixel counts with rows = classified, columns = reference.
 
-    `classified` and `reference` are arrays (or DataArrays) of the same shape holding class codes;
-    pixels where either is 0 (unlabelled) are ignored, and so are pixels whose classified code is in
-    `exclude_predicted` (the paper left out the 17 Strzegom pixels classified as 6, a class absent
-    from its reference). `labels` defaults to the sorted union of the codes of both arrays over the
-    pixels counted (a class mapped only outside the reference gets no empty row); pixels with codes
-    outside a given `labels` are ignored, as scikit-learn does. One integer bincount over
-    `code_classified * base + code_reference`, in chunks, so 10^8 pixels need no Python loop.
+    Pixels where either map is 0 (unlabelled) are ignored, and so are pixels whose classified code is in
+    `exclude_predicted`. One integer bincount over ``code_classified * base + code_reference``, in chunks, so
+    10^8 pixels need no Python loop.
+
+    Parameters
+    ----------
+    classified, reference : array_like or xarray.DataArray
+        Class codes (0..4095), of the same shape.
+    labels : sequence of int, optional
+        The classes of the rows and columns, in order. Default: the sorted union of the codes of both maps over
+        the pixels counted (a class mapped only outside the reference gets no empty row). Pixels with codes
+        outside given `labels` are ignored, as scikit-learn does.
+    exclude_predicted : iterable of int, optional
+        Classified codes whose pixels are left out (the paper left out the 17 Strzegom pixels classified as 6, a
+        class absent from its reference).
+
+    Returns
+    -------
+    matrix : numpy.ndarray
+        int64 counts, shape (len(labels), len(labels)).
+    labels : list of int
+        The class of each row and column.
+
+    Raises
+    ------
+    ValueError
+        If the shapes differ, or a code is not a whole non-negative number up to 4095.
     """
     pred, ref = as_codes(classified, "classified"), as_codes(reference, "reference")
     if pred.shape != ref.shape:
@@ -75,7 +95,25 @@ def confusion_matrix(
 
 
 def as_codes(values, name: str) -> np.ndarray:
-    """Class codes as a flat int array (NaN = 0); ValueError naming `name` for fractions, text or negatives."""
+    """Class codes as a flat integer array.
+
+    Parameters
+    ----------
+    values : array_like or xarray.DataArray
+        Class codes; NaN counts as 0 (unlabelled).
+    name : str
+        What the values are, named in the error.
+
+    Returns
+    -------
+    numpy.ndarray
+        The codes, flattened, as integers.
+
+    Raises
+    ------
+    ValueError
+        Naming `name`, for fractions, text or negative codes.
+    """
     array = np.asarray(getattr(values, "values", values)).ravel()
     if array.dtype.kind == "f":
         array = np.nan_to_num(array, nan=0.0)
@@ -110,19 +148,54 @@ def _oriented(matrix, reading: str) -> np.ndarray:
 
 
 def overall_accuracy(matrix) -> float:
-    """Diagonal / total (the same in either orientation)."""
+    """Overall accuracy: diagonal / total (the same in either orientation).
+
+    Parameters
+    ----------
+    matrix : array_like
+        A square confusion matrix of pixel counts, rows = classified, columns = reference.
+
+    Returns
+    -------
+    float
+        The share of pixels on the diagonal.
+
+    Raises
+    ------
+    ValueError
+        If the matrix is not square or holds no pixel.
+    """
     matrix = _as_matrix(matrix)
     return float(np.trace(matrix) / matrix.sum())
 
 
 def per_class(matrix, labels: Sequence[int], reading: str = STANDARD) -> pd.DataFrame:
-    """ACC, TNR, PA, UA, F1 per class, indexed by class id; `matrix` has rows = classified.
+    """ACC, TNR, PA, UA and F1 of every class against all others.
 
-    For class c with TP = diagonal, FP = row sum - TP (mapped as c, reference other),
-    FN = column sum - TP, TN = rest: ACC = (TP + TN) / N, TNR = TN / (TN + FP),
-    PA = TP / (TP + FN), UA = TP / (TP + FP), F1 = 2 TP / (2 TP + FP + FN).
-    `reading="paper"` swaps the roles of rows and columns (the paper's tables: PA = diag / row sum).
-    Undefined ratios (0 / 0) are NaN.
+    For class c with TP = diagonal, FP = row sum - TP (mapped as c, reference other), FN = column sum - TP,
+    TN = the rest: ACC = (TP + TN) / N, TNR = TN / (TN + FP), PA = TP / (TP + FN), UA = TP / (TP + FP),
+    F1 = 2 TP / (2 TP + FP + FN).
+
+    Parameters
+    ----------
+    matrix : array_like
+        A square confusion matrix of pixel counts, rows = classified, columns = reference.
+    labels : sequence of int
+        The class code of each row and column, in order.
+    reading : {"standard", "paper"}
+        "standard" (the default) reads rows as classified; "paper" swaps rows and columns, as the paper's
+        tables do.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per class (indexed by class code), columns ACC, TNR, PA, UA, F1; undefined ratios (0 / 0) are
+        NaN.
+
+    Raises
+    ------
+    ValueError
+        If the matrix is not square or holds no pixel, or `reading` is neither "standard" nor "paper".
     """
     counts = binary_counts(matrix, labels, reading).astype(np.float64)
     tp, fp, fn, tn = (counts[k].to_numpy() for k in ("TP", "FP", "FN", "TN"))
@@ -141,7 +214,28 @@ def per_class(matrix, labels: Sequence[int], reading: str = STANDARD) -> pd.Data
 
 
 def binary_counts(matrix, labels: Sequence[int], reading: str = STANDARD) -> pd.DataFrame:
-    """TP, FP, FN, TN of each class against all others (one-vs-rest); `matrix` has rows = classified."""
+    """TP, FP, FN and TN of each class against all others (one-vs-rest).
+
+    Parameters
+    ----------
+    matrix : array_like
+        A square confusion matrix of pixel counts, rows = classified, columns = reference.
+    labels : sequence of int
+        The class code of each row and column, in order.
+    reading : {"standard", "paper"}
+        "standard" (the default) reads rows as classified; "paper" swaps rows and columns, as the paper's
+        tables do.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per class, int64 columns TP, FP, FN, TN.
+
+    Raises
+    ------
+    ValueError
+        If the matrix is not square or holds no pixel, or `reading` is neither "standard" nor "paper".
+    """
     m = _oriented(matrix, reading)
     tp = np.diag(m)
     fp, fn = m.sum(axis=1) - tp, m.sum(axis=0) - tp
@@ -151,9 +245,28 @@ def binary_counts(matrix, labels: Sequence[int], reading: str = STANDARD) -> pd.
 
 
 def accuracy_table(matrix, labels: Sequence[int], reading: str = STANDARD) -> pd.DataFrame:
-    """`per_class` plus the paper's rows: "Mean" (unweighted mean over classes) and "Overall" (OA under ACC).
+    """`per_class` with the paper's summary rows added.
 
-    Rows = classified in `matrix`; `reading="paper"` gives the numbers as the paper's tables print them.
+    Parameters
+    ----------
+    matrix : array_like
+        A square confusion matrix of pixel counts, rows = classified, columns = reference.
+    labels : sequence of int
+        The class code of each row and column, in order.
+    reading : {"standard", "paper"}
+        "standard" (the default) reads rows as classified; "paper" swaps rows and columns, as the paper's
+        tables do.
+        "paper" gives the numbers as the paper's tables print them.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The per-class rows, then "Mean" (unweighted mean over classes) and "Overall" (OA under ACC).
+
+    Raises
+    ------
+    ValueError
+        If the matrix is not square or holds no pixel, or `reading` is neither "standard" nor "paper".
     """
     table = per_class(matrix, labels, reading)
     mean = table.mean(axis=0).rename("Mean")
@@ -164,7 +277,20 @@ def accuracy_table(matrix, labels: Sequence[int], reading: str = STANDARD) -> pd
 
 
 def matrix_frame(matrix, labels: Sequence[int]) -> pd.DataFrame:
-    """The matrix as a table with named axes: rows "classified", columns "reference"."""
+    """A confusion matrix as a table with named axes.
+
+    Parameters
+    ----------
+    matrix : array_like
+        A square confusion matrix of pixel counts, rows = classified, columns = reference.
+    labels : sequence of int
+        The class code of each row and column, in order.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Index "classified", columns "reference", both the class codes.
+    """
     labels = [int(v) for v in labels]
     return pd.DataFrame(
         np.asarray(matrix), index=pd.Index(labels, name="classified"), columns=pd.Index(labels, name="reference")
@@ -172,9 +298,25 @@ def matrix_frame(matrix, labels: Sequence[int]) -> pd.DataFrame:
 
 
 def report(matrix, labels: Sequence[int]) -> dict:
-    """Everything about a matrix as plain JSON-ready values (what `lulc accuracy --json` prints).
+    """Everything about a confusion matrix as plain, JSON-ready values (what `lulc accuracy --json` prints).
 
-    `per_class` and `mean` use the standard reading; `paper_reading` holds the same in the paper's.
+    Parameters
+    ----------
+    matrix : array_like
+        A square confusion matrix of pixel counts, rows = classified, columns = reference.
+    labels : sequence of int
+        The class code of each row and column, in order.
+
+    Returns
+    -------
+    dict
+        "orientation", "labels", "matrix", "pixels", the single-number scores of `summary` (NaN as None),
+        "per_class" and "mean" in the standard reading, and "paper_reading" with the same in the paper's.
+
+    Raises
+    ------
+    ValueError
+        If the matrix is not square or holds no pixel.
     """
 
     def rows(reading: str) -> tuple[dict, dict]:
@@ -203,7 +345,20 @@ def _plain(row: pd.Series) -> dict:
 def kappa(matrix) -> float:
     """Cohen's kappa: (OA - chance agreement) / (1 - chance agreement); symmetric in orientation.
 
-    NaN when chance agreement is 1 (one class in both map and reference), as scikit-learn.
+    Parameters
+    ----------
+    matrix : array_like
+        A square confusion matrix of pixel counts, rows = classified, columns = reference.
+
+    Returns
+    -------
+    float
+        Kappa; NaN when chance agreement is 1 (one class in both map and reference), as in scikit-learn.
+
+    Raises
+    ------
+    ValueError
+        If the matrix is not square or holds no pixel.
     """
     m = _as_matrix(matrix)
     n = m.sum()
@@ -212,7 +367,23 @@ def kappa(matrix) -> float:
 
 
 def balanced_accuracy(matrix) -> float:
-    """Mean producer's accuracy (recall) over classes present in the reference; rows = classified."""
+    """Balanced accuracy: the mean producer's accuracy (recall) over the classes present in the reference.
+
+    Parameters
+    ----------
+    matrix : array_like
+        A square confusion matrix of pixel counts, rows = classified, columns = reference.
+
+    Returns
+    -------
+    float
+        The mean of diagonal / column sum over the columns with pixels.
+
+    Raises
+    ------
+    ValueError
+        If the matrix is not square or holds no pixel.
+    """
     m = _as_matrix(matrix)
     reference_totals = m.sum(axis=0)
     present = reference_totals > 0
@@ -220,11 +391,26 @@ def balanced_accuracy(matrix) -> float:
 
 
 def macro_f1(matrix, reference_classes_only: bool = False) -> float:
-    """Unweighted mean of per-class F1 (orientation-free: F1 is symmetric in PA and UA).
+    """Unweighted mean of the per-class F1 (orientation-free: F1 is symmetric in PA and UA).
 
-    By default over every class of the matrix (scikit-learn's macro average); with
-    `reference_classes_only`, over the classes present in the reference (columns), so that a map
-    predicting a class the reference lacks is penalised by its errors, not by an extra F1 of 0.
+    Parameters
+    ----------
+    matrix : array_like
+        A square confusion matrix of pixel counts, rows = classified, columns = reference.
+    reference_classes_only : bool, default False
+        False: over every class of the matrix (scikit-learn's macro average). True: over the classes present in
+        the reference (columns), so that a map predicting a class the reference lacks is penalised by its
+        errors, not by an extra F1 of 0.
+
+    Returns
+    -------
+    float
+        The macro-averaged F1 (a class with no pixel in its row or column counts 0).
+
+    Raises
+    ------
+    ValueError
+        If the matrix is not square or holds no pixel.
     """
     m = _as_matrix(matrix)
     tp = np.diag(m)
@@ -234,7 +420,23 @@ def macro_f1(matrix, reference_classes_only: bool = False) -> float:
 
 
 def mcc(matrix) -> float:
-    """Matthews correlation coefficient, multiclass (Gorodkin 2004); 0 when undefined."""
+    """Matthews correlation coefficient, multiclass (Gorodkin 2004).
+
+    Parameters
+    ----------
+    matrix : array_like
+        A square confusion matrix of pixel counts, rows = classified, columns = reference.
+
+    Returns
+    -------
+    float
+        MCC in [-1, 1]; 0 when undefined.
+
+    Raises
+    ------
+    ValueError
+        If the matrix is not square or holds no pixel.
+    """
     m = _as_matrix(matrix)
     n, correct = m.sum(), np.trace(m)
     predicted, actual = m.sum(axis=1), m.sum(axis=0)
@@ -243,10 +445,25 @@ def mcc(matrix) -> float:
 
 
 def disagreement(matrix) -> dict[str, float]:
-    """Quantity and allocation disagreement (Pontius & Millones 2011), as proportions; rows = classified.
+    """Quantity and allocation disagreement (Pontius & Millones 2011), as proportions.
 
-    quantity = sum_g |row_g - col_g| / 2, allocation = sum_g 2 min(row_g - p_gg, col_g - p_gg) / 2,
-    with p the matrix as proportions; quantity + allocation = 1 - OA.
+    ``quantity = sum_g |row_g - col_g| / 2``, ``allocation = sum_g min(row_g - p_gg, col_g - p_gg)``, with p the
+    matrix as proportions; quantity + allocation = 1 - OA.
+
+    Parameters
+    ----------
+    matrix : array_like
+        A square confusion matrix of pixel counts, rows = classified, columns = reference.
+
+    Returns
+    -------
+    dict
+        "quantity", "allocation" and "total" (their sum).
+
+    Raises
+    ------
+    ValueError
+        If the matrix is not square or holds no pixel.
     """
     p = _as_matrix(matrix)
     p = p / p.sum()
@@ -257,7 +474,24 @@ def disagreement(matrix) -> dict[str, float]:
 
 
 def summary(matrix) -> dict[str, float]:
-    """Every single-number score of a matrix (rows = classified): OA, kappa, balanced accuracy, MCC, macro F1, Q, A."""
+    """Every single-number score of a confusion matrix.
+
+    Parameters
+    ----------
+    matrix : array_like
+        A square confusion matrix of pixel counts, rows = classified, columns = reference.
+
+    Returns
+    -------
+    dict
+        "overall_accuracy", "kappa", "balanced_accuracy", "mcc", "macro_f1", "quantity_disagreement",
+        "allocation_disagreement".
+
+    Raises
+    ------
+    ValueError
+        If the matrix is not square or holds no pixel.
+    """
     split = disagreement(matrix)
     return {
         "overall_accuracy": overall_accuracy(matrix),
@@ -288,12 +522,34 @@ class StratifiedEstimate:
 
 
 def stratified_estimates(counts, mapped_areas, labels: Sequence[int] | None = None, z: float = 1.96) -> StratifiedEstimate:
-    """Olofsson et al. (2014) estimators from sample counts (rows = map class, columns = reference).
+    """Accuracy and class areas from a stratified random sample (Olofsson et al. 2014).
 
-    `mapped_areas[i]` is the area the map gives class i (its stratum size). Each stratum needs at
-    least two sample units. A row with no mapped area and no sample units is a class found only in
-    the reference: it weighs nothing, its UA is NaN, and its area comes from the other strata.
-    OA, UA, PA and reference-class areas come with z * standard error.
+    A row with no mapped area and no sample units is a class found only in the reference: it weighs nothing,
+    its UA is NaN, and its area comes from the other strata.
+
+    Parameters
+    ----------
+    counts : array_like
+        Square matrix of sample counts, rows = map class (the strata), columns = reference class.
+    mapped_areas : array_like
+        The area the map gives each row's class (its stratum size), in any unit; the areas in the result come
+        in that unit.
+    labels : sequence of int, optional
+        The class code of each row and column (default 1..n).
+    z : float, default 1.96
+        The normal quantile of the intervals (1.96: 95%).
+
+    Returns
+    -------
+    StratifiedEstimate
+        OA, UA, PA and reference-class areas, each with z * its standard error, and the estimated error matrix
+        in area proportions.
+
+    Raises
+    ------
+    ValueError
+        If `counts` is not square or `mapped_areas` not one value per row, a mapped class has fewer than two
+        sample units, or a class with sample units has no mapped area.
     """
     n = np.asarray(counts, dtype=np.float64)
     area = np.asarray(mapped_areas, dtype=np.float64)
@@ -343,12 +599,29 @@ def stratified_estimates(counts, mapped_areas, labels: Sequence[int] | None = No
 
 
 def estimate_from_points(map_classes, reference_classes, stratum_areas: Mapping[int, float], z: float = 1.96) -> StratifiedEstimate:
-    """`stratified_estimates` from a stratified random sample of points whose strata are the map classes.
+    """`stratified_estimates` from the points of a stratified random sample whose strata are the map classes.
 
-    `map_classes[k]` and `reference_classes[k]` are the map's and the reference's class of point k
-    (points without a reference class, code 0, must be left out first); `stratum_areas` maps each
-    map class to its mapped area (all of the frame the points were drawn from, in any unit: the
-    areas in the result come in that unit). Classes found only in the reference get a row of zeros.
+    Parameters
+    ----------
+    map_classes, reference_classes : array_like
+        The map's and the reference's class of each point. Points without a reference class (code 0) must be
+        left out first.
+    stratum_areas : mapping of int to float
+        Each map class's mapped area: all of the frame the points were drawn from, in any unit (the areas in
+        the result come in that unit).
+    z : float, default 1.96
+        The normal quantile of the intervals (1.96: 95%).
+
+    Returns
+    -------
+    StratifiedEstimate
+        As `stratified_estimates`; classes found only in the reference get a row of zeros.
+
+    Raises
+    ------
+    ValueError
+        If the two arrays differ in length, a point has reference class 0, a point's map class has no area in
+        `stratum_areas`, or a stratum has fewer than two points.
     """
     mapped, reference = as_codes(map_classes, "map classes"), as_codes(reference_classes, "reference classes")
     if mapped.shape != reference.shape:
@@ -375,14 +648,37 @@ def bootstrap_ci(
     seed: int = 0,
     reference_classes_only: bool = False,
 ) -> pd.DataFrame:
-    """Percentile bootstrap intervals for OA, macro F1 and each class's F1 (rows = classified).
+    """Percentile bootstrap intervals for OA, macro F1 and each class's F1.
 
-    Resampling N pixel pairs with replacement only changes how many pairs fall in each cell, so each
-    replicate is one multinomial draw of the matrix: exact, and fast for millions of pixels. It treats
-    pixels as independent; neighbouring pixels are not, so for polygon references the intervals are
-    optimistic (a point sample, as in the GEE notebook, does not have that problem).
-    Returns rows "OA", "macro F1", "F1 <class>" with columns estimate, low, high;
-    `reference_classes_only` as in `macro_f1`.
+    Resampling N pixel pairs with replacement only changes how many pairs fall in each cell, so each replicate
+    is one multinomial draw of the matrix: exact, and fast for millions of pixels. It treats pixels as
+    independent; neighbouring pixels are not, so for polygon references the intervals are optimistic (a point
+    sample, as in the GEE notebook, does not have that problem).
+
+    Parameters
+    ----------
+    matrix : array_like
+        A square confusion matrix of pixel counts, rows = classified, columns = reference.
+    labels : sequence of int
+        The class code of each row and column, in order.
+    n_boot : int, default 2000
+        Number of bootstrap replicates.
+    confidence : float, default 0.95
+        Coverage of the intervals.
+    seed : int, default 0
+        Seed of the random draws.
+    reference_classes_only : bool, default False
+        As in `macro_f1`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Rows "OA", "macro F1" and "F1 <class>", columns estimate, low, high.
+
+    Raises
+    ------
+    ValueError
+        If the matrix is not square or holds no pixel.
     """
     m = _as_matrix(matrix)
     k = m.shape[0]
@@ -408,6 +704,22 @@ def bootstrap_ci(
 
 @dataclass(frozen=True)
 class McNemarResult:
+    """The outcome of `mcnemar`.
+
+    Attributes
+    ----------
+    only_first_correct : int
+        b: pixels the first classifier gets right and the second wrong.
+    only_second_correct : int
+        c: pixels the second gets right and the first wrong.
+    statistic : float
+        The continuity-corrected chi-square or, for the exact test, min(b, c).
+    p_value : float
+        Two-sided p-value.
+    method : str
+        "exact binomial", "chi-square, continuity-corrected" or "no discordant pixels".
+    """
+
     only_first_correct: int  # b: pixels the first classifier gets right and the second wrong
     only_second_correct: int  # c
     statistic: float  # chi-square (continuity-corrected) or, for the exact test, min(b, c)
@@ -421,10 +733,27 @@ EXACT_BELOW = 25  # discordant pairs under which the exact binomial test is used
 def mcnemar(first, second, reference) -> McNemarResult:
     """McNemar's test: do two classifiers differ in accuracy on the same reference pixels?
 
-    Only pixels labelled in the reference and in both maps count. With b + c discordant pixels,
-    b + c < 25 uses the exact two-sided binomial test (b ~ Bin(b + c, 1/2)); otherwise the
-    chi-square statistic (|b - c| - 1)^2 / (b + c) with Edwards' continuity correction, 1 d.o.f.
-    Pixels are treated as independent, so with spatially clustered references p is optimistic.
+    Only pixels labelled in the reference and in both maps count. With b + c discordant pixels, b + c < 25 uses
+    the exact two-sided binomial test (b ~ Bin(b + c, 1/2)); otherwise the chi-square statistic
+    ``(|b - c| - 1)^2 / (b + c)`` with Edwards' continuity correction, 1 d.o.f. Pixels are treated as
+    independent, so with spatially clustered references p is optimistic.
+
+    Parameters
+    ----------
+    first, second : array_like or xarray.DataArray
+        Class codes of the two maps.
+    reference : array_like or xarray.DataArray
+        Reference class codes, of the same shape (0 = unlabelled).
+
+    Returns
+    -------
+    McNemarResult
+        b, c, the statistic, the p-value and the test used.
+
+    Raises
+    ------
+    ValueError
+        If the shapes differ or a code is not a whole non-negative number.
     """
     from scipy import stats
 

@@ -31,7 +31,18 @@ def _umask() -> int:
 
 
 def temp_path(path: Path) -> Path:
-    """The temp file beside `path` (same folder, same suffix, so drivers pick the right format)."""
+    """The temporary file a write of `path` goes to first.
+
+    Parameters
+    ----------
+    path : Path
+        The target file.
+
+    Returns
+    -------
+    Path
+        ``.<stem>.lulc-tmp-<pid><suffix>`` in the same folder: same suffix, so drivers pick the right format.
+    """
     return path.with_name(f".{path.stem}{TEMP_MARK}{os.getpid()}{path.suffix}")
 
 
@@ -46,8 +57,15 @@ def _running(pid: int) -> bool:
 
 
 def remove_stale_temps(path: Path) -> None:
-    """Remove temp files that an interrupted earlier write of `path` left beside it (those of a process
-    that still runs are another write in progress and stay)."""
+    """Remove the temporary files that an interrupted earlier write of `path` left beside it.
+
+    Those of a process that still runs are another write in progress and stay.
+
+    Parameters
+    ----------
+    path : Path
+        The target file whose leftovers are removed.
+    """
     for stale in path.parent.glob(f".{path.stem}{TEMP_MARK}*{path.suffix}"):
         pid = re.match(r"\d+", stale.name[len(f".{path.stem}{TEMP_MARK}"):])
         if pid and int(pid.group()) != os.getpid() and _running(int(pid.group())):
@@ -57,8 +75,25 @@ def remove_stale_temps(path: Path) -> None:
 
 
 def make_folder(folder: str | os.PathLike, output: str | os.PathLike | None = None) -> Path:
-    """Create `folder` and its parents if missing; OutputError naming `output` (default: the folder) when a
-    file is in the way or the file system refuses."""
+    """Create a folder and its parents if missing.
+
+    Parameters
+    ----------
+    folder : str or os.PathLike
+        The folder.
+    output : str or os.PathLike, optional
+        The output the folder is for, named in the error (default: the folder).
+
+    Returns
+    -------
+    Path
+        The folder.
+
+    Raises
+    ------
+    OutputError
+        When a file is in the way or the file system refuses.
+    """
     folder = Path(folder)
     what = f"{output}: cannot create the folder {folder}" if output is not None else f"{folder}: cannot create the folder"
     try:
@@ -72,11 +107,29 @@ def make_folder(folder: str | os.PathLike, output: str | os.PathLike | None = No
 
 @contextlib.contextmanager
 def atomic_output(path: str | os.PathLike, verify: Callable[[Path], None] | None = None) -> Iterator[Path]:
-    """Yield a temp path beside `path`; when the block ends without error, run `verify(tmp)` (it raises on a
-    bad file), give the file ordinary permissions and move it onto `path` in one step.
+    """Write a file so that a failure never leaves a half-written or lost one (a context manager).
 
-    On any error the temp file is removed and `path` keeps its previous content. I/O errors are re-raised as
-    `OutputError` naming `path`; other exceptions (bad input found while writing) pass through unchanged.
+    When the block ends without error, `verify(tmp)` runs (it raises on a bad file), the file gets ordinary
+    permissions and is moved onto `path` in one step. On any error the temporary file is removed and `path` keeps
+    its previous content.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The target file; its folder is created if missing.
+    verify : callable, optional
+        Called with the temporary path after the block; raises if the file is not right.
+
+    Yields
+    ------
+    Path
+        The temporary path beside `path` to write to.
+
+    Raises
+    ------
+    OutputError
+        For an I/O error, naming `path`, or when the block wrote nothing. Other exceptions (bad input found while
+        writing) pass through unchanged.
     """
     path = Path(path)
     if path.is_dir():
@@ -156,11 +209,28 @@ def _stderr_lines() -> Iterator[list[str]]:
 
 @contextlib.contextmanager
 def gdal_errors_raise(path: str | os.PathLike) -> Iterator[None]:
-    """Raise `OutputError` for `path` if GDAL reported an error inside the block: rasterio logs some of
-    GDAL's errors instead of raising them, and libtiff prints its I/O errors ("_tiffSeekProc: File too
-    large") straight to stderr. Both are collected; the first becomes the one-line message. (GDAL also
-    signals harmless failures, which rasterio logs at INFO; those are left alone, and the read-back check
-    of `write_class_map` catches any damage they might hide.)"""
+    """Turn errors that GDAL reports without raising into an exception (a context manager).
+
+    rasterio logs some of GDAL's errors instead of raising them, and libtiff prints its I/O errors
+    ("_tiffSeekProc: File too large") straight to stderr. Both are collected; the first becomes the one-line
+    message. GDAL also signals harmless failures, which rasterio logs at INFO; those are left alone, and the
+    read-back check of `rasters.write_class_map` catches any damage they might hide.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The file being written, named in the error.
+
+    Yields
+    ------
+    None
+        The block in which GDAL writes.
+
+    Raises
+    ------
+    OutputError
+        If GDAL reported an error inside the block.
+    """
     collector = _ErrorCollector()
     logger = logging.getLogger("rasterio._env")
     logger.addHandler(collector)
@@ -176,7 +246,20 @@ def gdal_errors_raise(path: str | os.PathLike) -> Iterator[None]:
 
 
 def refuse_collisions(inputs: Iterable[str | os.PathLike | None], outputs: Iterable[str | os.PathLike | None]) -> None:
-    """Raise `OutputCollision` before any work if an output is also an input, or two outputs are one file."""
+    """Check, before any work, that no output overwrites an input or another output.
+
+    Parameters
+    ----------
+    inputs : iterable of str or os.PathLike or None
+        The command's input files (None entries are skipped).
+    outputs : iterable of str or os.PathLike or None
+        Its output files (None entries are skipped).
+
+    Raises
+    ------
+    OutputCollision
+        If an output is also an input, or two outputs are one file.
+    """
     def key(p):
         return os.path.realpath(os.path.abspath(os.fspath(p)))
 

@@ -77,6 +77,13 @@ BENCHMARKS = (
 
 
 def benchmark_table() -> pd.DataFrame:
+    """The benchmark datasets the paper reviews (Section 2.1), one row each.
+
+    Returns
+    -------
+    pandas.DataFrame
+        BENCHMARKS indexed by dataset name.
+    """
     return pd.DataFrame(BENCHMARKS).set_index("dataset")
 
 
@@ -179,7 +186,24 @@ PAPER_OA = {"cart": 0.7679, "rf": 0.8000, "svm": 0.7857}  # Section 3.2, on the 
 
 
 def paper_gee_table(method: str) -> pd.DataFrame:
-    """The paper's per-class table for a GEE classifier (ACC TNR PA UA F1; rows 1..10 as printed, Mean, Overall)."""
+    """The paper's per-class table for a GEE classifier, as printed.
+
+    Parameters
+    ----------
+    method : str
+        "cart", "rf" or "svm".
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ACC, TNR, PA, UA, F1; rows the classes 1..10 as printed, then Mean and Overall (NaN where the
+        paper prints nothing).
+
+    Raises
+    ------
+    ValueError
+        For a method the paper has no table for.
+    """
     text = resources.files(__package__).joinpath("paper_gee_tables.tsv").read_text()
     lines = [line for line in text.splitlines() if line and not line.startswith("#")]
     rows = [r for r in csv.DictReader(lines, delimiter="\t") if r["method"] == method]

@@ -23,7 +23,22 @@ INDEX_CMAP = "BrBG"  # diverging, readable with colour-blind vision: brown for b
 
 
 def composite(image: xr.DataArray, bands: Sequence[str] = TRUE_COLOUR, percentiles=(2, 98)) -> np.ndarray:
-    """An RGB array (y, x, 3) in 0..1, each band stretched between its own percentiles."""
+    """An RGB composite for display, each band stretched between its own percentiles.
+
+    Parameters
+    ----------
+    image : xarray.DataArray
+        An image with a band coordinate.
+    bands : sequence of str, default ("B04", "B03", "B02")
+        The red, green and blue bands.
+    percentiles : tuple of float, default (2, 98)
+        The stretch.
+
+    Returns
+    -------
+    numpy.ndarray
+        (y, x, 3) in 0..1.
+    """
     channels = []
     for band in bands:
         values = image.sel(band=band).values.astype(np.float32)
@@ -33,12 +48,41 @@ def composite(image: xr.DataArray, bands: Sequence[str] = TRUE_COLOUR, percentil
 
 
 def extent_km(da: xr.DataArray) -> list[float]:
-    """[left, right, bottom, top] in km, for imshow on a projected grid."""
+    """A raster's extent in km, for imshow on a projected grid.
+
+    Parameters
+    ----------
+    da : xarray.DataArray
+        A raster with a projected CRS.
+
+    Returns
+    -------
+    list of float
+        [left, right, bottom, top].
+    """
     left, bottom, right, top = da.rio.bounds()
     return [left / 1000, right / 1000, bottom / 1000, top / 1000]
 
 
 def show_composite(image: xr.DataArray, bands: Sequence[str] = TRUE_COLOUR, ax=None, title: str | None = None):
+    """Draw a composite with axes in km.
+
+    Parameters
+    ----------
+    image : xarray.DataArray
+        An image with a band coordinate.
+    bands : sequence of str, default true colour
+        The red, green and blue bands.
+    ax : matplotlib.axes.Axes, optional
+        Where to draw (default: the current axes).
+    title : str, optional
+        Default: the image's name and the bands.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        The axes drawn on.
+    """
     ax = ax or plt.gca()
     ax.imshow(composite(image, bands), extent=extent_km(image))
     ax.set_title(title or f"{image.name}: {'-'.join(bands)}", fontsize=9)
@@ -48,7 +92,22 @@ def show_composite(image: xr.DataArray, bands: Sequence[str] = TRUE_COLOUR, ax=N
 
 
 def composites_grid(images: Sequence[xr.DataArray], titles: Sequence[str], false_colour: Sequence[str] = FALSE_COLOUR):
-    """True colour (top row) and a false colour (bottom row; default NIR-R-G) for each image."""
+    """True colour (top row) and a false colour (bottom row) for each image.
+
+    Parameters
+    ----------
+    images : sequence of xarray.DataArray
+        The images.
+    titles : sequence of str
+        One per image.
+    false_colour : sequence of str, default ("B08", "B04", "B03")
+        NIR-red-green: vegetation shows red.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        The figure.
+    """
     fig, axes = plt.subplots(2, len(images), figsize=(3.2 * len(images), 6.8), squeeze=False)
     for column, (image, title) in enumerate(zip(images, titles)):
         show_composite(image, TRUE_COLOUR, axes[0, column], f"{title}\ntrue colour")
@@ -61,16 +120,57 @@ def composites_grid(images: Sequence[xr.DataArray], titles: Sequence[str], false
 
 
 def scheme_legend_handles(ids: Sequence[int] | None = None) -> list[Patch]:
+    """Legend entries of scheme classes: `id name` in the class colour.
+
+    Parameters
+    ----------
+    ids : sequence of int, optional
+        The classes (default: all ten).
+
+    Returns
+    -------
+    list of matplotlib.patches.Patch
+        One handle per class.
+    """
     return [Patch(facecolor=scheme.get(i).colour, label=f"{i} {scheme.get(i).name}") for i in (ids or scheme.CLASS_IDS)]
 
 
 def add_class_legend(ax, ids: Iterable[int], extra=(), **kwargs):
-    """A legend of scheme classes (`id name` in the class colour) on `ax`, then any `extra` handles."""
+    """A legend of scheme classes on an axes, then any extra handles.
+
+    Parameters
+    ----------
+    ax : matplotlib.axes.Axes
+        The axes.
+    ids : iterable of int
+        The classes.
+    extra : sequence, optional
+        More legend handles.
+    **kwargs
+        Passed to `Axes.legend`.
+
+    Returns
+    -------
+    matplotlib.legend.Legend
+        The legend.
+    """
     return ax.legend(handles=[*scheme_legend_handles(list(ids)), *extra], **kwargs)
 
 
 def scheme_legend(columns: int = 2):
-    """The ten classes as swatches in the scheme's colours with their codes and names (the README's legend)."""
+    """The ten classes as swatches in the scheme's colours with their codes and names (docs/legend.png, shown in
+    the book).
+
+    Parameters
+    ----------
+    columns : int, default 2
+        Columns of swatches.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        The figure.
+    """
     rows, width = -(-len(scheme.CLASSES) // columns), 9.0  # a column, in rows: fits the longest name
     fig, ax = plt.subplots(figsize=(0.4 * width * columns, 0.4 * rows + 0.1))
     for index, c in enumerate(scheme.CLASSES):
@@ -84,7 +184,24 @@ def scheme_legend(columns: int = 2):
 
 
 def show_classes(mask: xr.DataArray, ax=None, title: str | None = None, legend: bool = True):
-    """A class map in the scheme's colours (unlabelled transparent) with a legend of the classes present."""
+    """A class map in the scheme's colours (unlabelled transparent), nearest-neighbour.
+
+    Parameters
+    ----------
+    mask : xarray.DataArray
+        Class codes with a projected CRS.
+    ax : matplotlib.axes.Axes, optional
+        Where to draw (default: the current axes).
+    title : str, optional
+        Default: the map's name.
+    legend : bool, default True
+        Add a legend of the classes present.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        The axes drawn on.
+    """
     ax = ax or plt.gca()
     cmap, norm = scheme.colormap()
     ax.imshow(mask.values, cmap=cmap, norm=norm, extent=extent_km(mask), interpolation="nearest")
@@ -98,7 +215,22 @@ def show_classes(mask: xr.DataArray, ax=None, title: str | None = None, legend: 
 
 
 def class_distribution(catalogue: pd.DataFrame, by: str = "scene", log: bool = True):
-    """Labelled pixels per class, one bar group per scene (or region), bars in the scheme's colours."""
+    """Labelled pixels per class, one bar group per scene (or region), bars in the scheme's colours.
+
+    Parameters
+    ----------
+    catalogue : pandas.DataFrame
+        From `labels.catalogue`.
+    by : str, default "scene"
+        "scene", or a column to group by (e.g. "region").
+    log : bool, default True
+        Logarithmic pixel axis.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        The figure.
+    """
     import seaborn as sns
 
     counts = catalogue.groupby(by)[list(scheme.CLASS_IDS)].sum() if by != "scene" else catalogue[list(scheme.CLASS_IDS)]
@@ -118,7 +250,18 @@ def class_distribution(catalogue: pd.DataFrame, by: str = "scene", log: bool = T
 
 
 def spectral_signatures(table: pd.DataFrame):
-    """Mean reflectance per band and class with the 10th-90th percentile band (from spectral.signatures)."""
+    """Mean reflectance per band and class, with the 10th-90th percentile band.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        From `spectral.signatures`.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        The figure.
+    """
     fig, ax = plt.subplots(figsize=(9, 5))
     bands = list(dict.fromkeys(table["band"]))
     x = np.arange(len(bands))
@@ -136,7 +279,20 @@ def spectral_signatures(table: pd.DataFrame):
 
 
 def index_maps(maps: dict[str, xr.DataArray], title: str = ""):
-    """One panel per spectral index on a shared -1..1 diverging scale."""
+    """One panel per spectral index on a shared -1..1 diverging, colour-blind-safe scale (BrBG).
+
+    Parameters
+    ----------
+    maps : dict of str to xarray.DataArray
+        Index maps by name.
+    title : str, optional
+        Added to each panel's title.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        The figure.
+    """
     fig, axes = plt.subplots(1, len(maps), figsize=(4.2 * len(maps), 4), squeeze=False)
     for ax, (name, values) in zip(axes[0], maps.items()):
         shown = ax.imshow(values.values, cmap=INDEX_CMAP, vmin=-1, vmax=1, extent=extent_km(values))
@@ -159,19 +315,58 @@ SCORE_COLOURS = {
 
 
 def class_labels(labels: Sequence[int]) -> list[str]:
-    """'4 Crops before harvest / early spring' for scheme codes; plain numbers for codes outside it."""
+    """Axis labels for class codes.
+
+    Parameters
+    ----------
+    labels : sequence of int
+        Class codes.
+
+    Returns
+    -------
+    list of str
+        '4 Crops before harvest / early spring' for scheme codes; plain numbers for codes outside it.
+    """
     return [f"{c} {scheme.get(c).name}" if c in scheme.CLASS_IDS else str(c) for c in labels]
 
 
 def class_swatches(ax, axis: str, codes: Sequence[int]) -> None:
-    """Draw each tick on `axis` ("x" or "y") of `ax` as a thick bar in its class's scheme colour."""
+    """Draw each tick on an axis as a thick bar in its class's scheme colour.
+
+    Parameters
+    ----------
+    ax : matplotlib.axes.Axes
+        The axes.
+    axis : {"x", "y"}
+        Which axis.
+    codes : sequence of int
+        The class of each tick.
+    """
     ax.tick_params(axis=axis, length=8, width=6)
     for tick, code in zip(getattr(ax, f"{axis}axis").get_major_ticks(), codes):
         tick.tick1line.set_markeredgecolor(scheme.get(code).colour if code in scheme.CLASS_IDS else "none")
 
 
 def normalised(matrix, normalise: str | None) -> np.ndarray:
-    """Counts as they are (None), or each row / column divided by its sum ("rows" / "columns")."""
+    """A confusion matrix as counts or shares.
+
+    Parameters
+    ----------
+    matrix : array_like
+        Counts.
+    normalise : {None, "rows", "columns"}
+        None: counts as they are; else each row or column divided by its sum.
+
+    Returns
+    -------
+    numpy.ndarray
+        float64; an empty row or column stays 0.
+
+    Raises
+    ------
+    ValueError
+        For another `normalise`.
+    """
     if normalise not in NORMALISE:
         raise ValueError(f"normalise must be one of {list(NORMALISE)}, got {normalise!r}")
     m = np.asarray(matrix, dtype=np.float64)
@@ -184,10 +379,35 @@ def normalised(matrix, normalise: str | None) -> np.ndarray:
 def confusion_heatmap(
     matrix, labels: Sequence[int], normalise: str | None = None, ax=None, title: str | None = None, names=None
 ):
-    """Seaborn heatmap of a confusion matrix (rows = classified, columns = reference); returns the axes.
+    """Heatmap of a confusion matrix (rows = classified, columns = reference).
 
-    Counts use a log colour scale so that errors of a few hundred pixels still show beside a diagonal
-    of thousands. Ticks show the scheme's names (and colours) of `labels` unless `names` are given.
+    Counts use a log colour scale so that errors of a few hundred pixels still show beside a diagonal of
+    thousands. Ticks show the scheme's names (and colours) of `labels` unless `names` are given.
+
+    Parameters
+    ----------
+    matrix : array_like
+        Confusion matrix, rows = classified, columns = reference.
+    labels : sequence of int
+        Its classes.
+    normalise : {None, "rows", "columns"}
+        As in `normalised`.
+    ax : matplotlib.axes.Axes, optional
+        Where to draw (default: a new figure).
+    title : str, optional
+        The title.
+    names : sequence of str, optional
+        Tick labels (default: `class_labels`, with colour swatches).
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        The axes drawn on.
+
+    Raises
+    ------
+    ValueError
+        For another `normalise`.
     """
     import seaborn as sns
     from matplotlib.colors import LogNorm
@@ -221,7 +441,22 @@ def confusion_heatmap(
 
 
 def confusion_panels(matrix, labels: Sequence[int], title: str = ""):
-    """Counts, row-normalised and column-normalised heatmaps side by side (class names on the first only)."""
+    """Counts, row-normalised and column-normalised heatmaps side by side (class names on the first only).
+
+    Parameters
+    ----------
+    matrix : array_like
+        Confusion matrix, rows = classified, columns = reference.
+    labels : sequence of int
+        Its classes.
+    title : str, optional
+        The figure's title.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        The figure.
+    """
     cells = 0.45 * len(labels)
     fig, axes = plt.subplots(1, 3, figsize=(3 * (cells + 1.2) + 3, cells + 3), constrained_layout=True)
     for k, (ax, normalise) in enumerate(zip(axes, NORMALISE)):
@@ -235,7 +470,24 @@ def confusion_panels(matrix, labels: Sequence[int], title: str = ""):
 
 
 def per_class_bars(table: pd.DataFrame, columns: Sequence[str] = ("PA", "UA", "F1"), ax=None, title: str = ""):
-    """Grouped bars of per-class metrics from `metrics.per_class` / `accuracy_table` (class rows only)."""
+    """Grouped bars of per-class metrics (class rows only).
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        From `metrics.per_class` or `metrics.accuracy_table`.
+    columns : sequence of str, default ("PA", "UA", "F1")
+        The metrics.
+    ax : matplotlib.axes.Axes, optional
+        Where to draw (default: a new figure).
+    title : str, optional
+        The title.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        The axes drawn on.
+    """
     rows = table.loc[[i for i in table.index if not isinstance(i, str)]]
     if ax is None:
         _, ax = plt.subplots(figsize=(max(6, 0.9 * len(rows) + 2), 4))
@@ -254,7 +506,22 @@ def per_class_bars(table: pd.DataFrame, columns: Sequence[str] = ("PA", "UA", "F
 
 
 def imbalance_curves(ratios: Sequence[float], ax=None, **kwargs):
-    """OA, mean per-class ACC, mean PA, mean UA and macro F1 against the imbalance ratio (log x axis)."""
+    """OA, mean per-class ACC, mean PA, mean UA and macro F1 against the imbalance ratio (log x axis).
+
+    Parameters
+    ----------
+    ratios : sequence of float
+        Imbalance ratios.
+    ax : matplotlib.axes.Axes, optional
+        Where to draw (default: a new figure).
+    **kwargs
+        Passed to `evaluation.synthetic_imbalance`.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        The axes drawn on.
+    """
     summary = evaluation.imbalance_summary(ratios, **kwargs)
     if ax is None:
         _, ax = plt.subplots(figsize=(6.5, 4))
@@ -274,7 +541,20 @@ def imbalance_curves(ratios: Sequence[float], ax=None, **kwargs):
 
 
 def imbalance_figure(ratio: float = 10.0, **kwargs):
-    """The synthetic matrix at one `ratio` (pixel counts) beside its summary scores."""
+    """The synthetic confusion matrix at one imbalance ratio (pixel counts) beside its summary scores.
+
+    Parameters
+    ----------
+    ratio : float, default 10.0
+        The imbalance ratio.
+    **kwargs
+        Passed to `evaluation.synthetic_imbalance`.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        The figure.
+    """
     matrix, labels = evaluation.synthetic_imbalance(ratio, **kwargs)
     scores = evaluation.imbalance_summary([ratio], **kwargs).iloc[0]
     fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.2), constrained_layout=True)
@@ -289,8 +569,20 @@ def imbalance_figure(ratio: float = 10.0, **kwargs):
 
 
 def imbalance_widget(ratios: Sequence[float] = (1, 2, 5, 10, 20, 50, 100), **kwargs):
-    """An ipywidgets slider over `ratios` redrawing `imbalance_figure` (kwargs: `evaluation.synthetic_imbalance`'s),
-    or None without ipywidgets."""
+    """A slider over imbalance ratios that redraws `imbalance_figure`.
+
+    Parameters
+    ----------
+    ratios : sequence of float
+        The slider's values.
+    **kwargs
+        Passed to `evaluation.synthetic_imbalance`.
+
+    Returns
+    -------
+    ipywidgets.interactive or None
+        The widget; None without ipywidgets.
+    """
     try:
         import ipywidgets
     except ImportError:
@@ -308,9 +600,27 @@ COVERED, MISSED = "#0072B2", "#D55E00"  # Okabe-Ito blue and vermillion: distinc
 
 
 def coverage_figure(runs: pd.DataFrame, by_size: pd.DataFrame, shown: int = 40, title: str = ""):
-    """Left: the first `shown` simulated 95% intervals (from `sampling.simulate`) against the true area and the
-    pixel count; right: mean interval half-width against the sample size (from `sampling.coverage_by_size`),
-    with a 1/sqrt(n) guide and each size's coverage."""
+    """How well the sample's intervals cover the true area.
+
+    Left: the first `shown` simulated 95% intervals against the true area and the pixel count; right: mean
+    interval half-width against the sample size, with a 1/sqrt(n) guide and each size's coverage.
+
+    Parameters
+    ----------
+    runs : pandas.DataFrame
+        From `sampling.simulate`.
+    by_size : pandas.DataFrame
+        From `sampling.coverage_by_size`.
+    shown : int, default 40
+        Intervals drawn.
+    title : str, optional
+        The figure's title.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        The figure.
+    """
     fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.2), constrained_layout=True)
     first = runs.head(shown)
     colours = np.where(first.covered, COVERED, MISSED)
@@ -371,8 +681,29 @@ def plot_screening_map(
     demonstration: bool = False,
     title: str | None = None,
 ):
-    """Classification in the scheme's colours, permitted areas hatched, candidates outlined
-    (flagged in red, inside in black), with a legend; `demonstration=True` stamps the map as such."""
+    """A screening result on the map: the classification in the scheme's colours, permitted areas hatched,
+    candidates outlined (flagged in red, inside in black), with a legend.
+
+    Parameters
+    ----------
+    classified : xarray.DataArray
+        The class map.
+    screened : geopandas.GeoDataFrame
+        From `screening.screen`.
+    permitted : geopandas.GeoDataFrame, optional
+        The permitted areas.
+    permitted_label : str, default "permitted areas"
+        Their legend entry.
+    demonstration : bool, default False
+        Stamp the map as a demonstration.
+    title : str, optional
+        The title.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        The figure.
+    """
     import matplotlib.pyplot as plt
     from matplotlib.lines import Line2D
     from matplotlib.patches import Patch
@@ -400,7 +731,24 @@ def plot_screening_map(
 
 
 def plot_quarry_change(before: xr.DataArray, changes, before_label: str = "earlier date", title: str | None = None):
-    """Quarry pixels of the earlier map in the scheme's quarry colour, change polygons outlined by kind."""
+    """Quarry pixels of the earlier map in the scheme's quarry colour, change polygons outlined by kind.
+
+    Parameters
+    ----------
+    before : xarray.DataArray
+        The earlier class map.
+    changes : geopandas.GeoDataFrame
+        From `screening.change_polygons`.
+    before_label : str, default "earlier date"
+        Its legend entry.
+    title : str, optional
+        The title.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        The figure.
+    """
     import matplotlib.pyplot as plt
     from matplotlib.colors import ListedColormap
     from matplotlib.lines import Line2D

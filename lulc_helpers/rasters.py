@@ -43,9 +43,29 @@ def _open(path: str | os.PathLike, lazy: bool = False) -> xr.DataArray:
 
 
 def open_image(path: str | os.PathLike, lazy: bool = False) -> xr.DataArray:
-    """A 10-band Sentinel-2 image (band, y, x), bands named B02..B12 in the paper's order.
+    """Open a 10-band Sentinel-2 image (band, y, x), bands named B02..B12 in the paper's order.
 
-    lazy=True reads pixels only when they are used (a raster larger than memory, read in windows)."""
+    The acquisition date (YYYYMMDD) in the file name, when there is one, goes to ``attrs["date"]``, which
+    `reflectance` uses for the L2A offset.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        A GeoTIFF (or any raster GDAL reads) with the 10 bands.
+    lazy : bool, default False
+        Read pixels only when they are used (a raster larger than memory, read in windows).
+
+    Returns
+    -------
+    xarray.DataArray
+        The digital numbers as stored, named after the file.
+
+    Raises
+    ------
+    DataError
+        Naming the file, if it is missing or unreadable, has another number of bands, a non-numeric pixel type
+        or band descriptions in another order.
+    """
     image = _open(path, lazy)
     if image.sizes["band"] != len(BANDS):
         raise DataError(
@@ -68,8 +88,23 @@ def open_image(path: str | os.PathLike, lazy: bool = False) -> xr.DataArray:
 def reflectance(image: xr.DataArray, offset: int | None = None) -> xr.DataArray:
     """Surface reflectance (0..1, float32) from the stored digital numbers; 0 (no data) becomes NaN.
 
-    `offset` is subtracted first; by default it is BOA_ADD_OFFSET for scenes acquired on or after
-    BOA_OFFSET_SINCE (the date comes from the file name, see `open_image`) and 0 before.
+    Parameters
+    ----------
+    image : xarray.DataArray
+        Digital numbers, surface reflectance x 10000 (`open_image`).
+    offset : int, optional
+        Subtracted first. Default: BOA_ADD_OFFSET (1000) for scenes acquired on or after BOA_OFFSET_SINCE
+        (2022-01-25, processing baseline 04.00), 0 before, by the date `open_image` took from the file name.
+
+    Returns
+    -------
+    xarray.DataArray
+        Reflectance, with ``attrs["offset_removed"]``.
+
+    Raises
+    ------
+    DataError
+        If no offset is given and the image's date is unknown.
     """
     if offset is None:
         date = image.attrs.get("date")
@@ -85,11 +120,28 @@ def reflectance(image: xr.DataArray, offset: int | None = None) -> xr.DataArray:
 
 
 def open_class_map(path: str | os.PathLike, name: str | None = None) -> xr.DataArray:
-    """A class map (y, x) as uint8 codes of the scheme: a reference mask or a classification alike.
+    """Open a class map (y, x) as uint8 codes of the scheme: a reference mask or a classification alike.
 
-    0 = unlabelled / no data, and so is the raster's declared nodata value. Raises DataError naming the
-    file for a missing or unreadable file, more than one band or non-integer codes, and UnknownClassError
-    for codes outside the scheme. `name` (default: the file's stem) becomes the DataArray's name.
+    0 = unlabelled / no data, and so is the raster's declared nodata value (such as 255 or -9999).
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        A single-band raster of class codes.
+    name : str, optional
+        The DataArray's name (default: the file's stem).
+
+    Returns
+    -------
+    xarray.DataArray
+        uint8 codes 0..10.
+
+    Raises
+    ------
+    DataError
+        Naming the file, if it is missing or unreadable, has more than one band or non-integer codes.
+    UnknownClassError
+        For codes outside the scheme.
     """
     raw = _open(path)
     if raw.sizes["band"] != 1:
@@ -109,11 +161,38 @@ def open_class_map(path: str | os.PathLike, name: str | None = None) -> xr.DataA
 
 
 def source_name(da: xr.DataArray, fallback: str) -> str:
+    """How to name a raster in a message.
+
+    Parameters
+    ----------
+    da : xarray.DataArray
+        The raster.
+    fallback : str
+        The name when it records no source.
+
+    Returns
+    -------
+    str
+        ``attrs["source"]``, else `fallback`.
+    """
     return da.attrs.get("source", fallback)
 
 
 def check_aligned(a: xr.DataArray, b: xr.DataArray, a_name: str | None = None, b_name: str | None = None) -> None:
-    """Raise GridMismatchError naming both rasters unless CRS, transform and shape agree."""
+    """Check that two rasters share a grid: CRS, transform and shape.
+
+    Parameters
+    ----------
+    a, b : xarray.DataArray
+        The rasters.
+    a_name, b_name : str, optional
+        Their names in the message (default: their sources).
+
+    Raises
+    ------
+    GridMismatchError
+        Naming both rasters and what differs.
+    """
     a_name, b_name = a_name or source_name(a, "first raster"), b_name or source_name(b, "second raster")
     problems = []
     if a.rio.crs != b.rio.crs:
@@ -130,7 +209,24 @@ CLASS_MAP_TILE = 256  # tile side of tiled class maps
 
 
 def class_map_profile(height: int, width: int, crs, transform, tiled: bool = False) -> dict:
-    """The GeoTIFF profile of every class map the package writes: uint8, nodata 0, deflate."""
+    """The GeoTIFF profile of every class map the package writes: uint8, nodata 0, deflate.
+
+    Parameters
+    ----------
+    height, width : int
+        Size in pixels.
+    crs : rasterio.crs.CRS or str
+        The map's CRS.
+    transform : affine.Affine
+        Its transform.
+    tiled : bool, default False
+        Tiles of CLASS_MAP_TILE (256) pixels.
+
+    Returns
+    -------
+    dict
+        A rasterio profile.
+    """
     profile = {
         "driver": "GTiff", "height": height, "width": width, "count": 1, "dtype": "uint8",
         "crs": crs, "transform": transform, "nodata": scheme.NODATA, "compress": "deflate",
@@ -141,8 +237,29 @@ def class_map_profile(height: int, width: int, crs, transform, tiled: bool = Fal
 
 
 def write_class_map(classes, path: str | os.PathLike, description: str = "class code (lulc_helpers.scheme)") -> Path:
-    """Write a class map (an xarray DataArray with CRS) as a uint8 GeoTIFF with nodata 0 and the scheme's
-    colour table, atomically; the written band is read back and compared before it replaces `path`."""
+    """Write a class map as a uint8 GeoTIFF with nodata 0 and the scheme's colour table, atomically.
+
+    The written band is read back and compared before it replaces `path`.
+
+    Parameters
+    ----------
+    classes : xarray.DataArray
+        Class codes (y, x) with a CRS.
+    path : str or os.PathLike
+        The GeoTIFF.
+    description : str
+        The band's description.
+
+    Returns
+    -------
+    Path
+        `path`.
+
+    Raises
+    ------
+    OutputError
+        If the write fails or the file does not read back as written.
+    """
     import rasterio
 
     path = Path(path)
@@ -190,12 +307,38 @@ def write_class_map_blocks(
     path: str | os.PathLike, height: int, width: int, crs, transform,
     description: str = "class code (lulc_helpers.scheme)", cog: bool = False,
 ) -> Iterator[ClassMapBlocks]:
-    """Write a class map of any size block by block: a tiled uint8 GeoTIFF, nodata 0, deflate, the scheme's
-    colour table; a cloud-optimised GeoTIFF (overviews by nearest neighbour) with `cog`. Blocks should be whole
-    tiles (multiples of CLASS_MAP_TILE) so each compressed tile is written once.
+    """Write a class map of any size block by block (a context manager).
 
-    Atomic like `write_class_map`: the file appears under `path` only after the block ends without error and
-    the file, read back tile by tile, holds as many pixels of each code as were written.
+    A tiled uint8 GeoTIFF, nodata 0, deflate, the scheme's colour table; a cloud-optimised GeoTIFF (overviews by
+    nearest neighbour) with `cog`. Blocks should be whole tiles (multiples of CLASS_MAP_TILE) so that each
+    compressed tile is written once. Atomic like `write_class_map`: the file appears under `path` only after the
+    block ends without error and the file, read back tile by tile, holds as many pixels of each code as were
+    written.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The GeoTIFF.
+    height, width : int
+        The map's size in pixels.
+    crs : rasterio.crs.CRS or str
+        Its CRS.
+    transform : affine.Affine
+        Its transform.
+    description : str
+        The band's description.
+    cog : bool, default False
+        Write a cloud-optimised GeoTIFF.
+
+    Yields
+    ------
+    ClassMapBlocks
+        ``write(row, col, codes)`` puts one block in place.
+
+    Raises
+    ------
+    OutputError
+        If the write fails or the read-back counts differ.
     """
     import rasterio
     import rasterio.shutil
@@ -234,13 +377,35 @@ def write_class_map_blocks(
 
 
 def valid_pixels(image: np.ndarray) -> np.ndarray:
-    """(y, x) True where the image has data: no band NaN (reflectance) and not every band 0 (digital numbers)."""
+    """Where an image has data.
+
+    Parameters
+    ----------
+    image : numpy.ndarray
+        (band, y, x): reflectance (NaN = no data) or digital numbers (0 in every band = no data).
+
+    Returns
+    -------
+    numpy.ndarray
+        Boolean (y, x).
+    """
     image = np.asarray(image)
     return np.isfinite(image).all(axis=0) & (image != 0).any(axis=0)
 
 
 def check_image(image: xr.DataArray) -> None:
-    """Raise DataError unless the image holds unsigned integer reflectance x 10000 in the paper's 10 bands, with a CRS."""
+    """Check that an image can be classified: unsigned integer reflectance x 10000 in the paper's 10 bands, with a CRS.
+
+    Parameters
+    ----------
+    image : xarray.DataArray
+        The image (`open_image`).
+
+    Raises
+    ------
+    DataError
+        Naming the image and what is wrong.
+    """
     source = image.attrs.get("source", image.name)
     if image.sizes.get("band") != len(BANDS):
         raise DataError(f"{source}: {image.sizes.get('band')} bands, expected {len(BANDS)} ({' '.join(BANDS)})")
@@ -254,10 +419,25 @@ def check_image(image: xr.DataArray) -> None:
 
 
 def values_at_points(raster: xr.DataArray, points: pd.DataFrame) -> np.ndarray:
-    """The raster's value (int64) under each point, 0 for points outside it.
+    """The raster's value under each point.
 
-    `points` is a GeoDataFrame (reprojected to the raster's CRS first) or a table with `x` and `y` columns in
-    the raster's CRS. Raises DataError when a GeoDataFrame is given and the raster has no CRS.
+    Parameters
+    ----------
+    raster : xarray.DataArray
+        A single-band raster (y, x).
+    points : geopandas.GeoDataFrame or pandas.DataFrame
+        Points with a CRS (reprojected to the raster's first), or a table with `x` and `y` columns in the
+        raster's CRS.
+
+    Returns
+    -------
+    numpy.ndarray
+        int64 values, 0 for points outside the raster.
+
+    Raises
+    ------
+    DataError
+        If points with a CRS are given and the raster has none.
     """
     if hasattr(points, "geometry") and getattr(points, "crs", None) is not None:
         if raster.rio.crs is None:
@@ -275,7 +455,23 @@ def values_at_points(raster: xr.DataArray, points: pd.DataFrame) -> np.ndarray:
 
 
 def pixel_area_ha(classified: xr.DataArray) -> float:
-    """Area of one pixel in hectares (the map's CRS must be projected, in metres)."""
+    """The area of one pixel in hectares.
+
+    Parameters
+    ----------
+    classified : xarray.DataArray
+        A raster in a projected CRS in metres.
+
+    Returns
+    -------
+    float
+        Hectares per pixel.
+
+    Raises
+    ------
+    DataError
+        If the CRS is missing or not projected.
+    """
     if classified.rio.crs is None or not classified.rio.crs.is_projected:
         raise DataError(f"{classified.attrs.get('source', 'map')}: needs a projected CRS in metres to give areas")
     transform = classified.rio.transform()

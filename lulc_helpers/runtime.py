@@ -11,11 +11,17 @@ import numpy as np
 from . import allocator
 from .errors import OptionError, Unavailable
 from .outputs import atomic_output
-from .paths import figures_dir
+from .paths import figures_dir, shown
 
 
 def seed_everything(seed: int = 42) -> None:
-    """Seed Python, NumPy and PyTorch (if installed) so CPU runs repeat exactly."""
+    """Seed Python, NumPy and PyTorch (if installed) so that CPU runs repeat exactly.
+
+    Parameters
+    ----------
+    seed : int, default 42
+        The seed.
+    """
     random.seed(seed)
     np.random.seed(seed)
     os.environ["PYTHONHASHSEED"] = str(seed)
@@ -48,7 +54,18 @@ def apply_speed_settings() -> None:
 
 
 def pick_device(verbose: bool = True):
-    """CUDA if present, else Apple MPS, else CPU; printed so a learner sees where training runs."""
+    """The best device here: CUDA if present, else Apple MPS, else CPU.
+
+    Parameters
+    ----------
+    verbose : bool, default True
+        Print the device, so that a learner sees where training runs.
+
+    Returns
+    -------
+    torch.device
+        The device.
+    """
     import torch
 
     if torch.cuda.is_available():
@@ -64,20 +81,59 @@ def pick_device(verbose: bool = True):
 
 
 def in_colab() -> bool:
+    """Whether this runs on Google Colab.
+
+    Returns
+    -------
+    bool
+        True inside a Colab runtime.
+    """
     return "google.colab" in sys.modules
 
 
 def save_figure(fig, name: str) -> None:
-    """Save a matplotlib figure as PNG under figures/, named after its notebook (`01_composites.png`)."""
+    """Save a matplotlib figure as PNG under figures/ (`paths.figures_dir`), atomically, and print where.
+
+    Parameters
+    ----------
+    fig : matplotlib.figure.Figure
+        The figure.
+    name : str
+        The file name, after its notebook (`01_composites`); ".png" is added if missing.
+
+    Raises
+    ------
+    OutputError
+        If the write fails.
+    """
     path = figures_dir() / (name if name.endswith(".png") else f"{name}.png")
     with atomic_output(path) as tmp:
         fig.savefig(tmp, dpi=120, bbox_inches="tight")
-    print(f"saved {path}")
+    print(f"saved {shown(path)}")
 
 
 def device(name: str | None = None, verbose: bool = True):
-    """`pick_device()` for None, else the named torch device (cpu, cuda, cuda:1, mps) after checking that it
-    works here: errors.OptionError for a name torch does not know, Unavailable for a device this machine lacks."""
+    """The torch device to run on, checked to work here.
+
+    Parameters
+    ----------
+    name : str, optional
+        cpu, cuda, cuda:N or mps; None picks one as `pick_device` does.
+    verbose : bool, default True
+        Print the device picked when `name` is None.
+
+    Returns
+    -------
+    torch.device
+        The device.
+
+    Raises
+    ------
+    OptionError
+        For a name torch does not know.
+    Unavailable
+        For a device this machine lacks.
+    """
     import torch
 
     if name is None:

@@ -35,8 +35,26 @@ MIN_PER_STRATUM = 2  # the stratified variance estimators need two points in eve
 
 
 def frame(classified: xr.DataArray, region=None) -> np.ndarray:
-    """Boolean mask of the pixels that can be sampled: mapped (not 0) and inside `region` (an array, True or
-    non-zero = inside), e.g. where a reference has a label."""
+    """The sampling frame: the pixels a sample may be drawn from.
+
+    Parameters
+    ----------
+    classified : xarray.DataArray
+        The class map (y, x) the sample is drawn from; 0 = unmapped.
+    region : array_like, optional
+        Where sampling may happen (True or non-zero = inside), on the map's grid, e.g. where a reference has a
+        label. Default: the whole map.
+
+    Returns
+    -------
+    numpy.ndarray
+        Boolean mask on the map's grid: mapped (not 0) and inside `region`.
+
+    Raises
+    ------
+    DataError
+        If `region` and the map differ in shape.
+    """
     inside = np.asarray(classified.values) != scheme.NODATA
     if region is not None:
         region = np.asarray(getattr(region, "values", region))
@@ -47,7 +65,21 @@ def frame(classified: xr.DataArray, region=None) -> np.ndarray:
 
 
 def stratum_sizes(classified: xr.DataArray, region=None) -> pd.Series:
-    """Pixels per map class inside the frame (index: class code, 0 never included)."""
+    """Pixels per map class inside the frame: the strata of a stratified sample.
+
+    Parameters
+    ----------
+    classified : xarray.DataArray
+        The class map (y, x) the sample is drawn from; 0 = unmapped.
+    region : array_like, optional
+        Where sampling may happen (True or non-zero = inside), on the map's grid, e.g. where a reference has a
+        label. Default: the whole map.
+
+    Returns
+    -------
+    pandas.Series
+        Pixel counts indexed by class code (0 never included), only classes present.
+    """
     values = np.asarray(classified.values)[frame(classified, region)]
     counts = np.bincount(values.astype(np.int64).ravel(), minlength=scheme.NODATA + 1)
     present = np.flatnonzero(counts)
@@ -68,11 +100,31 @@ def _anticipated(sizes: pd.Series, anticipated_ua: float | Mapping[int, float]) 
 
 
 def sample_size(sizes: pd.Series, target_se: float = 0.01, anticipated_ua: float | Mapping[int, float] = ANTICIPATED_UA) -> int:
-    """Total points for a stratified random sample so that the standard error of OA is about `target_se`.
+    """Total points of a stratified random sample for a wanted standard error of overall accuracy.
 
     Olofsson et al. (2014), Eq. 13 (Cochran 1977, Eq. 5.25): n = (sum W_i S_i)^2 / (S(O)^2 + sum W_i S_i^2 / N),
-    with W_i the stratum's share of the mapped area, S_i = sqrt(U_i (1 - U_i)) from the anticipated
-    user's accuracy U_i, and N the pixels in the frame. Rounded up.
+    with W_i the stratum's share of the mapped area, S_i = sqrt(U_i (1 - U_i)) from the anticipated user's
+    accuracy U_i, and N the pixels in the frame.
+
+    Parameters
+    ----------
+    sizes : pandas.Series
+        Pixels per stratum (`stratum_sizes`).
+    target_se : float, default 0.01
+        The standard error of OA wanted, between 0 and 1.
+    anticipated_ua : float or mapping of int to float, default 0.9
+        The user's accuracy expected of every class, or per class.
+
+    Returns
+    -------
+    int
+        The number of points, rounded up.
+
+    Raises
+    ------
+    ValueError
+        If `target_se` is not between 0 and 1, or an anticipated accuracy is missing for a class or not
+        strictly between 0 and 1.
     """
     if not 0 < target_se < 1:
         raise ValueError(f"target standard error {target_se}: use a value between 0 and 1, e.g. 0.01")
@@ -85,7 +137,25 @@ def sample_size(sizes: pd.Series, target_se: float = 0.01, anticipated_ua: float
 
 
 def parse_allocation(allocation: str) -> tuple[str, int]:
-    """("proportional" | "equal" | "min", minimum per stratum) from "proportional", "equal" or "min:N"."""
+    """Read an allocation rule as the CLI's `--allocation` takes it.
+
+    Parameters
+    ----------
+    allocation : str
+        "proportional", "equal" or "min:N".
+
+    Returns
+    -------
+    kind : str
+        "proportional", "equal" or "min".
+    minimum : int
+        Points every stratum gets at least (N for "min:N", else 2).
+
+    Raises
+    ------
+    ValueError
+        For any other text, or N below 2.
+    """
     if allocation in ("proportional", "equal"):
         return allocation, MIN_PER_STRATUM
     kind, _, number = allocation.partition(":")
@@ -103,11 +173,31 @@ def _largest_remainder(total: int, shares: np.ndarray) -> np.ndarray:
 
 
 def allocate(n: int, sizes: pd.Series, allocation: str = "proportional") -> pd.Series:
-    """Points per stratum: `proportional` to mapped area, `equal`, or `min:N` (proportional, but no stratum below N,
-    Olofsson et al.'s advice for rare classes: the rest is shared proportionally among the larger strata).
+    """Share a number of points out among the strata.
 
-    Every stratum gets at least two points (the variance estimators need them) and never more than its pixels
-    (a stratum that small is censused), so the total can differ slightly from `n`.
+    `min:N` is Olofsson et al.'s advice for rare classes: proportional, but no stratum below N; the rest is
+    shared proportionally among the larger strata. Every stratum gets at least two points (the variance
+    estimators need them) and never more than its pixels (a stratum that small is censused), so the total can
+    differ slightly from `n`.
+
+    Parameters
+    ----------
+    n : int
+        Total points wanted.
+    sizes : pandas.Series
+        Pixels per stratum (`stratum_sizes`).
+    allocation : str, default "proportional"
+        "proportional" to mapped area, "equal", or "min:N".
+
+    Returns
+    -------
+    pandas.Series
+        Points per stratum, indexed as `sizes`.
+
+    Raises
+    ------
+    ValueError
+        For an unknown allocation, or `n` too small to give every stratum its minimum.
     """
     kind, minimum = parse_allocation(allocation)
     sizes = pd.Series(sizes, dtype=np.int64)
@@ -132,11 +222,30 @@ def allocate(n: int, sizes: pd.Series, allocation: str = "proportional") -> pd.S
 def draw_per_class(
     codes: np.ndarray, counts: Mapping[int, int], rng: np.random.Generator, partial: bool = False
 ) -> tuple[np.ndarray, dict[int, tuple[int, int]]]:
-    """A stratified draw without replacement: positions in `codes` (1-D), `counts[c]` of those holding class c,
-    drawn class by class in the order of `counts`, each class's positions sorted.
+    """A stratified draw without replacement from a list of class codes.
 
-    A class with fewer positions than asked raises ValueError, or with `partial` gives all it has; the second
-    value records those as {class: (asked, got)}.
+    Parameters
+    ----------
+    codes : numpy.ndarray
+        Class codes (1-D), one per candidate position.
+    counts : mapping of int to int
+        Positions to draw per class, drawn class by class in this order.
+    rng : numpy.random.Generator
+        The random generator.
+    partial : bool, default False
+        Give a class with fewer positions than asked all it has, instead of raising.
+
+    Returns
+    -------
+    positions : numpy.ndarray
+        Drawn positions in `codes`, each class's sorted.
+    shortfall : dict
+        {class: (asked, got)} for the classes that had too few positions (only with `partial`).
+
+    Raises
+    ------
+    ValueError
+        Without `partial`, for a class with fewer positions than asked.
     """
     picks, shortfall = [], {}
     for code, n in counts.items():
@@ -150,8 +259,31 @@ def draw_per_class(
 
 
 def draw(classified: xr.DataArray, counts: pd.Series, seed: int = 0, region=None):
-    """A stratified random sample (GeoDataFrame of pixel centres in the map's CRS), `counts[c]` points
-    drawn without replacement from the frame's pixels of map class c, with an empty `label` column."""
+    """Draw a stratified random sample of pixel centres, without replacement.
+
+    Parameters
+    ----------
+    classified : xarray.DataArray
+        The class map (y, x) the sample is drawn from; 0 = unmapped.
+    counts : pandas.Series
+        Points per map class (`allocate`).
+    seed : int, default 0
+        Seed of the draw.
+    region : array_like, optional
+        Where sampling may happen (True or non-zero = inside), on the map's grid, e.g. where a reference has a
+        label. Default: the whole map.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        One point per row in the map's CRS with the columns of COLUMNS: position, stratum and map class, stratum
+        size, inclusion weight, pixel area, and empty `label` and `label_source`.
+
+    Raises
+    ------
+    ValueError
+        If a class has fewer pixels in the frame than points asked.
+    """
     import geopandas as gpd
 
     inside = frame(classified, region)
@@ -183,7 +315,38 @@ def stratified_sample(
     region=None,
     anticipated_ua: float | Mapping[int, float] = ANTICIPATED_UA,
 ):
-    """`draw` with `allocate(n)` points, n given or from `sample_size(target_se)` (exactly one of the two)."""
+    """A stratified random sample of a map: the allocation and the draw in one step.
+
+    Parameters
+    ----------
+    classified : xarray.DataArray
+        The class map (y, x) the sample is drawn from; 0 = unmapped.
+    n : int, optional
+        Total points (give this or `target_se`).
+    target_se : float, optional
+        The standard error of OA wanted; the size comes from `sample_size`.
+    allocation : str, default "proportional"
+        As in `allocate`.
+    seed : int, default 0
+        Seed of the draw.
+    region : array_like, optional
+        Where sampling may happen (True or non-zero = inside), on the map's grid, e.g. where a reference has a
+        label. Default: the whole map.
+    anticipated_ua : float or mapping of int to float, default 0.9
+        As in `sample_size`.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        The points, as `draw` returns them.
+
+    Raises
+    ------
+    ValueError
+        Unless exactly one of `n` and `target_se` is given, or for a bad allocation or size.
+    DataError
+        If the map has no mapped pixel inside the frame.
+    """
     if (n is None) == (target_se is None):
         raise ValueError("give either a sample size n or a target standard error of OA")
     sizes = stratum_sizes(classified, region)
@@ -197,9 +360,32 @@ def stratified_sample(
 
 
 def label_from(points, reference, field: str | None = None, source: str | None = None):
-    """A copy of `points` with `label` filled from a reference: a class raster (DataArray or GeoTIFF path) or
-    polygons (GeoDataFrame from `labels.read_reference`, or a vector file path, class in `field`). Points where the
-    reference has no class keep their label (empty until labelled); `label_source` names the reference."""
+    """Fill the points' labels from a reference.
+
+    Points where the reference has no class keep their label (empty until labelled).
+
+    Parameters
+    ----------
+    points : geopandas.GeoDataFrame
+        A sample as `draw` or `read_points` returns it.
+    reference : xarray.DataArray, geopandas.GeoDataFrame, str or os.PathLike
+        A class raster (DataArray or GeoTIFF path) or polygons (GeoDataFrame from `labels.read_reference`, or a
+        vector file path).
+    field : str, optional
+        The polygons' class field (default: as `labels.read_reference` finds it).
+    source : str, optional
+        What `label_source` records (default: the reference's path or source).
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        A labelled copy of `points`.
+
+    Raises
+    ------
+    DataError
+        If the reference file cannot be read as a class map or reference polygons.
+    """
     labelled = points.copy()
     if isinstance(reference, (str, os.PathLike)):
         source = source or str(reference)
@@ -231,7 +417,29 @@ def _polygon_values(polygons, points) -> np.ndarray:
 
 
 def set_label(points, index: int, label: int, source: str = "interpreter"):
-    """Give the point at position `index` a class (1..10) or UNSURE (0); returns the points."""
+    """Give one point a class, as an interpreter does by eye.
+
+    Parameters
+    ----------
+    points : geopandas.GeoDataFrame
+        A sample as `draw` or `read_points` returns it.
+    index : int
+        The point's position in `points`.
+    label : int
+        A class code 1..10, or UNSURE (0).
+    source : str, default "interpreter"
+        What `label_source` records.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        `points`, changed in place.
+
+    Raises
+    ------
+    UnknownClassError
+        For a code outside the scheme.
+    """
     if label != UNSURE:
         scheme.get(label)  # raises UnknownClassError for a code outside the scheme
     points.loc[points.index[index], LABEL] = label
@@ -240,7 +448,18 @@ def set_label(points, index: int, label: int, source: str = "interpreter"):
 
 
 def first_unlabelled(points) -> int | None:
-    """Position of the first point without a label, None when every point has one."""
+    """Where labelling should resume.
+
+    Parameters
+    ----------
+    points : geopandas.GeoDataFrame
+        A sample as `draw` or `read_points` returns it.
+
+    Returns
+    -------
+    int or None
+        The position of the first point without a label; None when every point has one.
+    """
     empty = np.flatnonzero(points[LABEL].isna().to_numpy())
     return int(empty[0]) if empty.size else None
 
@@ -249,8 +468,30 @@ def first_unlabelled(points) -> int | None:
 
 
 def write_points(points, path: str | os.PathLike) -> Path:
-    """Write the points as a GeoPackage (layer "points"), atomically: the file is read back and its point
-    count and labels compared before it replaces `path`, so an interrupted write keeps the previous labels."""
+    """Write a sample as a GeoPackage (layer "points"), atomically.
+
+    The file is read back and its point count and labels compared before it replaces `path`, so an interrupted
+    write keeps the previous labels.
+
+    Parameters
+    ----------
+    points : geopandas.GeoDataFrame
+        A sample as `draw` or `read_points` returns it.
+    path : str or os.PathLike
+        A ``*.gpkg`` file.
+
+    Returns
+    -------
+    Path
+        `path`.
+
+    Raises
+    ------
+    DataError
+        If `path` is not a .gpkg.
+    OutputError
+        If the write fails or the file does not read back as written.
+    """
     path = Path(path)
     if path.suffix.lower() != ".gpkg":
         raise errors.DataError(f"{path}: the points are written as a GeoPackage; name it *.gpkg")
@@ -266,8 +507,26 @@ def write_points(points, path: str | os.PathLike) -> Path:
 
 
 def read_points(path: str | os.PathLike, field: str | None = None):
-    """The points of a sample file written by `write_points` (labels as nullable integers); `field` names
-    another column to take the reference labels from (it replaces `label`)."""
+    """Read a sample file written by `write_points` (or `lulc sample`).
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The GeoPackage.
+    field : str, optional
+        Another column to take the reference labels from (it replaces `label`).
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        The points, labels as nullable integers; `attrs["source"]` is the path.
+
+    Raises
+    ------
+    DataError
+        Naming the file, if it is missing or unreadable, lacks the sample's columns or `field`, or holds labels
+        that are not empty, 0 (unsure) or class codes.
+    """
     import geopandas as gpd
 
     path = Path(path)
@@ -297,7 +556,20 @@ def read_points(path: str | os.PathLike, field: str | None = None):
 
 
 def check_drawn_from(points, classified: xr.DataArray) -> None:
-    """Raise DataError unless every point's map class is the map's class at that point (the right map)."""
+    """Check that the points were drawn from this map.
+
+    Parameters
+    ----------
+    points : geopandas.GeoDataFrame
+        A sample as `draw` or `read_points` returns it.
+    classified : xarray.DataArray
+        The class map (y, x) the sample is drawn from; 0 = unmapped.
+
+    Raises
+    ------
+    DataError
+        Unless every point's recorded map class is the map's class at that point.
+    """
     found = rasters.values_at_points(classified, points)
     wrong = int((found != points["map_class"].to_numpy()).sum())
     if wrong:
@@ -311,24 +583,78 @@ def check_drawn_from(points, classified: xr.DataArray) -> None:
 
 
 def labelled(points):
-    """The points with a reference class (not empty, not unsure)."""
+    """The points with a reference class.
+
+    Parameters
+    ----------
+    points : geopandas.GeoDataFrame
+        A sample as `draw` or `read_points` returns it.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        The points whose label is neither empty nor unsure (0).
+    """
     return points[points[LABEL].notna() & (points[LABEL] != UNSURE)]
 
 
 def stratum_areas_ha(points) -> dict[int, float]:
-    """{map class: mapped area of its stratum in hectares} from the design recorded on the points."""
+    """The mapped area of every stratum, from the design recorded on the points.
+
+    Parameters
+    ----------
+    points : geopandas.GeoDataFrame
+        A sample as `draw` or `read_points` returns it.
+
+    Returns
+    -------
+    dict
+        {map class: mapped area of its stratum in hectares}.
+    """
     first = points.groupby("stratum")[["stratum_pixels", "pixel_area_ha"]].first()
     return {int(c): float(row.stratum_pixels * row.pixel_area_ha) for c, row in first.iterrows()}
 
 
 def estimate(points) -> metrics.StratifiedEstimate:
-    """Accuracy and areas (hectares) with 95% intervals from the labelled points (Olofsson et al. 2014)."""
+    """Accuracy and areas with 95% intervals from the labelled points (Olofsson et al. 2014).
+
+    Parameters
+    ----------
+    points : geopandas.GeoDataFrame
+        A sample as `draw` or `read_points` returns it.
+
+    Returns
+    -------
+    metrics.StratifiedEstimate
+        Areas in hectares.
+
+    Raises
+    ------
+    ValueError
+        If a stratum has fewer than two labelled points.
+    """
     used = labelled(points)
     return metrics.estimate_from_points(used["map_class"].to_numpy(), used[LABEL].to_numpy(np.int64), stratum_areas_ha(points))
 
 
 def area_table(points) -> pd.DataFrame:
-    """Per class: pixel-count area, error-adjusted area and its 95% interval, all in hectares."""
+    """Per class: the pixel-count area, the error-adjusted area and its 95% interval.
+
+    Parameters
+    ----------
+    points : geopandas.GeoDataFrame
+        A sample as `draw` or `read_points` returns it.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns pixel_area_ha, estimated_area_ha, ci95_low_ha, ci95_high_ha, indexed by class.
+
+    Raises
+    ------
+    ValueError
+        As `estimate`.
+    """
     table = estimate(points).table
     return pd.DataFrame({
         "pixel_area_ha": table["mapped_area"],
@@ -343,8 +669,25 @@ def _plain(value) -> float | None:
 
 
 def accuracy_report(points) -> dict:
-    """The estimated error matrix (area proportions), OA, UA and PA with 95% half-widths, JSON-ready
-    (what `lulc accuracy --points --json` prints); NaN (undefined) becomes null."""
+    """The estimated error matrix and accuracies, JSON-ready (what `lulc accuracy --points --json` prints).
+
+    Parameters
+    ----------
+    points : geopandas.GeoDataFrame
+        A sample as `draw` or `read_points` returns it.
+
+    Returns
+    -------
+    dict
+        "orientation", "labels", "proportions" (area proportions, rows = map), "overall_accuracy" and its
+        "overall_accuracy_ci95" half-width, "per_class" UA and PA with half-widths, "points_used"; NaN
+        (undefined) becomes None.
+
+    Raises
+    ------
+    ValueError
+        As `estimate`.
+    """
     result = estimate(points)
     return {
         "orientation": "rows = map, columns = reference; cells are proportions of the frame's area",
@@ -358,7 +701,24 @@ def accuracy_report(points) -> dict:
 
 
 def area_report(points) -> dict:
-    """`area_table` and overall accuracy as plain JSON-ready values (what `lulc area --json` prints)."""
+    """`area_table` and overall accuracy, JSON-ready (what `lulc area --json` prints).
+
+    Parameters
+    ----------
+    points : geopandas.GeoDataFrame
+        A sample as `draw` or `read_points` returns it.
+
+    Returns
+    -------
+    dict
+        "classes" ({class: pixel_area_ha, estimated_area_ha, ci95_ha}), "overall_accuracy" and its interval,
+        "total_area_ha", "points_used", "points_left_out".
+
+    Raises
+    ------
+    ValueError
+        As `estimate`.
+    """
     result = estimate(points)
     table = area_table(points)
     used = labelled(points)
@@ -381,12 +741,39 @@ def area_report(points) -> dict:
 
 
 def simulate(truth, classified: xr.DataArray, counts: pd.Series, class_id: int, repeats: int, seed: int = 0, region=None) -> pd.DataFrame:
-    """Repeat the whole sample-label-estimate cycle against a complete `truth` (class codes on the map's grid).
+    """Repeat the whole sample-label-estimate cycle against a complete truth, to check the intervals' coverage.
 
-    Each repeat draws a fresh stratified sample with `counts` points per stratum, labels it from `truth`
-    and estimates the area of `class_id` (hectares) with its 95% interval. The frame is the mapped pixels
-    inside `region` where `truth` has a class. Returns one row per repeat: estimate, ci, low, high, covered,
-    with the true area in `attrs["true_area_ha"]` and the map's pixel count in `attrs["pixel_area_ha"]`.
+    Each repeat draws a fresh stratified sample, labels it from `truth` and estimates the area of `class_id`
+    with its 95% interval. The frame is the mapped pixels inside `region` where `truth` has a class.
+
+    Parameters
+    ----------
+    truth : array_like or xarray.DataArray
+        Class codes on the map's grid (0 = unknown).
+    classified : xarray.DataArray
+        The class map (y, x) the sample is drawn from; 0 = unmapped.
+    counts : pandas.Series
+        Points per stratum in every repeat.
+    class_id : int
+        The class whose area is estimated.
+    repeats : int
+        Number of repeats.
+    seed : int, default 0
+        Seed of the draws.
+    region : array_like, optional
+        Where sampling may happen (True or non-zero = inside), on the map's grid, e.g. where a reference has a
+        label. Default: the whole map.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per repeat: estimate_ha, ci95_ha, low_ha, high_ha, covered; `attrs` holds true_area_ha,
+        pixel_area_ha (the map's count) and points.
+
+    Raises
+    ------
+    DataError
+        If `truth` and the map differ in shape.
     """
     truth = np.asarray(getattr(truth, "values", truth))
     inside = frame(classified, _known(truth, classified, region))
@@ -420,8 +807,39 @@ def _known(truth: np.ndarray, classified: xr.DataArray, region) -> np.ndarray:
 
 def coverage_by_size(truth, classified: xr.DataArray, sizes_n, class_id: int, repeats: int, allocation: str = "proportional",
                      seed: int = 0, region=None) -> pd.DataFrame:
-    """`simulate` at several total sample sizes: per size, the coverage of the 95% intervals, their mean
-    half-width and the spread (standard deviation) of the estimates, in hectares."""
+    """`simulate` at several total sample sizes.
+
+    Parameters
+    ----------
+    truth : array_like or xarray.DataArray
+        Class codes on the map's grid (0 = unknown).
+    classified : xarray.DataArray
+        The class map (y, x) the sample is drawn from; 0 = unmapped.
+    sizes_n : iterable of int
+        Total sample sizes to try.
+    class_id : int
+        The class whose area is estimated.
+    repeats : int
+        Repeats per size.
+    allocation : str, default "proportional"
+        As in `allocate`.
+    seed : int, default 0
+        Seed of the draws.
+    region : array_like, optional
+        Where sampling may happen (True or non-zero = inside), on the map's grid, e.g. where a reference has a
+        label. Default: the whole map.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed by the points actually drawn: coverage of the 95% intervals, mean_ci95_ha, sd_estimate_ha,
+        mean_estimate_ha, true_area_ha.
+
+    Raises
+    ------
+    DataError
+        If `truth` and the map differ in shape.
+    """
     truth_values = np.asarray(getattr(truth, "values", truth))
     sizes = stratum_sizes(classified, _known(truth_values, classified, region))
     rows = {}

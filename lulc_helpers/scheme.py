@@ -23,6 +23,20 @@ NODATA = 0
 
 @dataclass(frozen=True)
 class LandCoverClass:
+    """One class of the paper's mining-aware scheme (Section 2.2).
+
+    Attributes
+    ----------
+    id : int
+        The class code, 1..10.
+    key : str
+        A short identifier, e.g. "quarries".
+    name : str
+        The paper's name, e.g. "Quarries, open pits".
+    colour : str
+        This project's colour, "#rrggbb" (colour-blind safe, CIELAB dE >= 12 between any two).
+    """
+
     id: int
     key: str
     name: str
@@ -48,6 +62,23 @@ _BY_ID = {c.id: c for c in CLASSES}
 
 
 def get(class_id: int) -> LandCoverClass:
+    """A class by its code.
+
+    Parameters
+    ----------
+    class_id : int
+        A code 1..10.
+
+    Returns
+    -------
+    LandCoverClass
+        The class.
+
+    Raises
+    ------
+    UnknownClassError
+        For a code outside the scheme.
+    """
     try:
         return _BY_ID[int(class_id)]
     except KeyError:
@@ -55,25 +86,100 @@ def get(class_id: int) -> LandCoverClass:
 
 
 def names(ids: Iterable[int] | None = None) -> list[str]:
+    """Class names.
+
+    Parameters
+    ----------
+    ids : iterable of int, optional
+        Class codes (default: all ten, 1..10).
+
+    Returns
+    -------
+    list of str
+        The names, in the order of `ids`.
+
+    Raises
+    ------
+    UnknownClassError
+        For a code outside the scheme.
+    """
     return [get(i).name for i in (CLASS_IDS if ids is None else ids)]
 
 
 def colours(ids: Iterable[int] | None = None) -> list[str]:
+    """Class colours.
+
+    Parameters
+    ----------
+    ids : iterable of int, optional
+        Class codes (default: all ten, 1..10).
+
+    Returns
+    -------
+    list of str
+        "#rrggbb" colours, in the order of `ids`.
+
+    Raises
+    ------
+    UnknownClassError
+        For a code outside the scheme.
+    """
     return [get(i).colour for i in (CLASS_IDS if ids is None else ids)]
 
 
 def rgb(class_id: int) -> tuple[int, int, int]:
+    """A class's colour as 0..255 integers.
+
+    Parameters
+    ----------
+    class_id : int
+        A code 1..10.
+
+    Returns
+    -------
+    tuple of int
+        (red, green, blue).
+
+    Raises
+    ------
+    UnknownClassError
+        For a code outside the scheme.
+    """
     hex_colour = get(class_id).colour.lstrip("#")
     return tuple(int(hex_colour[i : i + 2], 16) for i in (0, 2, 4))
 
 
 def legend_dict(ids: Iterable[int] | None = None) -> dict[str, str]:
-    """`{"1 Conifer forest": "003826", ...}`, the form geemap's add_legend takes."""
+    """A legend in the form geemap's `add_legend` takes: ``{"1 Conifer forest": "003826", ...}``.
+
+    Parameters
+    ----------
+    ids : iterable of int, optional
+        Class codes (default: all ten, 1..10).
+
+    Returns
+    -------
+    dict of str to str
+        "code name" to hexadecimal colour without "#".
+
+    Raises
+    ------
+    UnknownClassError
+        For a code outside the scheme.
+    """
     return {f"{c} {get(c).name}": get(c).colour.lstrip("#") for c in (CLASS_IDS if ids is None else ids)}
 
 
 def colormap():
-    """A matplotlib (cmap, norm) pair mapping code k to the scheme's colour; 0 is transparent."""
+    """A matplotlib colour map of the scheme, for drawing class maps nearest-neighbour.
+
+    Returns
+    -------
+    cmap : matplotlib.colors.ListedColormap
+        Code k in the scheme's colour; 0 transparent.
+    norm : matplotlib.colors.BoundaryNorm
+        Maps each integer code to its colour.
+    """
     from matplotlib.colors import BoundaryNorm, ListedColormap
 
     cmap = ListedColormap(["#00000000", *colours()], name="lulc_scheme")
@@ -82,14 +188,33 @@ def colormap():
 
 
 def gdal_colour_table() -> dict[int, tuple[int, int, int, int]]:
-    """Colour table for rasterio's `write_colormap` (0 transparent, 1..10 in the scheme's colours)."""
+    """The colour table written into every class map GeoTIFF (rasterio's `write_colormap`).
+
+    Returns
+    -------
+    dict of int to tuple
+        0 transparent, 1..10 in the scheme's colours, as (r, g, b, alpha).
+    """
     table = {NODATA: (0, 0, 0, 0)}
     table.update({c.id: (*rgb(c.id), 255) for c in CLASSES})
     return table
 
 
 def validate_codes(values: np.ndarray, source: str) -> None:
-    """Raise UnknownClassError naming `source` if `values` holds codes outside 0..10."""
+    """Check that an array holds only codes of the scheme (0..10).
+
+    Parameters
+    ----------
+    values : numpy.ndarray
+        Class codes.
+    source : str
+        What the values are, named in the error.
+
+    Raises
+    ------
+    UnknownClassError
+        Naming `source` and up to ten unknown codes.
+    """
     present = np.unique(np.asarray(values))
     unknown = [v for v in present.tolist() if v != NODATA and v not in _BY_ID]
     if unknown:
@@ -179,7 +304,23 @@ _CORINE_BY_CODE = {m.code: m for m in CORINE}
 
 
 def corine(code: int) -> CorineMapping:
-    """The scheme's answer for a CORINE level-3 code (111..523)."""
+    """The scheme's answer for a CORINE level-3 code.
+
+    Parameters
+    ----------
+    code : int
+        A CORINE level-3 code (111..523).
+
+    Returns
+    -------
+    CorineMapping
+        Mapped to one class, ambiguous with its rule, or without equivalent.
+
+    Raises
+    ------
+    UnknownClassError
+        For a code that is not one of CORINE's 44.
+    """
     try:
         return _CORINE_BY_CODE[int(code)]
     except KeyError:
@@ -187,7 +328,13 @@ def corine(code: int) -> CorineMapping:
 
 
 def corine_table():
-    """All 44 CORINE codes as a pandas DataFrame: code, name, status, scheme classes, rule."""
+    """All 44 CORINE level-3 codes and what the scheme makes of each.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed by code: CORINE name, status, scheme classes, rule.
+    """
     import pandas as pd
 
     rows = [
@@ -226,7 +373,23 @@ _REFERENCE_BY_NAME = {n.name: n for n in REFERENCE_NAMES}
 
 
 def reference_name(name: str) -> ReferenceName:
-    """The entry for a reference polygon's `name` value; raises UnknownClassError for names not listed."""
+    """The entry for a value of the reference polygons' `name` field.
+
+    Parameters
+    ----------
+    name : str
+        The value (case and surrounding spaces ignored).
+
+    Returns
+    -------
+    ReferenceName
+        Its meaning and the scheme classes it may carry.
+
+    Raises
+    ------
+    UnknownClassError
+        For a name not listed.
+    """
     try:
         return _REFERENCE_BY_NAME[str(name).strip().lower()]
     except KeyError:

@@ -46,7 +46,25 @@ _DRIVERS = {".gpkg": "GPKG", ".geojson": "GeoJSON", ".json": "GeoJSON"}
 
 
 def open_classified(path: str | os.PathLike) -> xr.DataArray:
-    """A classified map (codes 0..10) that holds quarry pixels; DataError naming the file otherwise."""
+    """Open a classified map for screening.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        A single-band GeoTIFF of class codes 0..10.
+
+    Returns
+    -------
+    xarray.DataArray
+        The class map.
+
+    Raises
+    ------
+    DataError
+        Naming the file, if it cannot be read as a class map or holds no quarry pixel.
+    UnknownClassError
+        For codes outside the scheme.
+    """
     classified = rasters.open_class_map(path)
     if not (classified.values == scheme.QUARRY).any():
         raise errors.DataError(
@@ -67,8 +85,21 @@ def _metric_crs(raster: xr.DataArray, what: str):
 
 
 def quarry_pixels(classified: xr.DataArray, clean_radius: int = 0) -> np.ndarray:
-    """Boolean quarry mask; `clean_radius` > 0 applies a morphological opening with a
-    (2r+1)-pixel square, which removes specks and spurs narrower than that square."""
+    """Where the map shows quarries, optionally cleaned of specks.
+
+    Parameters
+    ----------
+    classified : xarray.DataArray
+        A class map (y, x) of the scheme; quarries are class 10.
+    clean_radius : int, default 0
+        Above 0: a morphological opening with a (2r+1)-pixel square, which removes specks and spurs narrower than
+        that square.
+
+    Returns
+    -------
+    numpy.ndarray
+        Boolean quarry mask on the map's grid.
+    """
     from scipy import ndimage
 
     quarry = np.asarray(classified.values) == scheme.QUARRY
@@ -101,8 +132,27 @@ def _polygons(selected: np.ndarray, like: xr.DataArray, min_area_ha: float):
 
 
 def quarry_polygons(classified: xr.DataArray, min_area_ha: float = 0.5, clean_radius: int = 0):
-    """Quarry patches (8-connected class-10 pixels) of at least `min_area_ha` as a GeoDataFrame
-    with `id` (1 = largest) and `area_ha`, in the map's CRS."""
+    """Quarry patches as polygons: 8-connected class-10 pixels of at least `min_area_ha`.
+
+    Parameters
+    ----------
+    classified : xarray.DataArray
+        A class map (y, x) of the scheme; quarries are class 10.
+    min_area_ha : float, default 0.5
+        Smallest patch kept, in hectares.
+    clean_radius : int, default 0
+        As in `quarry_pixels`.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        `id` (1 = largest), `area_ha` and the polygon, in the map's CRS.
+
+    Raises
+    ------
+    OptionError
+        If a threshold is negative or not finite.
+    """
     _check_thresholds(min_area_ha=min_area_ha, clean_radius=clean_radius)
     return _polygons(quarry_pixels(classified, clean_radius), classified, min_area_ha)
 
@@ -118,9 +168,28 @@ def _check_thresholds(**values: float) -> None:
 
 
 def read_permitted(path: str | os.PathLike, layer: str | None = None):
-    """Permitted or known extraction areas from any vector file GDAL reads (GeoPackage, GeoJSON,
-    shapefile...), polygons only, invalid ones repaired (`labels.repair_geometries`, counted in `.attrs["repaired"]`);
-    DataError naming the file when it is unreadable, has no CRS or no polygons."""
+    """Read permitted or known extraction areas from any vector file GDAL reads (GeoPackage, GeoJSON, shapefile...).
+
+    Invalid polygons are repaired (`labels.repair_geometries`) and counted in ``.attrs["repaired"]``; other
+    geometry types are dropped.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The vector file.
+    layer : str, optional
+        The layer to read (default: the first).
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        The polygons, in the file's CRS.
+
+    Raises
+    ------
+    DataError
+        Naming the file, if it is missing or unreadable, has no CRS or no polygons.
+    """
     import geopandas as gpd
 
     path = Path(path)
@@ -139,13 +208,37 @@ def read_permitted(path: str | os.PathLike, layer: str | None = None):
 
 
 def screen(candidates, permitted=None, margin_m: float = 10.0, max_excess_ha: float = 0.5, name_field: str | None = None):
-    """Compare quarry candidates with permitted areas; returns the candidates with CANDIDATE_COLUMNS.
+    """Compare quarry candidates with permitted areas.
 
-    A candidate's excess is its area further than `margin_m` from every permitted area. status:
-    `inside` (excess at most `max_excess_ha`, so a sliver next to a permitted area counts as inside),
-    else `extends beyond` (it overlaps a permitted area) or `outside` (it does not); `not checked`
-    when `permitted` is None. `flagged` is True for `extends beyond` and `outside`. `permitted` is
-    reprojected to the candidates' CRS; `nearest_permitted` holds its `name_field` value (default: its index).
+    A candidate's excess is its area further than `margin_m` from every permitted area. Its status is `inside`
+    (excess at most `max_excess_ha`, so a sliver next to a permitted area counts as inside), else
+    `extends beyond` (it overlaps a permitted area) or `outside` (it does not); `not checked` when `permitted`
+    is None. `flagged` is True for `extends beyond` and `outside`. A flag is a prompt to look, not evidence of
+    illegal mining.
+
+    Parameters
+    ----------
+    candidates : geopandas.GeoDataFrame
+        Quarry polygons (`quarry_polygons`).
+    permitted : geopandas.GeoDataFrame, optional
+        Permitted areas (`read_permitted`), reprojected to the candidates' CRS.
+    margin_m : float, default 10.0
+        Distance from a permitted area within which a candidate's area counts as inside, in metres.
+    max_excess_ha : float, default 0.5
+        Excess area up to which a candidate still counts as inside, in hectares.
+    name_field : str, optional
+        The permitted areas' field that `nearest_permitted` holds (default: their index).
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        The candidates with CANDIDATE_COLUMNS: overlap, excess, distance to the nearest permitted area, its
+        name, status and flag.
+
+    Raises
+    ------
+    OptionError
+        If a threshold is negative or not finite.
     """
     import geopandas as gpd
 
@@ -187,7 +280,18 @@ def _finish(frame):
 
 
 def screening_summary(screened) -> pd.DataFrame:
-    """Candidates and hectares per status, plus a row `all`."""
+    """Candidates and hectares per status.
+
+    Parameters
+    ----------
+    screened : geopandas.GeoDataFrame
+        Candidates as `screen` returns them.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per status present, plus a row `all`: status, candidates, area_ha.
+    """
     table = screened.groupby("status")["area_ha"].agg(candidates="size", area_ha="sum")
     table = table.reindex([s for s in STATUSES if s in table.index])
     table.loc["all"] = [len(screened), screened["area_ha"].sum()]
@@ -198,8 +302,29 @@ def screening_summary(screened) -> pd.DataFrame:
 
 
 def write_candidates(screened, path: str | os.PathLike, layer: str = "candidates") -> Path:
-    """Write the screened candidates (GeoPackage or GeoJSON, by suffix) atomically; an empty result
-    is still a valid layer with the full schema."""
+    """Write the screened candidates atomically; an empty result is still a valid layer with the full schema.
+
+    Parameters
+    ----------
+    screened : geopandas.GeoDataFrame
+        Candidates as `screen` returns them.
+    path : str or os.PathLike
+        A .gpkg, .geojson or .json file.
+    layer : str, default "candidates"
+        The GeoPackage layer.
+
+    Returns
+    -------
+    Path
+        `path`.
+
+    Raises
+    ------
+    DataError
+        For another file suffix.
+    OutputError
+        If the write fails or the file does not read back with every row.
+    """
     path = Path(path)
     driver = _DRIVERS.get(path.suffix.lower())
     if driver is None:
@@ -218,7 +343,25 @@ def write_candidates(screened, path: str | os.PathLike, layer: str = "candidates
 
 
 def write_summary_csv(screened, path: str | os.PathLike) -> Path:
-    """One CSV row per candidate (attributes and a point inside it, in the layer's CRS), atomically."""
+    """Write one CSV row per candidate (its attributes and a point inside it, in the layer's CRS), atomically.
+
+    Parameters
+    ----------
+    screened : geopandas.GeoDataFrame
+        Candidates as `screen` returns them.
+    path : str or os.PathLike
+        The CSV file.
+
+    Returns
+    -------
+    Path
+        `path`.
+
+    Raises
+    ------
+    OutputError
+        If the write fails or the file does not read back with every row.
+    """
     inside = screened.geometry.representative_point()
     table = pd.DataFrame(screened.drop(columns="geometry")).assign(x=inside.x.round(1), y=inside.y.round(1))
     path = Path(path)
@@ -258,12 +401,28 @@ def _change_masks(before: np.ndarray, after: np.ndarray) -> dict[str, np.ndarray
 
 
 def quarry_change(rasters: Mapping[str, xr.DataArray]) -> pd.DataFrame:
-    """Quarry area per date (`rasters` in time order, all on one grid) and change from the previous date.
+    """Quarry area per date and its change from the previous date.
 
-    Columns: date, quarry_ha, change_ha (net), gained_ha, lost_ha, earlier_unlabelled_ha,
-    later_unlabelled_ha. With sparse reference masks (0 = unlabelled) net change mixes real change
-    and labelling; gained and lost count only pixels labelled at both dates, and
-    change = gained - lost + earlier unlabelled - later unlabelled.
+    With sparse reference masks (0 = unlabelled) net change mixes real change and labelling; gained and lost
+    count only pixels labelled at both dates, and change = gained - lost + earlier unlabelled - later unlabelled.
+
+    Parameters
+    ----------
+    rasters : mapping of str to xarray.DataArray
+        Class maps by date, in time order, all on one grid.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns date, quarry_ha, change_ha (net), gained_ha, lost_ha, earlier_unlabelled_ha,
+        later_unlabelled_ha.
+
+    Raises
+    ------
+    ValueError
+        If no raster is given.
+    GridMismatchError
+        If the maps are not on one grid.
     """
     dates = list(rasters)
     if not dates:
@@ -286,8 +445,26 @@ def quarry_change(rasters: Mapping[str, xr.DataArray]) -> pd.DataFrame:
 
 
 def change_polygons(before: xr.DataArray, after: xr.DataArray, min_area_ha: float = 0.0):
-    """Where quarries changed between two maps on one grid: polygons with `change`
-    (gained, lost, earlier unlabelled, later unlabelled) and `area_ha`."""
+    """Where quarries changed between two maps on one grid, as polygons.
+
+    Parameters
+    ----------
+    before, after : xarray.DataArray
+        The earlier and the later class map.
+    min_area_ha : float, default 0.0
+        Smallest patch kept, in hectares.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        `change` (gained, lost, earlier unlabelled, later unlabelled), `area_ha` and the polygon, in the later
+        map's CRS.
+
+    Raises
+    ------
+    GridMismatchError
+        If the maps are not on one grid.
+    """
     import geopandas as gpd
 
     rasters.check_aligned(before, after, "earlier map", "later map")
@@ -303,9 +480,27 @@ def change_polygons(before: xr.DataArray, after: xr.DataArray, min_area_ha: floa
 
 
 def demonstration_permitted(mask: xr.DataArray, derived_from: str, buffer_m: float = 20.0, min_area_ha: float = 0.5):
-    """A stand-in for a permitted-areas layer, built from data at hand: the quarry patches of `mask`
-    (for example the earliest reference labels), buffered by `buffer_m` and merged. NOT official;
-    its `source` field says so and what it was derived from."""
+    """A stand-in for a permitted-areas layer, built from data at hand. NOT official.
+
+    The quarry patches of `mask` (for example the earliest reference labels), buffered and merged; the
+    `source` field says that the layer is a demonstration and what it was derived from.
+
+    Parameters
+    ----------
+    mask : xarray.DataArray
+        A class map (y, x) whose quarries (class 10) become the areas.
+    derived_from : str
+        What the mask is, written into `source`.
+    buffer_m : float, default 20.0
+        Buffer around each patch, in metres.
+    min_area_ha : float, default 0.5
+        Smallest patch used, in hectares.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        `name`, `source` and the polygon, in the mask's CRS.
+    """
     import geopandas as gpd
 
     patches = quarry_polygons(mask, min_area_ha=min_area_ha)

@@ -16,7 +16,27 @@ from . import scheme
 
 
 def normalized_difference(image, first: str, second: str):
-    """(first - second) / (first + second)."""
+    """A normalised difference of two bands: (first - second) / (first + second).
+
+    Parameters
+    ----------
+    image : xarray.DataArray or mapping of str to array_like
+        Reflectance with a band coordinate (`rasters.reflectance`), or arrays by band name.
+    first, second : str
+        Band names, e.g. "B08" and "B04".
+
+    Returns
+    -------
+    xarray.DataArray or numpy.ndarray
+        The index, NaN where the two bands sum to 0 or either is NaN.
+
+    Raises
+    ------
+    KeyError
+        If a band is not in the image.
+    TypeError
+        If `image` is neither a DataArray with a band coordinate nor a mapping.
+    """
     a, b = _band(image, first), _band(image, second)
     total = a + b
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -37,22 +57,94 @@ def _band(image, name: str):
 
 
 def ndvi(image):
-    """Vegetation: (NIR - red) / (NIR + red), Rouse et al. 1974 (B08, B04)."""
+    """NDVI, vegetation: (NIR - red) / (NIR + red), Rouse et al. 1974 (B08, B04).
+
+    Parameters
+    ----------
+    image : xarray.DataArray or mapping of str to array_like
+        Reflectance with a band coordinate (`rasters.reflectance`), or arrays by band name.
+
+    Returns
+    -------
+    xarray.DataArray or numpy.ndarray
+        The index, NaN where the two bands sum to 0 or either is NaN.
+
+    Raises
+    ------
+    KeyError
+        If a band is not in the image.
+    TypeError
+        If `image` is neither a DataArray with a band coordinate nor a mapping.
+    """
     return normalized_difference(image, "B08", "B04")
 
 
 def ndwi(image):
-    """Open water, McFeeters 1996: (green - NIR) / (green + NIR) (B03, B08)."""
+    """NDWI, open water, McFeeters 1996: (green - NIR) / (green + NIR) (B03, B08).
+
+    Parameters
+    ----------
+    image : xarray.DataArray or mapping of str to array_like
+        Reflectance with a band coordinate (`rasters.reflectance`), or arrays by band name.
+
+    Returns
+    -------
+    xarray.DataArray or numpy.ndarray
+        The index, NaN where the two bands sum to 0 or either is NaN.
+
+    Raises
+    ------
+    KeyError
+        If a band is not in the image.
+    TypeError
+        If `image` is neither a DataArray with a band coordinate nor a mapping.
+    """
     return normalized_difference(image, "B03", "B08")
 
 
 def mndwi(image):
-    """Modified NDWI, Xu 2006: (green - SWIR1) / (green + SWIR1) (B03, B11)."""
+    """Modified NDWI, Xu 2006: (green - SWIR1) / (green + SWIR1) (B03, B11).
+
+    Parameters
+    ----------
+    image : xarray.DataArray or mapping of str to array_like
+        Reflectance with a band coordinate (`rasters.reflectance`), or arrays by band name.
+
+    Returns
+    -------
+    xarray.DataArray or numpy.ndarray
+        The index, NaN where the two bands sum to 0 or either is NaN.
+
+    Raises
+    ------
+    KeyError
+        If a band is not in the image.
+    TypeError
+        If `image` is neither a DataArray with a band coordinate nor a mapping.
+    """
     return normalized_difference(image, "B03", "B11")
 
 
 def ndmi(image):
-    """Moisture, Gao 1996 / Wilson & Sader 2002: (NIR - SWIR1) / (NIR + SWIR1) (B08, B11)."""
+    """NDMI, moisture, Gao 1996 / Wilson & Sader 2002: (NIR - SWIR1) / (NIR + SWIR1) (B08, B11).
+
+    Parameters
+    ----------
+    image : xarray.DataArray or mapping of str to array_like
+        Reflectance with a band coordinate (`rasters.reflectance`), or arrays by band name.
+
+    Returns
+    -------
+    xarray.DataArray or numpy.ndarray
+        The index, NaN where the two bands sum to 0 or either is NaN.
+
+    Raises
+    ------
+    KeyError
+        If a band is not in the image.
+    TypeError
+        If `image` is neither a DataArray with a band coordinate nor a mapping.
+    """
     return normalized_difference(image, "B08", "B11")
 
 
@@ -60,10 +152,19 @@ INDICES = {"NDVI": ndvi, "NDWI": ndwi, "MNDWI": mndwi, "NDMI": ndmi}
 
 
 def signatures(reflectance: xr.DataArray, mask: xr.DataArray) -> pd.DataFrame:
-    """Mean, standard deviation and 10th/90th percentiles per class and band of a reflectance image
-    (`rasters.reflectance`), over the mask's labelled pixels that have data in every band.
+    """Spectral signatures: statistics per class and band over the labelled pixels that have data in every band.
 
-    Long table with columns class_id, class, band, mean, std, p10, p90, pixels.
+    Parameters
+    ----------
+    reflectance : xarray.DataArray
+        A reflectance image (band, y, x), as `rasters.reflectance` returns it.
+    mask : xarray.DataArray
+        Class codes on the same grid (0 = unlabelled).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Long table with columns class_id, class, band, mean, std, p10, p90, pixels.
     """
     pixels = reflectance.values.reshape(reflectance.sizes["band"], -1).astype(np.float64)
     labels = np.where(np.isfinite(pixels).all(axis=0), np.asarray(mask.values).ravel(), scheme.NODATA)

@@ -66,7 +66,25 @@ class Source:
 
 
 def blocks(height: int, width: int, size: int) -> list[tuple[tuple[int, int], tuple[int, int]]]:
-    """((row, row end), (col, col end)) of the blocks that tile a raster, row by row."""
+    """The blocks that tile a raster, row by row.
+
+    Parameters
+    ----------
+    height, width : int
+        The raster's size in pixels.
+    size : int
+        The block's side, a positive multiple of the output's 256-pixel tiles.
+
+    Returns
+    -------
+    list of tuple
+        ((row, row end), (col, col end)) of each block.
+
+    Raises
+    ------
+    ValueError
+        If `size` is not a positive multiple of the tile size.
+    """
     if size <= 0 or size % rasters.CLASS_MAP_TILE:
         raise ValueError(f"block size {size}: use a positive multiple of {rasters.CLASS_MAP_TILE} (the output's tiles)")
     return [
@@ -77,7 +95,22 @@ def blocks(height: int, width: int, size: int) -> list[tuple[tuple[int, int], tu
 
 
 def classify_block(classifier, source: Source, block) -> tuple:
-    """(block, uint8 codes of the block): read what the block needs, classify it, keep the block."""
+    """Classify one block: read what it needs, classify, keep the block.
+
+    Parameters
+    ----------
+    classifier : UNetClassifier or PixelClassifier
+        Says which rows and columns a block needs (`reads`) and classifies them (`classify`).
+    source : Source
+        The input raster.
+    block : tuple
+        ((row, row end), (col, col end)), as `blocks` gives it.
+
+    Returns
+    -------
+    tuple
+        The block and the uint8 class codes of its pixels.
+    """
     (r0, r1), (c0, c1) = block
     rows, cols = classifier.reads((r0, r1), (c0, c1), source.height, source.width)
     with rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_BYTES):
@@ -92,8 +125,20 @@ def classify_block(classifier, source: Source, block) -> tuple:
 
 @contextlib.contextmanager
 def dask_client(workers: int | None = None, scheduler: str | None = None) -> Iterator[object | None]:
-    """A dask.distributed Client: on an existing cluster (`scheduler` address), or on a LocalCluster of
-    `workers` processes with one thread each; None (blocks run in this process) when neither is given."""
+    """A dask.distributed Client to run the blocks on (a context manager).
+
+    Parameters
+    ----------
+    workers : int, optional
+        Start a LocalCluster of this many processes, one thread each.
+    scheduler : str, optional
+        The address of an existing cluster's scheduler (tcp://HOST:8786).
+
+    Yields
+    ------
+    distributed.Client or None
+        The client; None (blocks run in this process) when neither is given.
+    """
     if workers is None and scheduler is None:
         yield None
         return
@@ -162,9 +207,44 @@ def classify_raster(
     classifier, source: str | os.PathLike, out: str | os.PathLike, block: int = DEFAULT_BLOCK, client=None,
     progress: bool = True, cog: bool = False, description: str = "class code (lulc_helpers.scheme)",
 ) -> Written:
-    """Classify a 10-band raster of any size block by block (`UNetClassifier` or `PixelClassifier`) into a tiled,
-    deflate-compressed GeoTIFF (a cloud-optimised one with `cog`), written atomically: a run that stops
-    half-way leaves no file under `out`, and the next run starts cleanly. `client`: a Dask client (`dask_client`).
+    """Classify a 10-band raster of any size, block by block, into a class map.
+
+    The map is a tiled, deflate-compressed GeoTIFF (a cloud-optimised one with `cog`) with the scheme's colour
+    table and nodata 0, written atomically: a run that stops half-way leaves no file under `out`, and the next
+    run starts cleanly.
+
+    Parameters
+    ----------
+    classifier : UNetClassifier or PixelClassifier
+        The model.
+    source : str or os.PathLike
+        The 10-band image (a path or URL GDAL reads).
+    out : str or os.PathLike
+        The class map to write.
+    block : int, default 1024
+        The block's side in pixels, a multiple of 256.
+    client : distributed.Client, optional
+        Run the blocks as Dask tasks there (`dask_client`); this process alone writes the file.
+    progress : bool, default True
+        Show a progress bar.
+    cog : bool, default False
+        Write a cloud-optimised GeoTIFF with overviews.
+    description : str
+        The band description of the output.
+
+    Returns
+    -------
+    Written
+        The file, its size, pixels per class code and the seconds taken.
+
+    Raises
+    ------
+    DataError
+        If the input cannot be read as a 10-band image.
+    ValueError
+        For a bad block size.
+    OutputError
+        If the write fails.
     """
     began = time.perf_counter()
     raster = Source.open(source)
@@ -186,9 +266,33 @@ def classify_raster(
 
 
 def tile_mosaic(image: str | os.PathLike, out: str | os.PathLike, size: int, rows_per_write: int = 256) -> Path:
-    """A size x size mosaic of copies of a 10-band image, every other copy mirrored so that neighbours meet
-    without a seam, on the image's grid extended east and south; written in strips of `rows_per_write` rows, so
-    a mosaic larger than memory can be made: data to try streaming on. Same bands, type and CRS as `image`."""
+    """A large mosaic of copies of an image, to try streaming on.
+
+    Every other copy is mirrored so that neighbours meet without a seam, on the image's grid extended east and
+    south; written in strips, so that a mosaic larger than memory can be made. Same bands, type and CRS as
+    `image`.
+
+    Parameters
+    ----------
+    image : str or os.PathLike
+        A 10-band image.
+    out : str or os.PathLike
+        The mosaic's file.
+    size : int
+        The mosaic's side in pixels.
+    rows_per_write : int, default 256
+        Rows written at a time.
+
+    Returns
+    -------
+    Path
+        `out`.
+
+    Raises
+    ------
+    OutputError
+        If the write fails.
+    """
     with rasterio.open(image) as src:
         values, profile, descriptions = src.read(), src.profile, src.descriptions
     height, width = values.shape[1:]

@@ -7,7 +7,16 @@ import pandas as pd
 
 
 def draw_curves(histories: dict[str, pd.DataFrame], axes) -> None:
-    """Loss (left) and validation macro F1 (right) against epoch, one line per training, on two axes."""
+    """Draw training curves: loss (left) and validation macro F1 (right) against epoch, one line per training.
+
+    Parameters
+    ----------
+    histories : dict of str to pandas.DataFrame
+        Per training (the legend label), its history with columns epoch, loss and val_f1 (NaN on epochs
+        without validation).
+    axes : pair of matplotlib.axes.Axes
+        The loss and the validation axes; both are cleared first.
+    """
     loss_ax, val_ax = axes
     for ax in axes:
         ax.clear()

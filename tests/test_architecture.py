@@ -43,16 +43,32 @@ def _python_files():
 SPLIT_PENDING = {"cli.py"}
 
 
+def _docstring_lines(tree) -> set[int]:
+    """Line numbers of every docstring: documentation (NumPy style, for the API reference) is not code size."""
+    lines = set()
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)) and node.body:
+            first = node.body[0]
+            if isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant) and isinstance(first.value.value, str):
+                lines.update(range(first.lineno, first.end_lineno + 1))
+    return lines
+
+
 @pytest.mark.parametrize("path", [
     pytest.param(p, marks=pytest.mark.xfail(strict=True, reason="split pending")) if p.name in SPLIT_PENDING else p
     for p in _python_files()
 ], ids=lambda p: str(p.relative_to(PACKAGE)))
 def test_modules_and_functions_stay_short(path):
     text = path.read_text()
-    assert len(text.splitlines()) <= MAX_MODULE_LINES
-    long = [f"{node.name} ({node.end_lineno - node.lineno + 1} lines)" for node in ast.walk(ast.parse(text))
-            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))
-            and node.end_lineno - node.lineno + 1 > MAX_FUNCTION_LINES]
+    tree = ast.parse(text)
+    docs = _docstring_lines(tree)
+    assert len(text.splitlines()) - len(docs) <= MAX_MODULE_LINES
+
+    def size(node):
+        return node.end_lineno - node.lineno + 1 - len(docs & set(range(node.lineno, node.end_lineno + 1)))
+
+    long = [f"{node.name} ({size(node)} lines)" for node in ast.walk(tree)
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and size(node) > MAX_FUNCTION_LINES]
     assert not long
 
 

@@ -1,5 +1,5 @@
 """The course book's pages in a real browser, offline: notebook 04 (quick mode) and notebook 05's slider, built
-with `lulc_helpers.book` exactly as `make book` builds them, served on 127.0.0.1 and opened in headless
+with `tools/book.py` exactly as `make book` builds them, served on 127.0.0.1 and opened in headless
 Chromium with every non-local request blocked. What a reader would see is checked on the page itself:
 no JavaScript errors, every class overlay decoded and drawn in the scheme's colours (no interpolated blends),
 the legend's ten classes, and the two side-by-side panes showing the same place after load, zoom and pan.
@@ -18,8 +18,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from lulc_helpers import book, scheme
+from lulc_helpers import scheme
 from lulc_helpers.paths import project_root
+from tools import book
 
 CHROMIUM = "/usr/bin/chromium"
 # Chromium as root in a container, and none of its own calls home (they would be blocked, noisily)
@@ -326,6 +327,20 @@ def test_slider_renders_offline(server, browser):
         figure.wait_for(state="visible", timeout=10_000)
         assert readout.strip() == "10"  # the middle of [1, 10, 100], the widget's starting ratio
         assert figure.evaluate("img => img.naturalWidth") > 0
+        assert visit.errors == [] and visit.local_failures == []
+    finally:
+        visit.page.close()
+
+
+def test_reference_pages_render_offline(server, browser):
+    """The CLI reference (generated from the parser) and an API page (from the docstrings), as a reader sees them."""
+    visit = Visit(browser, server, "reference/cli.html")
+    try:
+        text = visit.page.locator("main").inner_text()
+        assert "lulc sample" in text and "--target-se" in text and "--anticipated-ua" in text
+        visit.page.goto(server + "reference/api/lulc_helpers.metrics.html", wait_until="load")
+        signature = visit.page.locator("dt.sig", has_text="stratified_estimates").first
+        signature.wait_for(state="visible", timeout=10_000)
         assert visit.errors == [] and visit.local_failures == []
     finally:
         visit.page.close()

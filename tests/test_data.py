@@ -7,7 +7,7 @@ import pytest
 import rasterio
 from rasterio.transform import from_origin
 
-from lulc_helpers import cli, data, errors, labels, rasters, scheme
+from lulc_helpers import cli, data, errors, labels, paths, rasters, scheme
 
 MIRROR = os.environ.get(data.MIRROR_ENV)
 needs_mirror = pytest.mark.skipif(not MIRROR, reason="needs $LULC_DATA_MIRROR (a local copy of bh-del/lulc_mining)")
@@ -240,3 +240,20 @@ def test_catalogue_counts_match_the_masks(data_root):
     row = table.loc["strzegom_20221012"]
     assert row[10] == (mask == 10).sum() and row["labelled"] == (mask > 0).sum()
     assert table["image here"].sum() == 7  # the Strzegom dates; the other images are not in the mirror
+
+
+def test_outputs_show_paths_relative_to_the_project_or_by_name(tmp_path, monkeypatch):
+    (tmp_path / "pyproject.toml").write_text("")
+    monkeypatch.chdir(tmp_path)
+    assert paths.shown(tmp_path / "figures" / "01_x.png") == os.path.join("figures", "01_x.png")
+    assert paths.shown(tmp_path.parent / "elsewhere" / "scene.tif") == "scene.tif"
+
+
+def test_absent_optional_files_are_listed_only_when_asked(tmp_path, monkeypatch, capsys):
+    results = [data.FetchResult("a.tif", "verified", ""), data.FetchResult("b.tif", "missing-optional", "")]
+    monkeypatch.setattr(data, "fetch", lambda dest: results)
+    data.ensure_data(tmp_path)
+    told = capsys.readouterr().out
+    assert "b.tif" not in told and "1 optional files are not available" in told
+    data.ensure_data(tmp_path, list_missing=True)
+    assert "Not available, the notebooks go on without them: b.tif" in capsys.readouterr().out

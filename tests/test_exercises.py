@@ -1,6 +1,8 @@
-"""The course apparatus of every notebook, and every exercise run the way a learner runs it.
+"""The course apparatus of every notebook, and every "Try it yourself" exercise run the way a learner runs it.
 
-A notebook declares its exercises in its metadata, `{"lulc": {"exercises": [{"name": ..., "change": {PARAMETER:
+A notebook has two kinds of exercise. "Write it yourself" exercises have the learner write the code of a step, in
+nbgrader's format (a solution cell and a graded check cell); tests/test_assignments.py grades them. "Try it
+yourself" exercises change parameters and read what changes; a notebook declares them in its metadata, `{"lulc": {"exercises": [{"name": ..., "change": {PARAMETER:
 value}}]}}`. Each exercise is executed here from a clean kernel in quick mode (the parameters cell's nbmake `mock`
 values) with its change applied on top, one exercise at a time, and fails if any cell raises: Run All must survive
 every change an exercise suggests.
@@ -14,7 +16,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from lulc_helpers import book
+from tools import book
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
@@ -74,9 +76,11 @@ def test_notebook_reads_as_a_lesson(path):
     overview = next((c for c in cells if c.startswith("## Overview")), "")
     assert "After this notebook you can" in overview, "Overview: learning objectives"
     assert re.search(r"2-core CPU", overview) and "Colab" in overview, "Overview: time to run on a CPU and on Colab"
+    assert "Time to learn" in overview, "Overview: time to learn"
     assert re.search(r"^> \*\*Definitions\.\*\*", text, re.M), "a definitions box (a blockquote)"
     assert "## Summary" in text
     assert "Check your understanding" in text and "<summary>Answer</summary>" in text
+    assert "## Write it yourself" in text, "a 'Write it yourself' section (graded in tests/test_assignments.py)"
     tries = text.split("## Try it yourself", 1)
     assert len(tries) == 2, "a 'Try it yourself' section"
     solutions = tries[1].split("## What's next")[0].count("<summary>Solution</summary>")

@@ -179,3 +179,17 @@ def test_download_lands_on_the_local_grid_with_colours(ee_offline, monkeypatch, 
         assert (src.width, src.height, src.nodata) == (401, 401, 0)
         assert src.colormap(1)[10][:3] == (0x7B, 0x46, 0x7E)  # quarries, purple
     assert sorted(p.name for p in tmp_path.iterdir()) == ["rf_gee.tif"]
+
+
+def test_another_earthengine_api_version_is_named_in_one_line(monkeypatch):
+    from . import ee_offline as offline
+
+    monkeypatch.delenv("CI", raising=False)
+    monkeypatch.setattr(offline.ee, "__version__", "9.9.9")
+    with pytest.raises(pytest.skip.Exception) as skipped:
+        offline.require_pinned_ee()
+    message = str(skipped.value)
+    assert "\n" not in message and "found 9.9.9" in message and "earthengine-api==1.7.50" in message
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(pytest.fail.Exception, match="found 9.9.9"):
+        offline.require_pinned_ee()

@@ -363,6 +363,7 @@ def test_compare_classifiers_uses_the_same_pixels():
     # macro F1 over the reference's classes only (class 1): F1 of class 1 for map A, by hand
     assert scores.loc["A", "macro F1"] == pytest.approx(2 * 85 / (2 * 85 + 20 + 5 + 0))
     assert p_values.loc["A", "B"] == p_values.loc["B", "A"] == pytest.approx(metrics.mcnemar(first[5:], second[5:], reference[5:]).p_value)
+    assert scores.loc["A", "kappa"] == pytest.approx(skm.cohen_kappa_score(reference[5:], first[5:]))
 
 
 # ---------------------------------------------------------------- the imbalance demonstration

@@ -54,8 +54,24 @@ LOCAL_FALLBACK = "Running the classifiers locally with scikit-learn instead."
 
 
 def connect(project: str | None = None) -> str:
-    """Connect to Earth Engine with stored credentials and return the Cloud project (`project` or
-    $EE_PROJECT_ID); GEEUnavailable with the whole reason, on one line, otherwise. Never prompts."""
+    """Connect to Earth Engine with stored credentials. Never prompts.
+
+    Parameters
+    ----------
+    project : str, optional
+        The Google Cloud project (default: $EE_PROJECT_ID).
+
+    Returns
+    -------
+    str
+        The project connected to.
+
+    Raises
+    ------
+    GEEUnavailable
+        With the whole reason on one line: no project, no credentials, earthengine-api missing, or the server's
+        refusal.
+    """
     project = project or os.environ.get(PROJECT_ENV) or None
     ee = _ee()
     if project is None:
@@ -69,11 +85,22 @@ def connect(project: str | None = None) -> str:
 
 
 def initialize(project: str | None = None, verbose: bool = True, fallback: str = LOCAL_FALLBACK) -> bool:
-    """Connect to Earth Engine with stored credentials; True on success, else False and one line saying why.
+    """Connect to Earth Engine with stored credentials, or say in one line why not. Never prompts: run
+    `earthengine authenticate` (or `ee.Authenticate()` in Colab) once beforehand.
 
-    The Cloud project comes from `project` or $EE_PROJECT_ID. Never prompts: run
-    `earthengine authenticate` (or `ee.Authenticate()` in Colab) once beforehand. `fallback`
-    ends the line printed on failure (what the caller does instead).
+    Parameters
+    ----------
+    project : str, optional
+        The Google Cloud project (default: $EE_PROJECT_ID).
+    verbose : bool, default True
+        Print the line on failure.
+    fallback : str
+        Ends that line: what the caller does instead (default: classifying locally).
+
+    Returns
+    -------
+    bool
+        True when connected.
     """
     try:
         project = connect(project)
@@ -90,15 +117,53 @@ def initialize(project: str | None = None, verbose: bool = True, fallback: str =
 
 
 def region(like: xr.DataArray | None = None):
-    """The footprint of a raster (default: the Strzegom test mask) as an ee.Geometry in the raster's CRS."""
+    """The footprint of a raster as an ee.Geometry in the raster's CRS.
+
+    Parameters
+    ----------
+    like : xarray.DataArray, optional
+        The raster (default: the Strzegom test mask).
+
+    Returns
+    -------
+    ee.Geometry
+        A rectangle.
+
+    Raises
+    ------
+    GEEUnavailable
+        If earthengine-api is not installed.
+    """
     ee = _ee()
     like = like if like is not None else data.load_scene(data.test_scene())[1]
     return ee.Geometry.Rectangle(list(like.rio.bounds()), str(like.rio.crs), False)
 
 
 def scene(area, date: str = PAPER_DATE, max_cloud: float = 20, days: int = 1):
-    """The Sentinel-2 L2A (harmonised) images over `area` from `date` for `days` days, their 10 bands, granules
-    under `max_cloud` %: the mosaic of one day, or the per-pixel median of several (a composite of a season)."""
+    """The Sentinel-2 L2A (harmonised) image over an area: the mosaic of one day, or the per-pixel median of
+    several (a composite of a season), in the 10 bands.
+
+    Parameters
+    ----------
+    area : ee.Geometry
+        The area.
+    date : str, default the paper's test date
+        The first day, YYYY-MM-DD.
+    max_cloud : float, default 20
+        Granules with more cloud (%) are left out.
+    days : int, default 1
+        Days from `date`.
+
+    Returns
+    -------
+    ee.Image
+        The image.
+
+    Raises
+    ------
+    GEEUnavailable
+        If earthengine-api is not installed.
+    """
     ee = _ee()
     start = ee.Date(date)
     collection = (
@@ -112,14 +177,54 @@ def scene(area, date: str = PAPER_DATE, max_cloud: float = 20, days: int = 1):
 
 
 def paper_points(split: str):
-    """The paper's point assets: "train" or "test" (280 Strzegom points)."""
+    """The paper's point assets in Earth Engine.
+
+    Parameters
+    ----------
+    split : str
+        "train" or "test" (280 Strzegom points).
+
+    Returns
+    -------
+    ee.FeatureCollection
+        The points.
+
+    Raises
+    ------
+    ValueError
+        For another split.
+    GEEUnavailable
+        If earthengine-api is not installed.
+    """
     if split not in PAPER_ASSETS:
         raise ValueError(f"split {split!r}: use 'train' or 'test'")
     return _ee().FeatureCollection(PAPER_ASSETS[split])
 
 
 def points_to_ee(points: pd.DataFrame, crs: str | None = None, label: str = LABEL):
-    """Points from `local.sample_points` as an ee.FeatureCollection (geometry in their CRS, property `label`)."""
+    """Local points as an Earth Engine FeatureCollection.
+
+    Parameters
+    ----------
+    points : pandas.DataFrame
+        Points from `local.sample_points` (x, y, label).
+    crs : str, optional
+        Their CRS (default: ``points.attrs["crs"]``).
+    label : str, default "label"
+        The class property.
+
+    Returns
+    -------
+    ee.FeatureCollection
+        One point per row, geometry in their CRS, with the class property.
+
+    Raises
+    ------
+    ValueError
+        If the points carry no CRS and none is given.
+    GEEUnavailable
+        If earthengine-api is not installed.
+    """
     ee = _ee()
     crs = crs or points.attrs.get("crs")
     if crs is None:
@@ -136,7 +241,27 @@ def points_to_ee(points: pd.DataFrame, crs: str | None = None, label: str = LABE
 
 
 def make_classifier(method: str, seed: int = 42):
-    """ee.Classifier: smileCart, smileRandomForest with 10 trees, or libsvm C-SVC with a linear kernel."""
+    """An untrained Earth Engine classifier, as the paper configured it.
+
+    Parameters
+    ----------
+    method : str
+        "cart" (smileCart), "rf" (smileRandomForest, 10 trees) or "svm" (libsvm C-SVC, linear kernel).
+    seed : int, default 42
+        The Random Forest's seed.
+
+    Returns
+    -------
+    ee.Classifier
+        The classifier.
+
+    Raises
+    ------
+    ValueError
+        For another method.
+    GEEUnavailable
+        If earthengine-api is not installed.
+    """
     ee = _ee()
     builders = {
         "cart": lambda: ee.Classifier.smileCart(),
@@ -149,52 +274,181 @@ def make_classifier(method: str, seed: int = 42):
 
 
 def fit(method: str, image, training, seed: int = 42, label: str = LABEL):
-    """Train on the image's band values at the training points (a FeatureCollection with `label`)."""
+    """Train a classifier on an image's band values at training points.
+
+    Parameters
+    ----------
+    method : str
+        As in `make_classifier`.
+    image : ee.Image
+        The image (`scene`).
+    training : ee.FeatureCollection
+        Points with the class property.
+    seed : int, default 42
+        The Random Forest's seed.
+    label : str, default "label"
+        The class property.
+
+    Returns
+    -------
+    ee.Classifier
+        The trained classifier.
+    """
     samples = image.sampleRegions(collection=training, properties=[label], scale=SCALE)
     return make_classifier(method, seed).train(samples, label, image.bandNames())
 
 
 def classify_image(trained, image):
+    """Classify an image.
+
+    Parameters
+    ----------
+    trained : ee.Classifier
+        A trained classifier (`fit`).
+    image : ee.Image
+        The image.
+
+    Returns
+    -------
+    ee.Image
+        Class codes as bytes, band "classification".
+    """
     return image.classify(trained, CLASS_BAND).toByte()
 
 
 def error_matrix(classified, test, label: str = LABEL):
-    """ee.ConfusionMatrix on the test points, rows = reference (actual), columns = classified, order 1..10."""
+    """Earth Engine's confusion matrix on test points, in its orientation.
+
+    Parameters
+    ----------
+    classified : ee.Image
+        A classified image (`classify_image`).
+    test : ee.FeatureCollection
+        Test points with the class property.
+    label : str, default "label"
+        The class property.
+
+    Returns
+    -------
+    ee.ConfusionMatrix
+        Rows = reference (actual), columns = classified, order 1..10.
+    """
     samples = classified.sampleRegions(collection=test, properties=[label], scale=SCALE)
     return samples.errorMatrix(label, CLASS_BAND, list(scheme.CLASS_IDS))
 
 
 def reference_rows_to_classified_rows(matrix) -> np.ndarray:
-    """Earth Engine's orientation (rows = reference) to this package's (rows = classified): a transpose."""
+    """Earth Engine's orientation (rows = reference) to this package's (rows = classified): a transpose.
+
+    Parameters
+    ----------
+    matrix : array_like
+        A matrix with rows = reference.
+
+    Returns
+    -------
+    numpy.ndarray
+        The same matrix with rows = classified.
+    """
     return np.asarray(matrix).T
 
 
 def matrix_on_points(classified, test, label: str = LABEL):
-    """(matrix, labels) for `lulc_helpers.metrics`, rows = classified, columns = reference (runs on the server)."""
+    """The confusion matrix on test points, computed on the server, for `lulc_helpers.metrics`.
+
+    Parameters
+    ----------
+    classified : ee.Image
+        A classified image (`classify_image`).
+    test : ee.FeatureCollection
+        Test points with the class property.
+    label : str, default "label"
+        The class property.
+
+    Returns
+    -------
+    matrix : numpy.ndarray
+        Rows = classified, columns = reference.
+    labels : list of int
+        1..10.
+    """
     on_server = error_matrix(classified, test, label).array().getInfo()
     return reference_rows_to_classified_rows(on_server), list(scheme.CLASS_IDS)
 
 
 def run(methods: Sequence[str] = paper.METHODS, date: str = PAPER_DATE, training=None, seed: int = 42, like=None):
-    """{method: classified ee.Image} for the area of `like` (default: the Strzegom test grid).
+    """Classify the area of a raster with each method in Earth Engine.
 
-    `training` defaults to the paper's training asset; pass `points_to_ee(...)` to use local points.
+    Parameters
+    ----------
+    methods : sequence of str
+        Default: CART, Random Forest, SVM.
+    date : str, default the paper's test date
+        As in `scene`.
+    training : ee.FeatureCollection, optional
+        Default: the paper's training asset; pass `points_to_ee(...)` to use local points.
+    seed : int, default 42
+        The Random Forest's seed.
+    like : xarray.DataArray, optional
+        The raster whose area is classified (default: the Strzegom test grid).
+
+    Returns
+    -------
+    dict of str to ee.Image
+        {method: classified image}.
     """
     area = region(like)
     return {method: classify_region(method, area, date, training=training, seed=seed) for method in methods}
 
 
 def classify_region(method: str, area, date: str = PAPER_DATE, days: int = 1, training=None, seed: int = 42):
-    """A classified ee.Image over any area (an ee.Geometry, e.g. from `read_region`): `scene(area, date, days=days)`
-    classified by `method` trained on `training` (default: the paper's training asset)."""
+    """A classified image over any area: `scene(area, date, days=days)` classified by `method`.
+
+    Parameters
+    ----------
+    method : str
+        As in `make_classifier`.
+    area : ee.Geometry
+        The area, e.g. from `read_region`.
+    date : str, default the paper's test date
+        As in `scene`.
+    days : int, default 1
+        As in `scene`.
+    training : ee.FeatureCollection, optional
+        Default: the paper's training asset.
+    seed : int, default 42
+        The Random Forest's seed.
+
+    Returns
+    -------
+    ee.Image
+        Class codes.
+    """
     image = scene(area, date, days=days)
     training = training if training is not None else paper_points("train")
     return classify_image(fit(method, image, training, seed), image)
 
 
 def read_region(path: str | os.PathLike):
-    """(ee.Geometry in WGS 84, the CRS to export in: the area's UTM zone) from the polygons of a vector file
-    (GeoJSON, GeoPackage, shapefile, ...), merged into one area."""
+    """An area to classify from the polygons of a vector file (GeoJSON, GeoPackage, shapefile, ...), merged into one.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The vector file.
+
+    Returns
+    -------
+    area : ee.Geometry
+        The area in WGS 84.
+    crs : str
+        The CRS to export in: the area's UTM zone.
+
+    Raises
+    ------
+    DataError
+        Naming the file, if it is unreadable, has no polygon or no CRS.
+    """
     import geopandas
 
     try:
@@ -214,8 +468,35 @@ def export_region(
     classified, area, crs: str, description: str, to: str = "drive", folder: str = "lulc-mining",
     asset_id: str | None = None,
 ):
-    """An export task of a classified image over `area` at 10 m in `crs`, to Google Drive (a GeoTIFF in `folder`)
-    or to an Earth Engine asset (`asset_id`, overviews by the most common class); call `.start()` to run it."""
+    """An export task of a classified image over an area at 10 m; call `.start()` to run it.
+
+    Parameters
+    ----------
+    classified : ee.Image
+        A classified image (`classify_image`).
+    area : ee.Geometry
+        The area.
+    crs : str
+        The CRS of the export.
+    description : str
+        The task's name (and the file's).
+    to : {"drive", "asset"}
+        Google Drive (a GeoTIFF in `folder`) or an Earth Engine asset (overviews by the most common class).
+    folder : str, default "lulc-mining"
+        The Drive folder.
+    asset_id : str, optional
+        The asset (projects/PROJECT/assets/NAME), needed for `to="asset"`.
+
+    Returns
+    -------
+    ee.batch.Task
+        The task, not started.
+
+    Raises
+    ------
+    ValueError
+        For another destination, or an asset export without `asset_id`.
+    """
     ee = _ee()
     common = {"image": classified, "description": description, "region": area, "scale": SCALE, "crs": crs, "maxPixels": 1e13}
     if to == "drive":
@@ -231,14 +512,42 @@ def export_region(
 
 
 def grid_params(like: xr.DataArray) -> dict:
-    """CRS and affine transform of a local grid, so an export lands pixel for pixel on it."""
+    """The CRS and affine transform of a local grid, so that an export lands pixel for pixel on it.
+
+    Parameters
+    ----------
+    like : xarray.DataArray
+        A raster on the local grid wanted.
+
+    Returns
+    -------
+    dict
+        "crs", "crs_transform" and "dimensions", as Earth Engine's exports take them.
+    """
     t = like.rio.transform()
     return {"crs": str(like.rio.crs), "crs_transform": [t.a, t.b, t.c, t.d, t.e, t.f],
             "dimensions": f"{like.rio.width}x{like.rio.height}"}
 
 
 def export_classified(classified, like: xr.DataArray, description: str, folder: str = "lulc-mining"):
-    """A Google Drive export task of a classified image on the grid of `like`; call `.start()` to run it."""
+    """A Google Drive export task of a classified image on a local grid; call `.start()` to run it.
+
+    Parameters
+    ----------
+    classified : ee.Image
+        A classified image (`classify_image`).
+    like : xarray.DataArray
+        A raster on the local grid wanted.
+    description : str
+        The task's name and the file's.
+    folder : str, default "lulc-mining"
+        The Drive folder.
+
+    Returns
+    -------
+    ee.batch.Task
+        The task, not started.
+    """
     ee = _ee()
     grid = grid_params(like)
     return ee.batch.Export.image.toDrive(
@@ -248,7 +557,31 @@ def export_classified(classified, like: xr.DataArray, description: str, folder: 
 
 
 def download_classified(classified, like: xr.DataArray, path: str | os.PathLike) -> Path:
-    """Download a classified image as a GeoTIFF on the grid of `like` (small areas), then add the colour table."""
+    """Download a classified image as a GeoTIFF on a local grid (small areas), then add the colour table.
+
+    Parameters
+    ----------
+    classified : ee.Image
+        A classified image (`classify_image`).
+    like : xarray.DataArray
+        A raster on the local grid wanted.
+    path : str or os.PathLike
+        The GeoTIFF to write.
+
+    Returns
+    -------
+    Path
+        `path`.
+
+    Raises
+    ------
+    OSError
+        If the download fails (urllib's errors).
+    DataError
+        If what arrives is not a class map.
+    OutputError
+        If the write fails.
+    """
     url = classified.getDownloadURL({**grid_params(like), "format": "GEO_TIFF"})
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -265,8 +598,21 @@ def download_classified(classified, like: xr.DataArray, path: str | os.PathLike)
 
 
 def download_maps(ee_maps: Mapping[str, object], like: xr.DataArray) -> dict[str, xr.DataArray]:
-    """Download {method: classified ee.Image} onto the grid of `like`, to runs/predictions/METHOD_gee_SCENE.tif;
-    returns {"CART (GEE)": map, ...} for side-by-side evaluation with the local maps."""
+    """Download classified images onto a local grid, to runs/predictions/METHOD_gee_SCENE.tif, for side-by-side
+    evaluation with the local maps.
+
+    Parameters
+    ----------
+    ee_maps : mapping of str to ee.Image
+        {method: classified image} (`run`).
+    like : xarray.DataArray
+        A raster on the local grid wanted.
+
+    Returns
+    -------
+    dict of str to xarray.DataArray
+        {"CART (GEE)": map, ...}.
+    """
     return {
         f"{paper.METHOD_NAMES[method]} (GEE)": rasters.open_class_map(
             download_classified(image, like, data.prediction_path(f"{method}_gee")), f"{method}_gee"
@@ -276,5 +622,11 @@ def download_maps(ee_maps: Mapping[str, object], like: xr.DataArray) -> dict[str
 
 
 def vis_params() -> Mapping[str, object]:
-    """Earth Engine visualisation of class codes 1..10 in the scheme's colours."""
+    """Earth Engine visualisation parameters of class codes 1..10 in the scheme's colours.
+
+    Returns
+    -------
+    dict
+        "min", "max" and "palette".
+    """
     return {"min": scheme.CLASS_IDS[0], "max": scheme.CLASS_IDS[-1], "palette": [c.lstrip("#") for c in scheme.colours()]}

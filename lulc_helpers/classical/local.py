@@ -29,10 +29,25 @@ RF_TREES = 10  # the paper's smileRandomForest(10)
 
 
 def band_values(image: xr.DataArray) -> np.ndarray:
-    """(band, y, x) float32 surface reflectance of the 10 bands, NaN for no data (`rasters.reflectance`).
+    """The values the classifiers see: surface reflectance of the 10 bands, NaN for no data.
 
-    Reflectance, not digital numbers: the 2022-2023 scenes carry ESA's +1000 L2A offset and the 2021
-    one does not, so raw numbers would give the same ground two different spectra across dates.
+    Reflectance, not digital numbers: the 2022-2023 scenes carry ESA's +1000 L2A offset and the 2021 one does
+    not, so raw numbers would give the same ground two different spectra across dates.
+
+    Parameters
+    ----------
+    image : xarray.DataArray
+        A 10-band image as stored (`rasters.open_image`).
+
+    Returns
+    -------
+    numpy.ndarray
+        float32 (band, y, x).
+
+    Raises
+    ------
+    DataError
+        If the image's date, and so its offset, is unknown.
     """
     return rasters.reflectance(image.sel(band=list(rasters.BANDS))).values
 
@@ -45,11 +60,26 @@ def sample_points(
 ) -> pd.DataFrame:
     """Stratified random points from one or several class masks (pixels pooled over all masks).
 
-    `counts` is points per class (an int for every class present, or {class: n}); a class with
-    fewer labelled pixels gives all of them, recorded in `attrs["shortfall"]` as {class: (asked, got)}.
-    Columns: source (mask name), row, col, x, y (pixel centre, the mask's CRS), label, and the
-    reflectance of B02..B12 when `images` (one per mask, on its grid) are given; then only pixels
-    with data in every band (`rasters.valid_pixels`) are drawn.
+    A class with fewer labelled pixels than asked gives all of them, recorded in ``attrs["shortfall"]`` as
+    {class: (asked, got)}.
+
+    Parameters
+    ----------
+    masks : xarray.DataArray or sequence of xarray.DataArray
+        Class masks (0 = unlabelled).
+    counts : int or mapping of int to int
+        Points per class: an int for every class present, or {class: n}.
+    seed : int, default 42
+        Seed of the draw.
+    images : sequence of xarray.DataArray or None, optional
+        One image per mask, on its grid: the points then carry the reflectance of B02..B12, and only pixels with
+        data in every band are drawn.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns source (mask name), row, col, x, y (pixel centre, the mask's CRS), label, and the bands when
+        `images` are given.
     """
     masks = [masks] if isinstance(masks, xr.DataArray) else list(masks)
     if images is not None and len(images) != len(masks):
@@ -94,10 +124,28 @@ def _points_of(mask: xr.DataArray, flat: np.ndarray, image: xr.DataArray | None)
 def training_points(
     per_class: int | Mapping[int, int] = 500, seed: int = 42, region: str = "strzegom", dates: Sequence[str] | None = None
 ) -> pd.DataFrame:
-    """Points with band values from the region's training masks and images (the U-Net's training scenes).
+    """Points with band values from a region's training masks and images (the U-Net's training scenes).
 
-    `dates` (e.g. ["20220619", "20220719"]) keeps only those scenes; default: all of them.
-    Scenes whose image is not available are skipped and listed in `attrs["skipped"]`.
+    Parameters
+    ----------
+    per_class : int or mapping of int to int, default 500
+        Points per class, as `counts` of `sample_points`.
+    seed : int, default 42
+        Seed of the draw.
+    region : str, default "strzegom"
+        The region.
+    dates : sequence of str, optional
+        Keep only these scenes (e.g. ["20220619", "20220719"]); default: all of them.
+
+    Returns
+    -------
+    pandas.DataFrame
+        As `sample_points`; scenes whose image is not available are skipped and listed in ``attrs["skipped"]``.
+
+    Raises
+    ------
+    DataError
+        If no training scene matches, or a file cannot be read.
     """
     chosen = [s for s in data.scenes("train", region) if dates is None or s.date in dates]
     if not chosen:
@@ -113,8 +161,24 @@ def training_points(
 
 
 def test_points(counts: int | Mapping[int, int] = PAPER_TEST_COUNTS, seed: int = 42, kind: str = "polygons") -> pd.DataFrame:
-    """Stratified test points from the Strzegom 20230709 reference (default: the paper's 280-point design),
-    on pixels where the test image has data in every band, so every classifier can be scored on each point."""
+    """Stratified test points from the Strzegom 2023-07-09 reference, on pixels where the test image has data in
+    every band, so that every classifier can be scored on each point.
+
+    Parameters
+    ----------
+    counts : int or mapping of int to int
+        Points per class: an int for every class present, or {class: n}.
+        Default: the paper's 280-point design.
+    seed : int, default 42
+        Seed of the draw.
+    kind : {"polygons", "mask"}
+        The reference (`evaluation.test_reference`).
+
+    Returns
+    -------
+    pandas.DataFrame
+        As `sample_points`, with the bands.
+    """
     image, _ = data.load_scene(data.test_scene())
     return sample_points(test_reference(kind=kind), counts, seed, images=None if image is None else [image])
 
@@ -123,9 +187,26 @@ def test_points(counts: int | Mapping[int, int] = PAPER_TEST_COUNTS, seed: int =
 
 
 def make_classifier(method: str, seed: int = 42):
-    """An unfitted scikit-learn model: CART, Random Forest with 10 trees, or a linear-kernel C-SVM.
+    """An unfitted scikit-learn model, as the paper configured it in Earth Engine.
 
     The SVM standardises the bands first, as libsvm converges slowly on features of unequal spread.
+
+    Parameters
+    ----------
+    method : str
+        "cart", "rf" (Random Forest, 10 trees) or "svm" (linear-kernel C-SVM).
+    seed : int, default 42
+        The model's random state.
+
+    Returns
+    -------
+    sklearn.base.BaseEstimator
+        The model.
+
+    Raises
+    ------
+    ValueError
+        For another method.
     """
     from sklearn.ensemble import RandomForestClassifier
     from sklearn.pipeline import make_pipeline
@@ -144,6 +225,23 @@ def make_classifier(method: str, seed: int = 42):
 
 
 def features(points: pd.DataFrame) -> np.ndarray:
+    """The band columns of points as a feature matrix.
+
+    Parameters
+    ----------
+    points : pandas.DataFrame
+        Points with the columns B02..B12.
+
+    Returns
+    -------
+    numpy.ndarray
+        float32 (points, 10).
+
+    Raises
+    ------
+    ValueError
+        If band columns are missing.
+    """
     missing = [b for b in rasters.BANDS if b not in points.columns]
     if missing:
         raise ValueError(f"points lack the band columns {missing}; sample them with images")
@@ -152,12 +250,45 @@ def features(points: pd.DataFrame) -> np.ndarray:
 
 @dataclass
 class Trained:
+    """A fitted classical model.
+
+    Attributes
+    ----------
+    method : str
+        "cart", "rf" or "svm".
+    model : sklearn.base.BaseEstimator
+        The fitted model.
+    fit_s : float
+        Seconds the fit took.
+    """
+
     method: str
     model: object
     fit_s: float
 
 
 def fit(method: str, points: pd.DataFrame, seed: int = 42) -> Trained:
+    """Fit a classical model on points.
+
+    Parameters
+    ----------
+    method : str
+        "cart", "rf" or "svm".
+    points : pandas.DataFrame
+        Points with the bands and `label` (`training_points`).
+    seed : int, default 42
+        The model's random state.
+
+    Returns
+    -------
+    Trained
+        The fitted model and the time it took.
+
+    Raises
+    ------
+    ValueError
+        For another method, or points without band columns.
+    """
     model = make_classifier(method, seed)
     start = time.perf_counter()
     model.fit(features(points), points["label"].to_numpy())
@@ -165,8 +296,22 @@ def fit(method: str, points: pd.DataFrame, seed: int = 42) -> Trained:
 
 
 def classify_values(trained: Trained, values: np.ndarray, chunk: int = 1 << 16) -> np.ndarray:
-    """uint8 codes (y, x) of reflectance (band, y, x) in the 10 bands, 0 where a band has no data (NaN);
-    `chunk` pixels at a time, so that the classifier's working memory stays small."""
+    """Classify reflectance values, `chunk` pixels at a time so that the classifier's working memory stays small.
+
+    Parameters
+    ----------
+    trained : Trained
+        A fitted model (`fit`).
+    values : numpy.ndarray
+        Reflectance (band, y, x) in the 10 bands.
+    chunk : int, default 65536
+        Pixels per prediction call.
+
+    Returns
+    -------
+    numpy.ndarray
+        uint8 codes (y, x), 0 where a band has no data (NaN).
+    """
     pixels = values.reshape(len(rasters.BANDS), -1).T
     valid = ~np.isnan(pixels).any(axis=1)
     pixels = pixels[valid]
@@ -177,9 +322,21 @@ def classify_values(trained: Trained, values: np.ndarray, chunk: int = 1 << 16) 
 
 
 def classify_image(trained: Trained, image: xr.DataArray) -> xr.DataArray:
-    """Classify every pixel with data in all bands (its reflectance, as in training): uint8 (y, x) on the
-    image grid, 0 elsewhere. `attrs["predict_s"]` holds the prediction time.
-    A raster of any size: `streaming.classify_raster` with an `PixelClassifier`.
+    """Classify every pixel of an image with data in all bands, from its reflectance as in training.
+
+    A raster of any size: `streaming.classify_raster` with a `PixelClassifier`.
+
+    Parameters
+    ----------
+    trained : Trained
+        A fitted model (`fit`).
+    image : xarray.DataArray
+        A 10-band image as stored.
+
+    Returns
+    -------
+    xarray.DataArray
+        uint8 codes (y, x) on the image grid, 0 elsewhere; ``attrs["predict_s"]`` holds the prediction time.
     """
     values = band_values(image)
     start = time.perf_counter()
@@ -197,10 +354,30 @@ def classify_image(trained: Trained, image: xr.DataArray) -> xr.DataArray:
 def run(
     points: pd.DataFrame, methods: Sequence[str] = METHODS, seed: int = 42, write: bool = True
 ) -> dict[str, xr.DataArray]:
-    """Train each method on `points` (from `training_points`) and classify the Strzegom 20230709 test image.
+    """Train each method on points and classify the Strzegom 2023-07-09 test image.
 
-    Returns {method: classified map} with fit and predict times in its attrs; with `write`, each
-    map also goes to `data.prediction_path(method)` (runs/predictions/METHOD_strzegom_20230709.tif).
+    Parameters
+    ----------
+    points : pandas.DataFrame
+        Training points with the bands (`training_points`).
+    methods : sequence of str
+        Default: CART, Random Forest and SVM.
+    seed : int, default 42
+        The models' random state.
+    write : bool, default True
+        Also write each map to `data.prediction_path(method)` (runs/predictions/METHOD_strzegom_20230709.tif).
+
+    Returns
+    -------
+    dict of str to xarray.DataArray
+        {method: classified map}, fit and predict times in its attrs.
+
+    Raises
+    ------
+    DataError
+        If the test image is missing.
+    OutputError
+        If a map cannot be written.
     """
     scene = data.test_scene()
     image, _ = data.load_scene(scene)
@@ -216,7 +393,18 @@ def run(
 
 
 def timing_table(maps: Mapping[str, xr.DataArray]) -> pd.DataFrame:
-    """Fit and predict seconds per method (from `run`), and the prediction speed."""
+    """Fit and predict seconds per method, and the prediction speed.
+
+    Parameters
+    ----------
+    maps : mapping of str to xarray.DataArray
+        As `run` returns them.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per method: training points, fit (s), predict (s), pixels per second.
+    """
     rows = {
         METHOD_NAMES.get(method, method): {
             "training points": m.attrs["training_points"], "fit (s)": m.attrs["fit_s"], "predict (s)": m.attrs["predict_s"],
@@ -228,7 +416,18 @@ def timing_table(maps: Mapping[str, xr.DataArray]) -> pd.DataFrame:
 
 
 def point_count_table(train: pd.DataFrame, test: pd.DataFrame) -> pd.DataFrame:
-    """Points per class: training (this run), test (paper, recovered from its tables) and test (this run)."""
+    """Points per class: training (this run), test (the paper's, recovered from its tables) and test (this run).
+
+    Parameters
+    ----------
+    train, test : pandas.DataFrame
+        Training and test points with `label`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per class ("code name") and a Total row.
+    """
     table = pd.DataFrame(
         {
             "training points": train["label"].value_counts(),

@@ -33,7 +33,33 @@ def contents(
     model: UNet, config: TrainConfig, normalisation, train_scenes: list[str], val_scenes: list[str], epoch: int,
     history: list[dict], best_score: float, optimizer, scheduler, scaler,
 ) -> dict:
-    """The dict a checkpoint holds (format CHECKPOINT_FORMAT) after `epoch` epochs of training."""
+    """What a checkpoint holds (format CHECKPOINT_FORMAT) after some epochs of training.
+
+    Parameters
+    ----------
+    model : UNet
+        The network.
+    config : TrainConfig
+        Its training configuration.
+    normalisation : Normalisation
+        The band normalisation, computed on the training scenes.
+    train_scenes, val_scenes : list of str
+        The scenes trained and validated on.
+    epoch : int
+        Epochs done.
+    history : list of dict
+        One record per epoch (loss, validation score...).
+    best_score : float
+        The best validation score so far.
+    optimizer, scheduler, scaler
+        Their states are stored so that an interrupted run resumes exactly.
+
+    Returns
+    -------
+    dict
+        The checkpoint: weights, configuration, normalisation, input conversion, class scheme, bands, scenes,
+        history and the optimiser's state.
+    """
     return {
         "format": CHECKPOINT_FORMAT,
         "model": model.state_dict(),
@@ -54,7 +80,20 @@ def contents(
 
 
 def save_checkpoint(path: Path, payload: dict) -> None:
-    """Write a checkpoint through `outputs.atomic_output`; the CRCs of its zip container are checked first."""
+    """Write a checkpoint atomically (`outputs.atomic_output`); the CRCs of its zip container are checked first.
+
+    Parameters
+    ----------
+    path : Path
+        The checkpoint file.
+    payload : dict
+        What `contents` returns.
+
+    Raises
+    ------
+    OutputError
+        If the write fails or the written file does not read back.
+    """
 
     def verify(tmp: Path) -> None:
         try:
@@ -73,10 +112,29 @@ def save_checkpoint(path: Path, payload: dict) -> None:
 
 
 def load_checkpoint(path: str | os.PathLike, device=None) -> tuple[UNet, dict]:
-    """(model in eval mode, checkpoint dict) from a file written by `save_checkpoint` (`train` writes one every epoch).
+    """Load a checkpoint written by `save_checkpoint` (`train` writes one every epoch).
 
-    Raises errors.DataError naming the file when it is missing, not a zip archive, unreadable by
-    `torch.load(weights_only=True)` (so a hostile pickle never runs), of another format or class scheme.
+    It is read with ``torch.load(weights_only=True)``, so a hostile pickle never runs.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The checkpoint file.
+    device : str or torch.device, optional
+        Where the model goes (default: the CPU).
+
+    Returns
+    -------
+    model : UNet
+        The network, in eval mode.
+    checkpoint : dict
+        Everything the file holds.
+
+    Raises
+    ------
+    DataError
+        Naming the file, when it is missing, not a zip archive, unreadable, of another format or trained with
+        another class scheme.
     """
     path = Path(path)
     if not path.is_file():

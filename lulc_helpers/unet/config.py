@@ -31,6 +31,12 @@ VARIANTS: dict[str, dict] = {
 @dataclass(frozen=True)
 class TrainConfig:
     # The paper's Table 3.
+    """Every setting of a U-Net training; each is a flag of `lulc train` (`--epochs`, `--weight-power`, ...).
+
+    The first group is the paper's Table 3; the rest the paper does not state, and the `paper` preset fills them
+    in. PRESETS holds the named configurations (`paper`, `cpu`, ...); `resolve_config` applies changes to one.
+    """
+
     epochs: int = 25
     batch_size: int = 4
     lr: float = 1e-3
@@ -81,8 +87,20 @@ PRESETS: dict[str, TrainConfig] = {
 
 
 def default_preset(device=None) -> str:
-    """"paper" where a GPU (CUDA or Apple MPS) is present, else "cpu": the paper's network needs about
-    80 minutes per training on two CPU cores and a few minutes on a GPU."""
+    """The preset `lulc train` takes without `--preset`.
+
+    The paper's network needs about 80 minutes per training on two CPU cores and a few minutes on a GPU.
+
+    Parameters
+    ----------
+    device : str or torch.device, optional
+        The device to train on (default: `runtime.pick_device`).
+
+    Returns
+    -------
+    str
+        "paper" where a GPU (CUDA or Apple MPS) is present, else "cpu".
+    """
     import torch
 
     device = torch.device(device) if device is not None else runtime.pick_device(verbose=False)
@@ -90,16 +108,48 @@ def default_preset(device=None) -> str:
 
 
 def default_sweep(preset: str, config: TrainConfig) -> tuple[list[float], list[bool]]:
-    """(weight decays, balances) to sweep: the paper's 3 x 2 for the `paper` preset (a GPU), else the
-    configuration's own single setting (six trainings would take hours on a CPU)."""
+    """The settings to sweep for a preset.
+
+    Parameters
+    ----------
+    preset : str
+        The preset's name.
+    config : TrainConfig
+        The configuration.
+
+    Returns
+    -------
+    weight_decays : list of float
+        The paper's three for the `paper` preset (a GPU), else the configuration's own.
+    balances : list of bool
+        The paper's two (with and without class weights), else the configuration's own (six trainings would
+        take hours on a CPU).
+    """
     if preset == "paper":
         return list(PAPER_SWEEP["weight_decays"]), list(PAPER_SWEEP["balances"])
     return [config.weight_decay], [config.balance]
 
 
 def resolve_config(preset: str, overrides: dict | None = None) -> TrainConfig:
-    """The preset's configuration with `overrides` ({field: value}) applied; an unknown preset or field
-    raises ValueError naming it, so that a typo is not silently ignored."""
+    """A preset's configuration with changes applied.
+
+    Parameters
+    ----------
+    preset : str
+        A name in PRESETS.
+    overrides : dict, optional
+        {field: value} to change.
+
+    Returns
+    -------
+    TrainConfig
+        The configuration.
+
+    Raises
+    ------
+    ValueError
+        Naming an unknown preset or field, so that a typo is not silently ignored.
+    """
     if preset not in PRESETS:
         raise ValueError(f"unknown preset {preset!r}: {', '.join(PRESETS)}")
     overrides = dict(overrides or {})
@@ -112,9 +162,22 @@ def resolve_config(preset: str, overrides: dict | None = None) -> TrainConfig:
 
 
 def check_config(config: TrainConfig, split: Split | None = None, flag=lambda name: name) -> None:
-    """Raise errors.OptionError naming the first setting of `config` that cannot work; `flag` turns a field name
-    into what the caller calls it (the CLI passes --patch-size for patch_size). With `split`, the patch must
-    also fit in every training scene, and held-out scenes must be present."""
+    """Check that a configuration can work before training starts.
+
+    Parameters
+    ----------
+    config : TrainConfig
+        The configuration.
+    split : Split, optional
+        With it, the patch must also fit in every training scene, and held-out scenes must be present.
+    flag : callable, optional
+        Turns a field name into what the caller calls it (the CLI passes --patch-size for patch_size).
+
+    Raises
+    ------
+    OptionError
+        Naming the first setting that cannot work and why.
+    """
 
     def refuse(name: str, why: str):
         value = getattr(config, name)
@@ -153,10 +216,40 @@ def check_config(config: TrainConfig, split: Split | None = None, flag=lambda na
 
 
 def config_from_dict(values: dict) -> TrainConfig:
+    """A configuration from the dict a checkpoint stores.
+
+    Parameters
+    ----------
+    values : dict
+        Every field of TrainConfig (lists where the class has tuples).
+
+    Returns
+    -------
+    TrainConfig
+        The configuration.
+
+    Raises
+    ------
+    TypeError
+        For a field TrainConfig does not have.
+    """
     return TrainConfig(**{**values, "val_scenes": tuple(values["val_scenes"])})
 
 
 def amp_enabled(config: TrainConfig, device: torch.device) -> bool:
-    """Mixed precision (float16 autocast, with a GradScaler in training) on CUDA only, when `config.amp`;
-    CPU and MPS train and predict in float32. The one rule for training and prediction alike."""
+    """Whether to use mixed precision: the one rule for training and prediction alike.
+
+    Parameters
+    ----------
+    config : TrainConfig
+        Its `amp` setting.
+    device : torch.device
+        The device.
+
+    Returns
+    -------
+    bool
+        True (float16 autocast, with a GradScaler in training) on CUDA only, when `config.amp`; CPU and MPS work
+        in float32.
+    """
     return config.amp and device.type == "cuda"

@@ -23,6 +23,23 @@ from .config import VARIANTS, TrainConfig
 
 
 def conv_block(in_channels: int, out_channels: int, convs: int, batch_norm: bool) -> nn.Sequential:
+    """One U-Net block: `convs` 3x3 convolutions ("same" padding), each followed by batch normalisation (if asked)
+    and ReLU.
+
+    Parameters
+    ----------
+    in_channels, out_channels : int
+        Channels in and out.
+    convs : int
+        Number of convolutions.
+    batch_norm : bool
+        Add BatchNorm2d after each convolution (the convolutions then have no bias).
+
+    Returns
+    -------
+    torch.nn.Sequential
+        The block.
+    """
     layers: list[nn.Module] = []
     for i in range(convs):
         layers.append(nn.Conv2d(in_channels if i == 0 else out_channels, out_channels, 3, padding="same", bias=not batch_norm))
@@ -81,16 +98,52 @@ class UNet(nn.Module):
 
 
 def count_parameters(model: nn.Module) -> int:
+    """The number of parameters of a model.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        The model.
+
+    Returns
+    -------
+    int
+        Parameters, trainable or not.
+    """
     return sum(p.numel() for p in model.parameters())
 
 
 def block_summary(model: UNet) -> list[str]:
-    """The layer sequence of one encoder block, e.g. ['Conv2d', 'BatchNorm2d', 'ReLU', ...]."""
+    """The layer sequence of one encoder block.
+
+    Parameters
+    ----------
+    model : UNet
+        The network.
+
+    Returns
+    -------
+    list of str
+        Layer class names, e.g. ['Conv2d', 'BatchNorm2d', 'ReLU', ...].
+    """
     return [type(layer).__name__ for layer in model.encoders[0]]
 
 
 def architecture_table(width: int = 64, depth: int = 4) -> pd.DataFrame:
-    """The paper's Table 2 (original vs proposed), read from the models built here."""
+    """The paper's Table 2 (original vs proposed U-Net), read from the models built here.
+
+    Parameters
+    ----------
+    width : int, default 64
+        Channels of the first block.
+    depth : int, default 4
+        Number of poolings.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns "Original U-Net" and "Proposed model"; rows encoder blocks, bottleneck, decoder blocks, parameters.
+    """
     rows = {}
     for variant in ("original", "proposed"):
         model = UNet(width=width, depth=depth, variant=variant)
@@ -108,9 +161,34 @@ def architecture_table(width: int = 64, depth: int = 4) -> pd.DataFrame:
 
 
 def build_model(config: TrainConfig) -> UNet:
+    """The network a configuration describes.
+
+    Parameters
+    ----------
+    config : TrainConfig
+        Its width, depth and variant.
+
+    Returns
+    -------
+    UNet
+        A new, untrained network.
+    """
     return UNet(width=config.width, depth=config.depth, variant=config.variant)
 
 
 def mixed_precision(enabled: bool, device: torch.device):
-    """The autocast context of a training step or a prediction batch (`amp_enabled` says whether)."""
+    """The autocast context of a training step or a prediction batch.
+
+    Parameters
+    ----------
+    enabled : bool
+        Whether to run in float16 (`amp_enabled` says whether).
+    device : torch.device
+        The device the step runs on.
+
+    Returns
+    -------
+    torch.autocast
+        The context manager.
+    """
     return torch.autocast(device.type, dtype=torch.float16, enabled=enabled)

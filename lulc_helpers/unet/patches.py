@@ -65,28 +65,87 @@ SYMMETRIES = tuple((turns, flip) for turns in range(4) for flip in (False, True)
 
 
 def turn(x: np.ndarray, turns: int, flip: bool) -> np.ndarray:
-    """x (..., y, x) rotated by `turns` quarter turns, then mirrored left-right if `flip` (a view)."""
+    """Rotate and mirror an array's last two axes.
+
+    Parameters
+    ----------
+    x : numpy.ndarray
+        (..., y, x).
+    turns : int
+        Quarter turns.
+    flip : bool
+        Then mirror left-right.
+
+    Returns
+    -------
+    numpy.ndarray
+        A view of `x`, turned.
+    """
     x = np.rot90(x, turns, axes=(-2, -1))
     return x[..., ::-1] if flip else x
 
 
 def unturn(x: np.ndarray, turns: int, flip: bool) -> np.ndarray:
-    """The inverse of `turn`."""
+    """The inverse of `turn`.
+
+    Parameters
+    ----------
+    x : numpy.ndarray
+        (..., y, x), as `turn` returned it.
+    turns : int
+        The quarter turns `turn` made.
+    flip : bool
+        Whether `turn` mirrored.
+
+    Returns
+    -------
+    numpy.ndarray
+        A view of `x`, turned back.
+    """
     x = x[..., ::-1] if flip else x
     return np.rot90(x, -turns, axes=(-2, -1))
 
 
 def augment(x: np.ndarray, y: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    """One of the 8 flips/rotations of the square, applied to the patch (band, y, x) and its mask (y, x)."""
+    """One of the 8 flips and rotations of the square, at random, applied to a patch and its mask alike.
+
+    Parameters
+    ----------
+    x : numpy.ndarray
+        The patch (band, y, x).
+    y : numpy.ndarray
+        Its mask (y, x).
+    rng : numpy.random.Generator
+        The random generator.
+
+    Returns
+    -------
+    tuple of numpy.ndarray
+        The turned patch and mask, contiguous.
+    """
     turns, flip = int(rng.integers(4)), bool(rng.integers(2))
     return np.ascontiguousarray(turn(x, turns, flip)), np.ascontiguousarray(turn(y, turns, flip))
 
 
 def jitter(x: np.ndarray, strength: float, rng: np.random.Generator) -> np.ndarray:
-    """Per-band gain 1 +/- strength and shift +/- strength (normalised units) on one patch (band, y, x).
+    """Per-band radiometric jitter: gain 1 +/- strength and shift +/- strength (normalised units).
 
-    Dates differ in illumination, atmosphere and phenology; the jitter stops the network from keying on
-    one date's exact band levels so that it transfers to a date it has not seen.
+    Dates differ in illumination, atmosphere and phenology; the jitter stops the network from keying on one
+    date's exact band levels so that it transfers to a date it has not seen.
+
+    Parameters
+    ----------
+    x : numpy.ndarray
+        One normalised patch (band, y, x).
+    strength : float
+        The largest relative gain change and shift.
+    rng : numpy.random.Generator
+        The random generator.
+
+    Returns
+    -------
+    numpy.ndarray
+        The jittered patch.
     """
     bands = x.shape[0]
     gain = rng.uniform(1 - strength, 1 + strength, bands).astype(np.float32)[:, None, None]
@@ -155,6 +214,16 @@ class PatchSampler:
 def network_input(image: xr.DataArray, offset: int | None = None) -> np.ndarray:
     """The values the network is trained on and predicts from: surface reflectance (band, y, x), NaN = no data.
 
-    `offset` is the L2A offset to remove (0 or 1000); None takes it from the image's date (`rasters.reflectance`).
+    Parameters
+    ----------
+    image : xarray.DataArray
+        A 10-band image as stored (integer reflectance x 10000).
+    offset : int, optional
+        The L2A offset to remove (0 or 1000); None takes it from the image's date (`rasters.reflectance`).
+
+    Returns
+    -------
+    numpy.ndarray
+        float32 surface reflectance.
     """
     return rasters.reflectance(image, offset).values

@@ -34,8 +34,21 @@ def _starts(length: int, window: int, stride: int) -> list[int]:
 
 
 def window_size(config: TrainConfig, height: int, width: int) -> int:
-    """The prediction window for an image of this size: `config.window`, shrunk to the image and rounded up to
-    a multiple of 2**depth (the network halves the size `depth` times)."""
+    """The prediction window for an image of this size.
+
+    Parameters
+    ----------
+    config : TrainConfig
+        Its `window` and `depth`.
+    height, width : int
+        The image's size in pixels.
+
+    Returns
+    -------
+    int
+        `config.window`, shrunk to the image and rounded up to a multiple of 2**depth (the network halves the
+        size `depth` times).
+    """
     step = 2**config.depth
     return min(config.window, math.ceil(max(height, width) / step) * step)
 
@@ -44,13 +57,33 @@ def probabilities(
     model: UNet, image: np.ndarray, config: TrainConfig, device=None, batch_size: int = 4, tta: bool = False,
     window: int | None = None,
 ) -> np.ndarray:
-    """Class probabilities (class, y, x) of a normalised image, from overlapping windows blended with ramps.
+    """Class probabilities of a normalised image, from overlapping windows blended with ramps.
 
-    Windows are `window` pixels (default `window_size`; edge padding where the image is smaller); each
-    pixel's probability is the weighted mean over the windows covering it, the weight falling towards a
+    Each pixel's probability is the weighted mean over the windows covering it, the weight falling towards a
     window's edge, where a convolutional network sees least context.
-    tta=True (test-time augmentation) averages the probabilities of the 8 flips/rotations the network was
-    trained on (`SYMMETRIES`): 8 times the work, a steadier map.
+
+    Parameters
+    ----------
+    model : UNet
+        The trained network (eval mode).
+    image : numpy.ndarray
+        A normalised image (band, y, x).
+    config : TrainConfig
+        The model's configuration (depth, window, overlap).
+    device : str or torch.device, optional
+        Where to run (default: the model's device).
+    batch_size : int, default 4
+        Windows per batch.
+    tta : bool, default False
+        Test-time augmentation: average the probabilities of the 8 flips and rotations the network was trained
+        on (`SYMMETRIES`); 8 times the work, a steadier map.
+    window : int, optional
+        Window side in pixels (default: `window_size`; edge padding where the image is smaller).
+
+    Returns
+    -------
+    numpy.ndarray
+        Probabilities (class, y, x); channel k is class k + 1.
     """
     window = window or window_size(config, *image.shape[-2:])
     if not tta:
@@ -93,7 +126,30 @@ def classify(
     model: UNet, image: np.ndarray, config: TrainConfig, device=None, tta: bool = False,
     window: int | None = None, batch_size: int = 4,
 ) -> np.ndarray:
-    """Class codes (y, x) uint8 for a normalised image (channel k is class k + 1)."""
+    """Class codes of a normalised image: the most probable class of `probabilities`.
+
+    Parameters
+    ----------
+    model : UNet
+        The trained network (eval mode).
+    image : numpy.ndarray
+        A normalised image (band, y, x).
+    config : TrainConfig
+        The model's configuration (depth, window, overlap).
+    device : str or torch.device, optional
+        Where to run.
+    tta : bool, default False
+        As in `probabilities`.
+    window : int, optional
+        As in `probabilities`.
+    batch_size : int, default 4
+        Windows per batch.
+
+    Returns
+    -------
+    numpy.ndarray
+        uint8 class codes (y, x), 1..10.
+    """
     return (probabilities(model, image, config, device, batch_size, tta, window).argmax(axis=0) + 1).astype(np.uint8)
 
 
@@ -148,11 +204,33 @@ def _span(start: int, stop: int, length: int, window: int, stride: int) -> tuple
 def predict_scene(
     checkpoint: str | os.PathLike, image: xr.DataArray, device=None, offset: int | None = None, tta: bool = True
 ) -> xr.DataArray:
-    """Classify a 10-band image in memory with a checkpoint: uint8 codes (y, x), nodata 0, on the image's grid.
+    """Classify a 10-band image in memory with a checkpoint.
 
-    The image is converted as in training (`network_input`): `offset` (0 or 1000) is the L2A offset
-    its digital numbers carry; None reads it from the date in the file name and raises DataError without one.
-    tta: average over the 8 flips/rotations (see `probabilities`).
+    The image is converted as in training (`network_input`).
+
+    Parameters
+    ----------
+    checkpoint : str or os.PathLike
+        A checkpoint written by `lulc train`.
+    image : xarray.DataArray
+        A 10-band image as stored (`rasters.open_image`).
+    device : str or torch.device, optional
+        Where to run (default: the CPU).
+    offset : int, optional
+        The L2A offset its digital numbers carry (0 or 1000); None reads it from the date in the file name.
+    tta : bool, default True
+        Average over the 8 flips and rotations (see `probabilities`).
+
+    Returns
+    -------
+    xarray.DataArray
+        uint8 class codes (y, x), nodata 0, on the image's grid.
+
+    Raises
+    ------
+    DataError
+        If the image is not 10-band unsigned integer reflectance with a CRS, its offset is unknown, or the
+        checkpoint cannot be read.
     """
     rasters.check_image(image)
     device = str(device) if device is not None else "cpu"
@@ -170,10 +248,47 @@ def predict_raster(
     offset: int | None = None, tta: bool = True, block: int = DEFAULT_BLOCK, batch_size: int = 4, client=None,
     progress: bool = True, cog: bool = False,
 ) -> Written:
-    """`lulc predict`: classify a 10-band raster of any size with a U-Net checkpoint, streaming (`classify_raster`).
+    """Classify a 10-band raster of any size with a U-Net checkpoint, streaming (`lulc predict`).
 
-    The windows are those of `predict_scene` on the whole raster (same size, grid and blend); `device` None:
-    the best one of each process that classifies (CUDA batches in mixed precision).
+    The windows are those of `predict_scene` on the whole raster (same size, grid and blend), so the map is the
+    same; the raster is read and written block by block (`streaming.classify_raster`).
+
+    Parameters
+    ----------
+    checkpoint : str or os.PathLike
+        A checkpoint written by `lulc train`.
+    source : str or os.PathLike
+        The 10-band image.
+    out : str or os.PathLike
+        The class map to write.
+    device : str or torch.device, optional
+        None: the best device of each process that classifies (CUDA batches in mixed precision).
+    offset : int, optional
+        As in `predict_scene`.
+    tta : bool, default True
+        As in `predict_scene`.
+    block : int, default 1024
+        Block side in pixels, a multiple of 256.
+    batch_size : int, default 4
+        Windows per batch.
+    client : distributed.Client, optional
+        Run the blocks on Dask workers (`streaming.dask_client`).
+    progress : bool, default True
+        Show a progress bar.
+    cog : bool, default False
+        Write a cloud-optimised GeoTIFF.
+
+    Returns
+    -------
+    streaming.Written
+        The file, its size, pixels per class and the seconds taken.
+
+    Raises
+    ------
+    DataError
+        If the image or the checkpoint cannot be read as such, or the offset is unknown.
+    OutputError
+        If the write fails.
     """
     raster = Source.open(source)
     unet = UNetClassifier.load(checkpoint, offset=offset, tta=tta, device=None if device is None else str(device),

@@ -22,8 +22,21 @@ from .training import TrainResult, train
 
 
 def run_dir(root: str | os.PathLike, config: TrainConfig) -> Path:
-    """The folder of one run of `sweep` or `seed_runs`, named by what they vary: a finished run is resumed, not
-    trained again, when another call asks for the same configuration."""
+    """The folder of one run of `sweep` or `seed_runs`, named by what they vary, so that a finished run is resumed,
+    not trained again, when another call asks for the same configuration.
+
+    Parameters
+    ----------
+    root : str or os.PathLike
+        The folder of the runs.
+    config : TrainConfig
+        The run's configuration.
+
+    Returns
+    -------
+    Path
+        ``root/wd<weight decay>_balance<0|1>_seed<seed>``.
+    """
     return Path(root) / f"wd{config.weight_decay:g}_balance{int(config.balance)}_seed{config.seed}"
 
 
@@ -37,7 +50,36 @@ def sweep(
     on_epoch: Callable[[pd.DataFrame], None] | None = None,
 ) -> pd.DataFrame:
     """The paper's sweep: one run per (weight decay, balance), each scored at its best validation epoch.
-    Uses the validation data of `split` only (never a test scene); `select` picks the row."""
+
+    Uses the validation data of `split` only; `select` picks the row.
+
+    Parameters
+    ----------
+    config : TrainConfig
+        The base configuration.
+    split : Split
+        Training and validation data; never a test scene.
+    out_dir : str or os.PathLike
+        Each run goes to its `run_dir` there.
+    weight_decays : sequence of float
+        Default: the paper's 0.01, 0.001, 0.0001.
+    balances : sequence of bool
+        Default: with and without class weights.
+    progress : bool, default True
+        Show each training's progress bar.
+    on_epoch : callable, optional
+        As in `train`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per setting: weight decay, balance, best epoch, validation OA and macro F1, checkpoint.
+
+    Raises
+    ------
+    OptionError
+        For a configuration that cannot work.
+    """
     rows = []
     for weight_decay in weight_decays:
         for balance in balances:
@@ -61,8 +103,23 @@ def _best_epoch(result: TrainResult) -> dict:
 def select(table: pd.DataFrame, score: str = "val_f1") -> pd.Series:
     """The row of a `sweep` table with the best validation score (the first of equals).
 
-    Raises ValueError when there is more than one row and no validation score: without validation data
-    a sweep cannot choose, and taking its first row would look like a choice.
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        A `sweep` table.
+    score : str, default "val_f1"
+        The column to maximise.
+
+    Returns
+    -------
+    pandas.Series
+        The chosen row.
+
+    Raises
+    ------
+    ValueError
+        When there is more than one row and no validation score: without validation data a sweep cannot
+        choose, and taking its first row would look like a choice.
     """
     if table[score].isna().any():
         if len(table) > 1:
@@ -76,9 +133,30 @@ def seed_runs(
     config: TrainConfig, split: Split, out_dir: str | os.PathLike, seeds: Sequence[int], progress: bool = True,
     on_epoch: Callable[[pd.DataFrame], None] | None = None,
 ) -> pd.DataFrame:
-    """Train once per seed: one row per seed with its best epoch, validation scores and checkpoint. No test
-    scene is read here (score them once, at the end, with `test_scores`). With the `out_dir` of a `sweep`,
-    the seed that the sweep trained is not trained again."""
+    """Train once per seed. No test scene is read here (score them once, at the end, with `score_test_scene`).
+
+    With the `out_dir` of a `sweep`, the seed that the sweep trained is not trained again.
+
+    Parameters
+    ----------
+    config : TrainConfig
+        The base configuration.
+    split : Split
+        Training and validation data; never a test scene.
+    out_dir : str or os.PathLike
+        Each run goes to its `run_dir` there.
+    seeds : sequence of int
+        The seeds.
+    progress : bool, default True
+        Show each training's progress bar.
+    on_epoch : callable, optional
+        As in `train`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per seed: best epoch, validation OA and macro F1, checkpoint.
+    """
     rows = []
     for seed in seeds:
         run = replace(config, seed=seed)
@@ -88,8 +166,22 @@ def seed_runs(
 
 
 def score_test_scene(runs: pd.DataFrame, scene: data.Scene | None = None, tta: bool = True) -> pd.DataFrame:
-    """Score each run's checkpoint (a `seed_runs` table) on the test scene under both reference protocols:
-    one row per run and protocol."""
+    """Score each run's checkpoint on the test scene under both reference protocols.
+
+    Parameters
+    ----------
+    runs : pandas.DataFrame
+        A `seed_runs` table (its `checkpoint` column).
+    scene : data.Scene, optional
+        The test scene (default: Strzegom 2023-07-09).
+    tta : bool, default True
+        Test-time augmentation.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per run and protocol, with the run's columns and its scores.
+    """
     rows = []
     for _, run in runs.iterrows():
         scores = evaluate_on_test(run["checkpoint"], scene, tta=tta)
@@ -98,8 +190,28 @@ def score_test_scene(runs: pd.DataFrame, scene: data.Scene | None = None, tta: b
 
 
 def validation_by_date(checkpoint: str | os.PathLike, split: Split, device=None) -> pd.DataFrame:
-    """OA and macro F1 of a checkpoint on each validation part of `split` (one row per training date's stripe
-    or held-out date), one pass without test-time augmentation, as during training."""
+    """A checkpoint's scores on each validation part of a split, one pass without test-time augmentation, as
+    during training.
+
+    Parameters
+    ----------
+    checkpoint : str or os.PathLike
+        The checkpoint.
+    split : Split
+        Its validation parts (a training date's stripe or a held-out date each).
+    device : str or torch.device, optional
+        Where to run.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per validation part: OA and macro F1.
+
+    Raises
+    ------
+    DataError
+        If the checkpoint cannot be read.
+    """
     model, saved = load_checkpoint(checkpoint, device)
     config, normalisation = config_from_dict(saved["config"]), Normalisation.from_dict(saved["normalisation"])
     rows = {}
@@ -112,6 +224,28 @@ def validation_by_date(checkpoint: str | os.PathLike, split: Split, device=None)
 def evaluate_on_test(
     checkpoint: str | os.PathLike, scene: data.Scene | None = None, device=None, tta: bool = True
 ) -> pd.DataFrame:
-    """OA and macro F1 of a checkpoint on a test scene under both reference protocols (predicted 6 left out)."""
+    """A checkpoint's OA and macro F1 on a test scene under both reference protocols (predicted 6 left out).
+
+    Parameters
+    ----------
+    checkpoint : str or os.PathLike
+        The checkpoint.
+    scene : data.Scene, optional
+        The test scene (default: Strzegom 2023-07-09).
+    device : str or torch.device, optional
+        Where to run.
+    tta : bool, default True
+        Test-time augmentation.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per protocol ("test mask", "reference polygons").
+
+    Raises
+    ------
+    DataError
+        If the checkpoint or the scene's files cannot be read.
+    """
     image, references = reference_protocols(scene)
     return scores_on_test(predict_scene(checkpoint, image, device, tta=tta), references)

@@ -25,8 +25,23 @@ class Split:
 
 
 def split_names(config: TrainConfig = TrainConfig(), root: Path | None = None) -> Split:
-    """The scene names of `paper_split` without reading any image: only the paper's training scenes
-    (`data.scenes("train")`) ever appear; the test scenes never enter training or model selection."""
+    """The scene names of `paper_split`, without reading any image.
+
+    Only the paper's training scenes (`data.scenes("train")`) ever appear; the test scenes never enter
+    training or model selection.
+
+    Parameters
+    ----------
+    config : TrainConfig, optional
+        Its `val_fraction` or `val_scenes` say what is validation (default: the default configuration).
+    root : Path, optional
+        The data folder (default: `paths.data_dir()`).
+
+    Returns
+    -------
+    Split
+        The training and validation scene names, and the scenes whose images are missing.
+    """
     split = Split()
     for scene in data.scenes("train"):
         if not scene.has_image(root):
@@ -51,8 +66,25 @@ def paper_split(config: TrainConfig = TrainConfig(), root: Path | None = None) -
     """The paper's training scenes whose images are present, as surface reflectance (NaN = no data).
 
     Validation: with `config.val_fraction` > 0, the bottom rows of every scene (that fraction) form the
-    validation set and the rows above it the training set, so no training patch overlaps a validation
-    pixel and every date, summer ones included, is trained on; otherwise `config.val_scenes` are held out whole.
+    validation set and the rows above it the training set, so no training patch overlaps a validation pixel and
+    every date, summer ones included, is trained on; otherwise `config.val_scenes` are held out whole.
+
+    Parameters
+    ----------
+    config : TrainConfig, optional
+        Its `val_fraction` or `val_scenes` say what is validation (default: the default configuration).
+    root : Path, optional
+        The data folder (default: `paths.data_dir()`).
+
+    Returns
+    -------
+    Split
+        Training and validation images and masks, with their names and the missing scenes.
+
+    Raises
+    ------
+    DataError
+        If a scene's image or mask cannot be read.
     """
     split = split_names(config, root)
     for scene in data.scenes("train"):
@@ -72,8 +104,20 @@ def paper_split(config: TrainConfig = TrainConfig(), root: Path | None = None) -
 
 
 def dry_run(config: TrainConfig, root: Path | None = None) -> dict:
-    """What `train` would do, without training or reading an image: every configuration field and the
-    training, validation and missing scene names (`lulc train --dry-run --json`)."""
+    """What `train` would do, without training or reading an image (`lulc train --dry-run --json`).
+
+    Parameters
+    ----------
+    config : TrainConfig, optional
+        Its `val_fraction` or `val_scenes` say what is validation (default: the default configuration).
+    root : Path, optional
+        The data folder (default: `paths.data_dir()`).
+
+    Returns
+    -------
+    dict
+        "config" (every configuration field), "train_scenes", "val_scenes" and "missing_scenes".
+    """
     split = split_names(config, root)
     return {
         "config": asdict(config),

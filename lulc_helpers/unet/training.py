@@ -33,6 +33,23 @@ from .split import Split
 
 @dataclass
 class TrainResult:
+    """What `train` returns.
+
+    Attributes
+    ----------
+    model : UNet
+        The network after the last epoch; best.pt holds the best validation epoch.
+    history : pandas.DataFrame
+        One row per epoch: epoch, loss, lr, val_oa and val_f1 (NaN on epochs without validation), train_s,
+        val_s.
+    best_path, last_path : Path
+        The checkpoints best.pt and last.pt.
+    normalisation : Normalisation
+        The band normalisation, computed on the training scenes.
+    config : TrainConfig
+        The configuration trained.
+    """
+
     model: UNet  # after the last epoch; best.pt holds the best validation epoch
     history: pd.DataFrame
     best_path: Path
@@ -57,10 +74,22 @@ class _Run:
 
 
 def loss_weights(config: TrainConfig, masks: Sequence[np.ndarray]) -> np.ndarray | None:
-    """The "balance" option's class weights, indexed by class id: min((N / (K n_c)) ** weight_power, weight_cap).
+    """The "balance" option's class weights: min((N / (K n_c)) ** weight_power, weight_cap).
 
     N / (K n_c) is `labels.class_weights` (inverse frequency); a power below 1 and a cap soften it, so that a
-    class 42 times rarer than average (roads) does not take over its neighbours. None without balance.
+    class 42 times rarer than average (roads) does not take over its neighbours.
+
+    Parameters
+    ----------
+    config : TrainConfig
+        The configuration.
+    masks : sequence of numpy.ndarray
+        The training masks.
+
+    Returns
+    -------
+    numpy.ndarray or None
+        Weights indexed by class id; None without balance.
     """
     if not config.balance:
         return None
@@ -88,15 +117,42 @@ def train(
     progress: bool = True,
     on_epoch: Callable[[pd.DataFrame], None] | None = None,
 ) -> TrainResult:
-    """Train, validate after every `config.val_every`-th epoch and the last, write `last.pt` every epoch and
-    `best.pt` at the best validation macro F1 (the last epoch when there is no validation data).
+    """Train a U-Net, validate, and write its checkpoints.
 
-    progress: one bar for the whole training (epoch, loss, validation macro F1, time left).
-    on_epoch: called with the history so far after every epoch (a notebook redraws its curves there).
-    With resume=True and a `last.pt` in `out_dir` from the same configuration, training goes on from its
-    epoch; each epoch's patches are drawn from a generator seeded with (seed, epoch), so an interrupted and
-    resumed run sees the same patches as an uninterrupted one. Raises errors.OptionError for a configuration
-    that cannot work or a `last.pt` written with another one.
+    Validation runs after every `config.val_every`-th epoch and the last; `last.pt` is written every epoch and
+    `best.pt` at the best validation macro F1 (the last epoch when there is no validation data). With `resume`
+    and a `last.pt` in `out_dir` from the same configuration, training goes on from its epoch; each epoch's
+    patches are drawn from a generator seeded with (seed, epoch), so an interrupted and resumed run sees the
+    same patches as an uninterrupted one.
+
+    Parameters
+    ----------
+    config : TrainConfig
+        The configuration.
+    split : Split
+        Training and validation data (`paper_split`).
+    out_dir : str or os.PathLike
+        Where best.pt and last.pt go.
+    resume : bool, default True
+        Go on from a `last.pt` in `out_dir`.
+    device : str or torch.device, optional
+        Where to train (default: `runtime.pick_device`).
+    progress : bool, default True
+        One bar for the whole training (epoch, loss, validation macro F1, time left).
+    on_epoch : callable, optional
+        Called with the history so far after every epoch (a notebook redraws its curves there).
+
+    Returns
+    -------
+    TrainResult
+        The model, its history and checkpoints.
+
+    Raises
+    ------
+    OptionError
+        For a configuration that cannot work, or a `last.pt` written with another one.
+    OutputError
+        If a checkpoint cannot be written.
     """
     check_config(config, split)
     runtime.apply_speed_settings()
@@ -187,7 +243,24 @@ def _epoch(run: _Run, sampler: PatchSampler, config: TrainConfig, epoch: int, st
 
 
 def validate(model: UNet, val: Sequence[tuple[np.ndarray, np.ndarray]], config: TrainConfig, device) -> dict:
-    """Validation OA and macro F1 (classes present in the reference) over the held-out scenes, pooled."""
+    """Validation scores over the held-out data, pooled.
+
+    Parameters
+    ----------
+    model : UNet
+        The network.
+    val : sequence of (numpy.ndarray, numpy.ndarray)
+        Normalised images and their masks.
+    config : TrainConfig
+        The configuration.
+    device : str or torch.device
+        Where to run.
+
+    Returns
+    -------
+    dict
+        "val_oa" and "val_f1" (macro F1 over the classes present in the reference); NaN without validation data.
+    """
     if not val:
         return {"val_oa": float("nan"), "val_f1": float("nan")}
     maps = [classify(model, image, config, device) for image, _ in val]
@@ -196,7 +269,22 @@ def validate(model: UNet, val: Sequence[tuple[np.ndarray, np.ndarray]], config: 
 
 
 def train_throughput(config: TrainConfig, device, steps: int = 3) -> float:
-    """Training patches per second (forward, backward, Adam step) on random data, after one warm-up step."""
+    """Training speed on random data, after one warm-up step.
+
+    Parameters
+    ----------
+    config : TrainConfig
+        The configuration.
+    device : str or torch.device
+        Where to measure.
+    steps : int, default 3
+        Steps timed (forward, backward, Adam step).
+
+    Returns
+    -------
+    float
+        Training patches per second.
+    """
     device = torch.device(device)
     use_amp = amp_enabled(config, device)
     model = build_model(config).to(device).train()
@@ -231,7 +319,24 @@ def _synchronise(device: torch.device) -> None:
 
 
 def estimate_minutes(config: TrainConfig, runs: int, device, steps: int = 2) -> float:
-    """Minutes that `runs` trainings of `config` take on `device`, from a short measurement (validation not counted)."""
+    """How long trainings will take, from a short measurement (validation not counted).
+
+    Parameters
+    ----------
+    config : TrainConfig
+        The configuration.
+    runs : int
+        Number of trainings.
+    device : str or torch.device
+        Where they run.
+    steps : int, default 2
+        Steps timed.
+
+    Returns
+    -------
+    float
+        Minutes.
+    """
     return runs * config.epochs * config.patches_per_epoch / train_throughput(config, device, steps) / 60
 
 

@@ -10,9 +10,11 @@ against the integrity recorded here) into build/widget-js/, once; the widget bun
 installed Python packages (`share/jupyter/nbextensions/<module>/`), so they match the Python side that
 wrote the state.
 
-    python -m lulc_helpers.book execute --timeout 0 --out build/executed notebooks/*.ipynb   (make run)
-    python -m lulc_helpers.book execute --quick --out build/quick/executed notebooks/04_*.ipynb
-    python -m lulc_helpers.book build --executed build/executed --out build/book
+    python tools/book.py execute --timeout 0 --out build/executed notebooks/*.ipynb   (make run)
+    python tools/book.py execute --quick --out build/quick/executed notebooks/04_*.ipynb
+    python tools/book.py build --executed build/executed --out build/book
+
+A build tool of the repository, not part of the installed package: its dependencies are the `book` extra.
 """
 
 from __future__ import annotations
@@ -32,9 +34,10 @@ import tomllib
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
-from .paths import project_root
-from .errors import OutputError
-from .outputs import atomic_output
+from lulc_helpers.errors import OutputError
+from lulc_helpers.outputs import atomic_output
+
+ROOT = Path(__file__).resolve().parents[1]  # the repository: book/, notebooks/, build/
 
 # html-manager's icon fonts; every browser that runs the maps reads woff2 or woff, so the site skips ttf/eot/svg
 FONTS = ["dist/*.woff2", "dist/*.woff"]
@@ -58,7 +61,11 @@ NPM_FILES = {
 # widget modules that html-manager's embed-amd.js carries itself
 BUNDLED_MODULES = {"@jupyter-widgets/base", "@jupyter-widgets/controls", "@jupyter-widgets/output"}
 WIDGET_STATE = "application/vnd.jupyter.widget-state+json"
-BOOK_CONFIG_DIR = "book"  # conf.py, intro.md, in the repository
+BOOK_CONFIG_DIR = "book"  # conf.py, intro.md, the guide and reference pages, in the repository
+# repository files the guide pages include or show, staged under <source>/_repo/ at their own paths
+REPO_FILES = ["results/README.md", "docs/legend.png"]
+REPO_FILES_DIR = "_repo"
+CHAPTERS_MARK = "<!-- chapters -->"  # where intro.md gets the notebooks' table of contents
 # The copies go to <source>/_offline/widgets/, which Sphinx copies to the site's _static/widgets/.
 OFFLINE_DIR = "_offline"
 STATIC = "widgets"
@@ -186,7 +193,7 @@ def _unpack(tarball: Path, members: Iterable[str], dest: Path) -> None:
 
 
 def default_cache() -> Path:
-    return project_root() / "build" / "widget-js"
+    return ROOT / "build" / "widget-js"
 
 
 def widget_modules(notebooks: Iterable[str | os.PathLike]) -> set[tuple[str, str]]:
@@ -242,10 +249,9 @@ def widget_js(dest: str | os.PathLike, modules: Iterable[tuple[str, str]] = (),
 # ---------------------------------------------------------------- the book
 
 
-def repository_url(root: Path | None = None) -> str:
+def repository_url() -> str:
     """[project.urls] Repository from pyproject.toml: where Colab opens the notebooks from."""
-    root = root or project_root(Path(__file__).resolve().parent)  # Sphinx reads conf.py from the staged copy
-    return tomllib.loads((root / "pyproject.toml").read_text())["project"]["urls"]["Repository"]
+    return tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["urls"]["Repository"]
 
 
 def ipywidgets_js() -> dict:
@@ -261,10 +267,13 @@ def ipywidgets_js() -> dict:
 
 
 def build(notebooks: Iterable[str | os.PathLike], out: str | os.PathLike, cache: str | os.PathLike | None = None,
-          quiet: bool = True) -> Path:
+          quiet: bool = True, strict: bool = False, javascript: bool = True) -> Path:
     """Build the book from executed notebooks (not executed again) into `out`/html; returns that folder.
 
-    The sources are staged in `out`/source: book/ (conf.py, intro.md), the notebooks, the JavaScript copies.
+    The sources are staged in `out`/source: book/ (conf.py, intro.md, the guide and reference pages), the
+    notebooks, the repository files in REPO_FILES, the JavaScript copies (`javascript=False` leaves them out: the
+    pages' widgets and maths then do not draw, which a check of the build itself does not need). `strict` turns
+    every Sphinx warning into a failure (`sphinx-build -W`).
     """
     notebooks = sorted(Path(p) for p in notebooks)
     missing = [str(p) for p in notebooks if not p.is_file()]
@@ -274,16 +283,21 @@ def build(notebooks: Iterable[str | os.PathLike], out: str | os.PathLike, cache:
     source, html = out / "source", out / "html"
     for folder in (source, html):
         shutil.rmtree(folder, ignore_errors=True)
-    shutil.copytree(project_root() / BOOK_CONFIG_DIR, source, ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(ROOT / BOOK_CONFIG_DIR, source, ignore=shutil.ignore_patterns("__pycache__"))
+    for name in REPO_FILES:
+        (source / REPO_FILES_DIR / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(ROOT / name, source / REPO_FILES_DIR / name)
     for path in notebooks:
         shutil.copy2(path, source / path.name)
-    widget_js(source / OFFLINE_DIR / STATIC, widget_modules(notebooks), cache)
-    toctree = "\n".join(["", "```{toctree}", ":hidden:", ":maxdepth: 1", "", *(p.stem for p in notebooks), "```", ""])
-    with open(source / "intro.md", "a") as intro:
-        intro.write(toctree)
+    if javascript:
+        widget_js(source / OFFLINE_DIR / STATIC, widget_modules(notebooks), cache)
+    chapters = ["```{toctree}", ":caption: Chapters", ":hidden:", ":maxdepth: 1", "", *(p.stem for p in notebooks), "```"]
+    intro = source / "intro.md"
+    intro.write_text(intro.read_text().replace(CHAPTERS_MARK, "\n".join(chapters) if notebooks else ""))
     command = [sys.executable, "-m", "sphinx", "-b", "html", "-E", "-d", str(out / "doctrees"), str(source), str(html)]
+    command += ["-W"] if strict else []
     try:
-        done = subprocess.run(command + (["-q"] if quiet else []), cwd=project_root(), capture_output=quiet, text=True,
+        done = subprocess.run(command + (["-q"] if quiet else []), cwd=ROOT, capture_output=quiet, text=True,
                               timeout=SPHINX_TIMEOUT_S)
     except subprocess.TimeoutExpired:
         raise BookError(f"sphinx-build took over {SPHINX_TIMEOUT_S} s on {source}") from None
@@ -302,7 +316,7 @@ def _folder_size(folder: Path) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m lulc_helpers.book", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python tools/book.py", description=__doc__.split("\n\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
     run = commands.add_parser("execute", help="execute notebooks, widget state kept")
     run.add_argument("notebooks", nargs="+", type=Path)
@@ -317,6 +331,7 @@ def main(argv: list[str] | None = None) -> int:
     make.add_argument("--out", type=Path, required=True)
     make.add_argument("--notebooks", type=Path, default=Path("notebooks"),
                       help="the book has a page for every NN_*.ipynb here (default: notebooks)")
+    make.add_argument("--strict", action="store_true", help="fail on any Sphinx warning (sphinx-build -W)")
     args = parser.parse_args(argv)
     try:
         if args.command == "execute":
@@ -338,7 +353,7 @@ def main(argv: list[str] | None = None) -> int:
         else:
             started = time.perf_counter()
             pages = [args.executed / p.name for p in sorted(args.notebooks.glob("[0-9][0-9]_*.ipynb"))]
-            html = build(pages, args.out, quiet=False)
+            html = build(pages, args.out, quiet=False, strict=args.strict)
             print(f"book: {html}/index.html ({_folder_size(html) / 1e6:.1f} MB, {time.perf_counter() - started:.0f} s)")
     except (BookError, OutputError) as err:
         print(f"error: {err}", file=sys.stderr)
