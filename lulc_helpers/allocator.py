@@ -17,9 +17,17 @@ _M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3  # glibc's malloc.h
 
 
 def keep_large_buffers() -> bool:
-    """Let this process reuse freed buffers of up to `LARGE_BUFFER_BYTES` instead of returning them to the kernel
-    (glibc's mallopt), whatever the environment set; `runtime.apply_speed_settings` calls it. False where the C
-    library is not glibc (macOS, Windows), whose allocators do not need it."""
+    """Let this process reuse freed buffers of up to `LARGE_BUFFER_BYTES` instead of returning them to the kernel.
+
+    Sets glibc's mmap and trim thresholds (mallopt), whatever the environment set; `runtime.apply_speed_settings`
+    calls it where training and prediction start.
+
+    Returns
+    -------
+    bool
+        True when both thresholds were set; False where the C library is not glibc (macOS, Windows), whose
+        allocators do not need it.
+    """
     if not sys.platform.startswith("linux"):
         return False
     mallopt = getattr(ctypes.CDLL(None), "mallopt", None)
