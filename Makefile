@@ -30,10 +30,12 @@ lab: data
 	$(BIN)/jupyter lab notebooks/
 
 # The browser test needs the pages' JavaScript (npm packages, fetched once into build/widget-js/).
+# -n auto: one pytest-xdist worker per core, the notebook runs started first (conftest.py).
+# While developing, `pytest -m "not slow"` leaves out the notebook, exercise and browser runs.
 test: setup
 	@if command -v npm >/dev/null; then $(BIN)/python tools/book.py fetch-js >/dev/null; \
 	else echo "npm not found: tests/test_browser.py will be skipped"; fi
-	$(BIN)/python -m pytest --nbmake --nbmake-timeout=1200 tests notebooks
+	$(BIN)/python -m pytest -n auto --nbmake --nbmake-timeout=1200 tests notebooks
 
 widget-js: setup
 	$(BIN)/python tools/book.py fetch-js

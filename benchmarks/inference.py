@@ -2,6 +2,7 @@
 
     python benchmarks/inference.py --checkpoint runs/unet_cpu_seed0/best.pt
     python benchmarks/inference.py --sizes 1003 2005 --dask-sizes 2005 --tta-sizes 1003 --in-memory-sizes 1003 2005
+    python benchmarks/inference.py --side-by-side 4010 --baseline ../base   # git worktree add ../base efb9d46
 
 Each run is the real command in a fresh process: `lulc predict` (streaming; in this process, or on a Dask
 LocalCluster of 1 or 2 workers with one thread each), or the in-memory `unet.predict_scene` that
@@ -10,6 +11,11 @@ command prints it (imports and cluster start-up not counted); wall s: the whole 
 largest sum of resident memory over the command's process and its children (Dask workers), sampled every
 0.1 s. Without --checkpoint, a cpu-preset network (width 16, depth 3) is trained for one epoch: speed does
 not depend on accuracy. Mosaics are written to a temporary folder and deleted afterwards.
+
+--side-by-side SIZE: one SIZE^2 mosaic, one pass (no test-time augmentation), `lulc predict` in process with 1 and
+2 PyTorch threads and on 2 Dask workers, each also with the code of --baseline (an older checkout, imported through
+PYTHONPATH), alternating, --repeats times; each map is compared pixel by pixel with the first, and each run's line
+gives the machine's 1-minute load average when it started.
 """
 
 from __future__ import annotations
@@ -24,8 +30,10 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import psutil
+import rasterio
 
 from lulc_helpers import data, paths, streaming, unet
 
@@ -39,10 +47,10 @@ print(f"{classes.size / 1e6 / (time.perf_counter() - began):.3f} Mpx/s")
 """
 
 
-def peak_memory_run(command: list[str]) -> tuple[str, float, float]:
+def peak_memory_run(command: list[str], env: dict | None = None) -> tuple[str, float, float]:
     """(output, wall seconds, peak resident GB of the process tree) of a command."""
     began = time.perf_counter()
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
     watched, peak = psutil.Process(process.pid), 0
     while process.poll() is None:
         try:
@@ -62,6 +70,42 @@ def checkpoint_for_benchmark(folder: Path) -> Path:
     return unet.train(config, unet.paper_split(config), folder, progress=False).best_path
 
 
+def side_by_side(mosaic: Path, checkpoint: Path, folder: Path, baseline: str | None, repeats: int, block: int) -> None:
+    """The runs of --side-by-side, printed as they finish, then the median of each and the ratios between them."""
+    codes = {"this code": str(Path(__file__).resolve().parents[1])} | ({"baseline": str(Path(baseline).resolve())} if baseline else {})
+    placements = {"in process, 1 thread": (["--device", "cpu"], "1"), "in process, 2 threads": (["--device", "cpu"], "2"),
+                  "Dask, 2 workers": (["--workers", "2"], "")}
+    rows, reference = [], None
+    for repeat in range(repeats):
+        for placement, (extra, threads) in placements.items():
+            for code, root in codes.items():
+                env = {**os.environ, "PYTHONPATH": root} | ({"OMP_NUM_THREADS": threads} if threads else {})
+                out = folder / f"map_{len(rows)}.tif"
+                command = [sys.executable, "-m", "lulc_helpers.cli", "predict", str(checkpoint), str(mosaic), str(out),
+                           "--no-tta", "--block", str(block), *extra]
+                load = os.getloadavg()[0]
+                output, wall, peak = peak_memory_run(command, env)
+                with rasterio.open(out) as src:
+                    classes = src.read(1)
+                reference = classes if reference is None else reference
+                rows.append({"run": placement, "code": code, "repeat": repeat + 1, "load": round(load, 1),
+                             "Mpx/s": float(re.findall(r"([\d.]+) Mpx/s", output)[-1]), "wall s": round(wall, 1),
+                             "peak memory GB": round(peak, 2), "pixels unlike the first map": int(np.sum(classes != reference))})
+                print(rows[-1], flush=True)
+                if out != folder / "map_0.tif":
+                    out.unlink()
+    table = pd.DataFrame(rows)
+    medians = table.groupby(["run", "code"], sort=False)["Mpx/s"].median()
+    print(f"\nCPU: {os.cpu_count()} cores; mosaic {mosaic.name}; block {block}; checkpoint {checkpoint}; baseline {baseline}")
+    print(table.to_string(index=False))
+    print("\nmedian Mpx/s\n" + medians.round(3).to_string())
+    one = medians[("in process, 1 thread", "this code")]
+    print(f"\n2 Dask workers / 1 thread in process: {medians[('Dask, 2 workers', 'this code')] / one:.2f}")
+    if baseline:
+        for placement in placements:
+            print(f"{placement}: this code / baseline {medians[(placement, 'this code')] / medians[(placement, 'baseline')]:.2f}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--checkpoint", help="U-Net checkpoint (default: a cpu-preset network trained for 1 epoch)")
@@ -72,12 +116,20 @@ def main() -> None:
                         help="sizes also run with the 8 flips/rotations, in process and in memory (on Dask a block does the same work)")
     parser.add_argument("--in-memory-sizes", type=int, nargs="*", default=[2005, 4010], help="sizes also run in memory")
     parser.add_argument("--block", type=int, default=streaming.DEFAULT_BLOCK)
+    parser.add_argument("--side-by-side", type=int, metavar="SIZE", help="instead of the runs above: the comparison described above")
+    parser.add_argument("--baseline", help="for --side-by-side: a checkout of older code, run the same way")
+    parser.add_argument("--repeats", type=int, default=2, help="for --side-by-side: rounds of alternating runs")
     args = parser.parse_args()
     image = paths.data_dir() / data.test_scene().image
     rows = []
     with tempfile.TemporaryDirectory(prefix="lulc-inference-bench-") as folder:
         folder = Path(folder)
         checkpoint = args.checkpoint or checkpoint_for_benchmark(folder / "checkpoint")
+        if args.side_by_side:
+            size = args.side_by_side
+            mosaic = streaming.tile_mosaic(image, folder / f"mosaic_20230709_{size}.tif", size)
+            side_by_side(mosaic, checkpoint, folder, args.baseline, args.repeats, args.block)
+            return
         for size in args.sizes:
             mosaic = streaming.tile_mosaic(image, folder / f"mosaic_20230709_{size}.tif", size)
             for tta in (False, True) if size in args.tta_sizes else (False,):

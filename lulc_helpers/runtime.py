@@ -8,6 +8,7 @@ import sys
 
 import numpy as np
 
+from . import allocator
 from .errors import OptionError, Unavailable
 from .outputs import atomic_output
 from .paths import figures_dir, shown
@@ -42,10 +43,14 @@ def apply_speed_settings() -> None:
     (`benchmarks/unet.py --denormal`); values that small change no prediction. torch's worker threads take the
     setting from the thread that starts them, so it must come before torch's first parallel operation of the
     process: a 2-thread training step took 300 ms instead of 130 ms when it came after. A no-op where the CPU
-    lacks the feature."""
+    lacks the feature.
+
+    Freed buffers of up to `allocator.LARGE_BUFFER_BYTES` stay in the process for the next window or step
+    (`allocator.keep_large_buffers`)."""
     import torch
 
     torch.set_flush_denormal(True)
+    allocator.keep_large_buffers()
 
 
 def pick_device(verbose: bool = True):

@@ -30,7 +30,7 @@ import xarray as xr
 from rasterio.windows import Window
 from tqdm.auto import tqdm
 
-from . import errors, outputs, rasters
+from . import allocator, errors, outputs, rasters
 
 
 DEFAULT_BLOCK = 1024  # pixels; 1024 + one window of input per block: about 1 GB resident with the cpu preset
@@ -151,6 +151,7 @@ def dask_client(workers: int | None = None, scheduler: str | None = None) -> Ite
     if workers is None and scheduler is None:
         yield None
         return
+    import dask
     from dask.distributed import Client, LocalCluster
 
     if scheduler is not None:
@@ -159,9 +160,14 @@ def dask_client(workers: int | None = None, scheduler: str | None = None) -> Ite
         return
     if workers < 1:
         raise ValueError(f"--workers {workers}: need at least 1")
-    cluster = LocalCluster(
-        n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=":0", silence_logs=logging.CRITICAL
-    )
+    # Dask's nanny starts its workers with MALLOC_TRIM_THRESHOLD_=65536 (distributed.nanny.pre-spawn-environ), under
+    # which a one-thread worker predicted at about half the speed of one thread here; these workers start with
+    # `allocator.MALLOC_ENVIRONMENT` instead (prediction sets the same on any worker: `allocator.keep_large_buffers`).
+    environment = {**dask.config.get("distributed.nanny.pre-spawn-environ"), **allocator.MALLOC_ENVIRONMENT}
+    with dask.config.set({"distributed.nanny.pre-spawn-environ": environment}):
+        cluster = LocalCluster(
+            n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=":0", silence_logs=logging.CRITICAL
+        )
     with cluster, Client(cluster) as client:
         yield client
 

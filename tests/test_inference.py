@@ -9,9 +9,10 @@ import rasterio
 import torch
 import xarray as xr
 
-from lulc_helpers import classical, cli, data, errors, outputs, rasters, scheme, streaming, unet
+from lulc_helpers import allocator, classical, cli, data, errors, outputs, rasters, scheme, streaming, unet
 
 from .ee_offline import calls_named, ee_offline  # noqa: F401  (fixture)
+from .test_allocator import BUFFER_BYTES, DASK_NANNY_ENVIRONMENT, freshly_mapped_bytes, mapped_in_fresh_process, needs_glibc
 from .test_training import CONFIG, as_reflectance, synthetic_scene
 
 BLOCK = 256  # the smallest block: several blocks even on the 401 x 401 test scene
@@ -79,6 +80,59 @@ def test_two_dask_workers_write_what_one_process_writes(checkpoint, mosaic, tmp_
         )
     np.testing.assert_array_equal(_read(spread.path), _read(alone.path))
     assert spread.counts == alone.counts and sum(alone.counts.values()) == 768 * 768
+
+
+def test_the_map_does_not_depend_on_the_number_of_threads(checkpoint, mosaic):
+    """One PyTorch thread or two sum a convolution's products in a different order; the probabilities then differ in
+    their last bits (float32: 2**-24 of 1), and a pixel can change class only where its two best classes are that close."""
+    classifier = unet.UNetClassifier.load(checkpoint, offset=0, tta=False, device="cpu")
+    image = classifier.normalisation.apply(unet.network_input(rasters.open_image(mosaic), None))
+    threads, chances = torch.get_num_threads(), {}
+    try:
+        for n in (1, 2):
+            torch.set_num_threads(n)
+            chances[n] = unet.probabilities(classifier.model, image, classifier.config, "cpu", tta=False)
+    finally:
+        torch.set_num_threads(threads)
+    largest = np.abs(chances[1] - chances[2]).max()
+    assert largest < 1e-5
+    top_two = np.sort(chances[1], axis=0)[-2:]
+    changed = chances[1].argmax(axis=0) != chances[2].argmax(axis=0)
+    assert (top_two[1] - top_two[0])[changed].max(initial=0) <= 2 * largest
+
+
+def _predict_on_a_worker(classifier, source, block):
+    """What the task's thread computes with after classifying a block: fresh mappings, subnormal products left."""
+    streaming.classify_block(classifier, source, block)
+    return freshly_mapped_bytes(), int((torch.full((1 << 16,), 1e-39) * 1.0).count_nonzero())
+
+
+@needs_glibc
+def test_dask_client_workers_start_keeping_large_buffers():
+    with streaming.dask_client(workers=1) as client:
+        assert list(client.run(freshly_mapped_bytes).values()) == [0]
+
+
+@needs_glibc
+def test_prediction_sets_what_it_needs_on_any_dask_worker(checkpoint, mosaic, monkeypatch):
+    """A worker of a cluster started elsewhere, with Dask's default environment: prediction itself sets it right."""
+    from dask.distributed import Client, LocalCluster
+
+    for name in allocator.MALLOC_ENVIRONMENT:  # left in this process's environment by a nanny of `dask_client`
+        monkeypatch.delenv(name, raising=False)
+    classifier = unet.UNetClassifier.load(checkpoint, offset=0, tta=False, device="cpu", window=64)
+    source = streaming.Source.open(mosaic)
+    with LocalCluster(n_workers=1, threads_per_worker=1, dashboard_address=":0") as cluster, Client(cluster) as client:
+        assert list(client.run(freshly_mapped_bytes).values())[0] >= BUFFER_BYTES
+        mapped, subnormals = client.submit(_predict_on_a_worker, classifier, source, ((0, 256), (0, 256))).result()
+    assert (mapped, subnormals) == (0, 0)
+
+
+@needs_glibc
+def test_prediction_in_a_process_started_like_a_dask_worker_keeps_large_buffers(checkpoint, mosaic):
+    predict = (f"from lulc_helpers import unet; unet.predict_raster({str(checkpoint)!r}, {str(mosaic)!r}, "
+               f"{str(mosaic.with_name('fresh.tif'))!r}, 'cpu', tta=False, progress=False)")
+    assert mapped_in_fresh_process(predict, DASK_NANNY_ENVIRONMENT) == 0
 
 
 def test_the_output_is_a_tiled_coloured_class_map_and_a_cog_when_asked(checkpoint, mosaic, tmp_path):

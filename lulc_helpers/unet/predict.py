@@ -115,7 +115,8 @@ def _window_probabilities(
             x = torch.from_numpy(np.stack([padded[:, r : r + window, c : c + window] for r, c in batch])).to(device)
             probs = torch.softmax(model(x).float(), dim=1).cpu().numpy()
             for (r, c), p in zip(batch, probs):
-                total[:, r : r + window, c : c + window] += p * weight
+                p *= weight  # in place: no temporary the size of a window's probabilities
+                total[:, r : r + window, c : c + window] += p
                 norm[r : r + window, c : c + window] += weight
     total /= norm
     return total[:, :height, :width]
