@@ -70,6 +70,22 @@ CHAPTERS_MARK = "<!-- chapters -->"  # where intro.md gets the notebooks' table 
 OFFLINE_DIR = "_offline"
 STATIC = "widgets"
 MATHJAX = f"{STATIC}/mathjax/es5/tex-chtml.js"
+# html-manager 1.0 typesets each widget description with MathJax 2's API, MathJax.Hub.Queue, whenever
+# window.MathJax exists; the book's MathJax 3 has no Hub, so a page with maths and a described widget threw
+# "Cannot read properties of undefined (reading 'Queue')" once per such widget. Whatever window.MathJax becomes
+# (Sphinx's configuration, then MathJax 3 itself, loaded before or after the widgets) gets a Hub whose Queue
+# typesets the element with MathJax 3.
+MATHJAX_HUB = """// widget descriptions typeset through MathJax 2's Hub.Queue (html-manager), done by MathJax 3
+(() => {
+  const hub = {Queue: (...calls) => calls.forEach(call => {
+    const element = Array.isArray(call) ? call[2] : null;
+    if (element && window.MathJax.typesetPromise) window.MathJax.typesetPromise([element]);
+  })};
+  const withHub = value => { if (value && typeof value === "object" && !value.Hub) value.Hub = hub; return value; };
+  let mathjax = withHub(window.MathJax);
+  Object.defineProperty(window, "MathJax", {configurable: true, get: () => mathjax, set: v => { mathjax = withHub(v); }});
+})();
+"""
 SPHINX_TIMEOUT_S = 1800  # a full book takes under a minute; a hung build should not hold CI
 
 
@@ -239,7 +255,7 @@ def widget_js(dest: str | os.PathLike, modules: Iterable[tuple[str, str]] = (),
         shutil.copy2(font, dest / "@jupyter-widgets" / font.name)
     (dest / "config.js").write_text(
         "// require.js resolves widget modules (and html-manager its fonts) against this folder, from any page\n"
-        'var require = {baseUrl: new URL(".", document.currentScript.src).href};\n')
+        'var require = {baseUrl: new URL(".", document.currentScript.src).href};\n' + MATHJAX_HUB)
     for module, version in modules:
         shutil.copytree(_nbextension(module), dest / "npm" / f"{module}@{version}" / "dist",
                         ignore=shutil.ignore_patterns("*.map"), dirs_exist_ok=True)

@@ -18,7 +18,6 @@ from typing import Callable, Sequence
 import numpy as np
 import pandas as pd
 import torch
-from tqdm.auto import tqdm
 
 from .. import errors, labels, rasters, runtime, scheme
 from ..evaluation import accuracy
@@ -171,7 +170,8 @@ def train(
     if resume and last_path.is_file():
         _resume(run, last_path, config)
     label = f"{out_dir.name}: epochs" if progress else ""
-    bar = tqdm(range(run.start, config.epochs), initial=run.start, total=config.epochs, desc=label, disable=not progress)
+    bar = runtime.progress_bar(range(run.start, config.epochs), initial=run.start, total=config.epochs, desc=label,
+                               disable=not progress)
     latest_f1 = next((h["val_f1"] for h in reversed(run.history) if not math.isnan(h["val_f1"])), math.nan)
     for epoch in bar:
         runtime.apply_speed_settings()  # again each epoch: a library called in between may have reset them
