@@ -1,8 +1,11 @@
-"""The course book's pages in a real browser, offline: notebook 04 (quick mode) and notebook 05's slider, built
-with `tools/book.py` exactly as `make book` builds them, served on 127.0.0.1 and opened in headless
-Chromium with every non-local request blocked. What a reader would see is checked on the page itself:
-no JavaScript errors, every class overlay decoded and drawn in the scheme's colours (no interpolated blends),
-the legend's ten classes, and the two side-by-side panes showing the same place after load, zoom and pan.
+"""The course book in a real browser, offline: every notebook executed in quick mode (notebook 05's slider on) and
+built with `tools/book.py` exactly as `make book QUICK=1` builds them, served on 127.0.0.1 and opened in headless
+Chromium with every non-local request blocked. What a reader would see is checked on the pages themselves:
+no JavaScript error on any page of the book, every widget of every page drawn, every class overlay decoded and
+drawn in the scheme's colours (no interpolated blends), the legend's ten classes, and the two side-by-side panes
+showing the same place after load, zoom and pan.
+
+LULC_BOOK_EXECUTED=build/quick/executed reuses the notebooks `make book QUICK=1` executed instead of running them.
 """
 
 import base64
@@ -12,6 +15,7 @@ import io
 import os
 import threading
 import time
+from pathlib import Path
 
 import nbformat
 import numpy as np
@@ -26,7 +30,9 @@ CHROMIUM = "/usr/bin/chromium"
 # Chromium as root in a container, and none of its own calls home (they would be blocked, noisily)
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                  "--disable-sync", "--no-first-run"]
+NOTEBOOKS = sorted((project_root() / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 NOTEBOOK_04 = project_root() / "notebooks" / "04_gee_classifiers.ipynb"
+EXECUTED_ENV = "LULC_BOOK_EXECUTED"
 COLOUR_TOLERANCE = 3  # per RGB channel: PNG colours reach the screen unchanged, so only rounding is allowed
 PANE_TOLERANCE_PX = 2
 CELL_TIMEOUT_S = 300
@@ -70,20 +76,21 @@ def site(tmp_path_factory):
     _require(all(book.cached_tarball(p, cache).is_file() for p in book.NPM_PACKAGES),
              f"the widget JavaScript is not in {cache}: run `make widget-js` (needs npm)")
     work = tmp_path_factory.mktemp("book")
-    executed = work / "executed"
     started = time.perf_counter()
-    # a cell that hangs fails the test in minutes (quick mode runs notebook 04 in under a minute)
-    pages = [book.execute(NOTEBOOK_04, executed, quick=True, timeout=CELL_TIMEOUT_S)]
-    print(f"\nnotebook 04 executed in {time.perf_counter() - started:.0f} s")
-    # notebook 05's slider is plots.imbalance_widget; quick mode turns it off, so a page of its own shows it
+    if os.environ.get(EXECUTED_ENV):
+        pages = [Path(os.environ[EXECUTED_ENV]) / path.name for path in NOTEBOOKS]
+    else:  # as `make book QUICK=1`; a cell that hangs fails the test in minutes
+        pages = [book.execute(path, work / "executed", quick=True, changes={"INTERACTIVE": True}, timeout=CELL_TIMEOUT_S)
+                 for path in NOTEBOOKS]
+        print(f"\n{len(pages)} notebooks executed in {time.perf_counter() - started:.0f} s")
+    # notebook 05's slider is plots.imbalance_widget; a page of its own shows it with a known starting ratio
     slider = nbformat.v4.new_notebook(cells=[
         nbformat.v4.new_markdown_cell("# The imbalance slider"),
         nbformat.v4.new_code_cell("from lulc_helpers import plots\nplots.imbalance_widget([1, 10, 100])"),
     ])
     slider.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     nbformat.write(slider, work / "slider.ipynb")
-    pages.append(book.execute(work / "slider.ipynb", executed, timeout=CELL_TIMEOUT_S))
-    print(f"slider page executed at {time.perf_counter() - started:.0f} s")
+    pages.append(book.execute(work / "slider.ipynb", work / "executed", timeout=CELL_TIMEOUT_S))
     html = book.build(pages, work / "out", cache=cache)
     print(f"book built at {time.perf_counter() - started:.0f} s")
     return html
@@ -240,9 +247,11 @@ def _decoded(data_url: str) -> np.ndarray:
     return np.asarray(Image.open(io.BytesIO(base64.b64decode(data_url.split(",", 1)[1]))).convert("RGBA"))
 
 
-def _scheme_share(rgb: np.ndarray) -> float:
-    """Share of pixels within COLOUR_TOLERANCE of a scheme colour (pixels of the backdrop left out)."""
-    colours = np.array([scheme.rgb(code) for code in range(1, 11)], dtype=np.int16)
+def _scheme_share(rgb: np.ndarray, opacity: float = 1.0) -> float:
+    """Share of pixels within COLOUR_TOLERANCE of a scheme colour drawn at `opacity` over the backdrop (pixels of
+    the backdrop left out)."""
+    colours = np.array([scheme.rgb(code) for code in range(1, 11)], dtype=float)
+    colours = np.round(opacity * colours + (1 - opacity) * np.array(BACKDROP)).astype(np.int16)
     pixels = rgb.reshape(-1, 3).astype(np.int16)
     pixels = pixels[np.abs(pixels - np.array(BACKDROP)).max(axis=1) > COLOUR_TOLERANCE]
     near = (np.abs(pixels[:, None, :] - colours[None, :, :]).max(axis=2) <= COLOUR_TOLERANCE).any(axis=1)
@@ -254,7 +263,7 @@ ISOLATE = """([index, backdrop]) => {
   const target = images[index], map = target.closest('.leaflet-container');
   map.scrollIntoView({block: 'center'});
   for (const img of images) img.style.visibility = img === target ? 'visible' : 'hidden';
-  map.querySelectorAll('.leaflet-tile-pane, .leaflet-control-container').forEach(e => e.style.visibility = 'hidden');
+  map.querySelectorAll('.leaflet-tile-pane, .leaflet-control-container, .leaflet-overlay-pane > svg, .leaflet-marker-pane').forEach(e => e.style.visibility = 'hidden');
   map.style.background = backdrop;
   const r = target.getBoundingClientRect(), c = map.getBoundingClientRect();
   const x0 = Math.max(r.left, c.left, 0), y0 = Math.max(r.top, c.top, 0);
@@ -265,33 +274,92 @@ RESTORE = """() => {
   document.querySelectorAll('img.leaflet-image-layer').forEach(img => img.style.visibility = '');
   document.querySelectorAll('.leaflet-container').forEach(map => {
     map.style.background = '';
-    map.querySelectorAll('.leaflet-tile-pane, .leaflet-control-container').forEach(e => e.style.visibility = '');
+    map.querySelectorAll('.leaflet-tile-pane, .leaflet-control-container, .leaflet-overlay-pane > svg, .leaflet-marker-pane').forEach(e => e.style.visibility = '');
   });
 }"""
 
 
-def test_class_overlays_on_screen_are_scheme_colours(maps_page):
-    """Each class overlay alone on a magenta backdrop, screenshot where it is on screen: a pixel that is no
-    scheme colour is a blend (interpolation) or something drawn over the map."""
-    page = maps_page.page
-    sources = page.evaluate("() => [...document.querySelectorAll('img.leaflet-image-layer')].map(i => i.src)")
-    class_overlays = []
-    for index, source in enumerate(sources):
+def _overlay_shares(page) -> dict[int, float]:
+    """Each class overlay of the page alone on a magenta backdrop, screenshot where it is on screen: the share of
+    its pixels in a scheme colour (at the layer's opacity). A pixel that is none is a blend of two classes
+    (interpolation) or something drawn over the map."""
+    images = page.evaluate("() => [...document.querySelectorAll('img.leaflet-image-layer')]"
+                           ".map(i => [i.src, Number(getComputedStyle(i).opacity)])")
+    class_overlays = {}
+    for index, (source, opacity) in enumerate(images):
         image = _decoded(source)
         if _scheme_share(image[image[..., 3] > 0][:, :3]) > 0.999:  # a class map (the true-colour image is not)
-            class_overlays.append(index)
+            class_overlays[index] = opacity
     assert class_overlays, "no class overlay on the page"
     shares = {}
     try:
-        for index in class_overlays:
+        for index, opacity in class_overlays.items():
             clip = page.evaluate(ISOLATE, [index, "rgb({}, {}, {})".format(*BACKDROP)])
             assert clip["width"] > 50 and clip["height"] > 50, clip
             shot = np.asarray(Image.open(io.BytesIO(page.screenshot(clip=clip))).convert("RGB"))
-            shares[index] = _scheme_share(shot)
+            shares[index] = _scheme_share(shot, opacity)
     finally:
         page.evaluate(RESTORE)
     print("scheme-colour share of each class overlay on screen:", {k: round(v, 4) for k, v in shares.items()})
+    return shares
+
+
+def test_class_overlays_on_screen_are_scheme_colours(maps_page):
+    shares = _overlay_shares(maps_page.page)
     assert min(shares.values()) >= 0.95, shares
+
+
+def test_the_labellers_reference_layer_is_drawn_nearest_neighbour(server, browser):
+    """Notebook 07's point labeller shows the reference at 60 % opacity over the ground: its pixels are the scheme's
+    colours at that opacity, never a blend of two classes."""
+    visit = Visit(browser, server, "07_quarry_area.html")
+    try:
+        visit.page.wait_for_function("() => window.__maps.length >= 1 && [...document.querySelectorAll("
+                                     "'img.leaflet-image-layer')].some(img => img.complete && img.naturalWidth > 0)",
+                                     timeout=60_000)
+        shares = _overlay_shares(visit.page)
+        assert min(shares.values()) >= 0.95, shares
+        assert visit.errors == []
+    finally:
+        visit.page.close()
+
+
+# a widget view is drawn: html-manager puts the view in a .widget-subarea just before the view's script
+WIDGET_VIEWS_DRAWN = """() => [...document.querySelectorAll('script[type="application/vnd.jupyter.widget-view+json"]')]
+  .map(script => { const area = script.previousElementSibling;
+                   return !!area && area.classList.contains('widget-subarea') && area.childElementCount > 0; })"""
+
+
+def _book_pages(site) -> list[str]:
+    """Every page of the book (index.html only redirects to intro.html)."""
+    return sorted(str(path.relative_to(site)) for path in site.rglob("*.html")
+                  if path.name != "index.html" and not {"_static", "_sources"} & set(path.relative_to(site).parts))
+
+
+def test_every_page_opens_without_javascript_errors_and_draws_its_widgets(site, server, browser):
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    failures, widget_pages = {}, []
+    for name in _book_pages(site):
+        visit = Visit(browser, server, name)
+        try:
+            if 'type="application/vnd.jupyter.widget-view+json"' in (site / name).read_text():
+                widget_pages.append(name)
+                try:
+                    visit.page.wait_for_function(f"() => ({WIDGET_VIEWS_DRAWN})().every(Boolean)", timeout=60_000)
+                except PlaywrightTimeout:
+                    drawn = visit.page.evaluate(WIDGET_VIEWS_DRAWN)
+                    visit.errors.append(f"{drawn.count(False)} of {len(drawn)} widget views not drawn")
+            visit.page.wait_for_timeout(300)  # errors thrown after load (MathJax, late widget views)
+            if visit.errors or visit.local_failures:
+                failures[name] = visit.errors + visit.local_failures
+        finally:
+            visit.page.close()
+    print(f"widget pages: {widget_pages}")
+    # the pages known to hold widgets are among them: maps (04, 07), the slider (05), progress bars (03, 08)
+    assert {"03_unet_training.html", "04_gee_classifiers.html", "05_accuracy_metrics.html", "07_quarry_area.html",
+            "08_scaling_up.html"} <= set(widget_pages)
+    assert failures == {}
 
 
 # text and background colours of a map's elements, shadow roots included (geemap's legend is a web component)
