@@ -11,6 +11,17 @@ from .. import outputs, paths, runtime, unet
 
 
 def add_train(subparsers) -> None:
+    """Register `lulc train`: the U-Net trained on the paper's training scenes.
+
+    Every field of `unet.TrainConfig` is an option (--epochs for `epochs`); those left out take the preset's
+    value.
+
+    Parameters
+    ----------
+    subparsers : argparse._SubParsersAction
+        What `argparse.ArgumentParser.add_subparsers` returned; the command's parser is added to it, with its
+        `handler` set.
+    """
     from dataclasses import fields
 
     from ..unet.config import PRESETS, TrainConfig
