@@ -21,11 +21,6 @@ def _modules():
 
 
 MODULES = list(_modules())
-# Modules whose public functions are not all documented in this style yet. Each leaves the list when converted;
-# the mark is strict, so a converted module still listed fails and the list only shrinks.
-NOT_YET_NUMPY_STYLE = {
-    f"lulc_helpers.cli.{name}" for name in ("accuracy", "app", "classify", "fetch", "options", "screen", "train")
-}
 
 
 def _own_nodes(function):
@@ -134,9 +129,7 @@ class Undocumented:
                                 "no_returns_section: no Returns section", "Undocumented: no docstring"]
 
 
-@pytest.mark.parametrize("name, path", [
-    pytest.param(m, p, marks=pytest.mark.xfail(m in NOT_YET_NUMPY_STYLE, reason="not converted yet", strict=True))
-    for m, p in MODULES], ids=[m for m, _ in MODULES])
+@pytest.mark.parametrize("name, path", MODULES, ids=[m for m, _ in MODULES])
 def test_public_functions_and_classes_are_documented(name, path):
     missing = problems(path.read_text())
     assert not missing, f"{name}: " + "; ".join(missing)

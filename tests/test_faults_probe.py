@@ -3,6 +3,7 @@ asserts the exit code, the one line on stderr (naming the file or option and the
 left on disk. Helpers and the tiny checkpoint come from `tests/test_faults.py`.
 """
 
+import argparse
 import json
 import os
 import shutil
@@ -276,6 +277,17 @@ def test_an_opening_radius_larger_than_the_map_is_refused(work, capsys):
 def test_help_prints_for_every_command(capsys, argv):
     code, out, err = run(argv, capsys)
     assert code == 0 and err == "" and out.startswith("usage: lulc")
+
+
+def test_every_train_option_has_help_and_table_3_gives_the_papers_values():
+    """The CLI reference is generated from the parser: an option without help would be a bare name there."""
+    commands = next(a for a in cli.build_parser()._actions if isinstance(a, argparse._SubParsersAction))
+    helps = {a.option_strings[0]: a.help for a in commands.choices["train"]._actions if a.option_strings}
+    assert [option for option, text in helps.items() if not text] == []
+    table_3 = {"--epochs": "25", "--batch-size": "4", "--lr": "0.001", "--gamma": "2", "--patch-size": "100"}
+    for option, value in table_3.items():
+        assert f"(paper: {value})" in helps[option], option
+    assert "0.01, 0.001 and 0.0001" in helps["--weight-decay"]
 
 
 def test_a_scheduler_address_that_is_not_an_address_is_bad_input(work, capsys):

@@ -10,6 +10,14 @@ from .options import allocation, at_least_one, class_code, non_negative, open_fr
 
 
 def add_accuracy(subparsers) -> None:
+    """Register `lulc accuracy`: a classified map against reference pixels, polygons or a labelled sample.
+
+    Parameters
+    ----------
+    subparsers : argparse._SubParsersAction
+        What `argparse.ArgumentParser.add_subparsers` returned; the command's parser is added to it, with its
+        `handler` set.
+    """
     parser = subparsers.add_parser(
         "accuracy",
         help="confusion matrix and per-class accuracy of a classified map",
@@ -101,6 +109,14 @@ def _labelled_points(path: str, classified, field: str | None):
 
 
 def add_sample(subparsers) -> None:
+    """Register `lulc sample`: a stratified random sample of points from a classified map.
+
+    Parameters
+    ----------
+    subparsers : argparse._SubParsersAction
+        What `argparse.ArgumentParser.add_subparsers` returned; the command's parser is added to it, with its
+        `handler` set.
+    """
     from .. import sampling
 
     parser = subparsers.add_parser(
@@ -152,6 +168,14 @@ def _sample(args) -> int:
 
 
 def add_area(subparsers) -> None:
+    """Register `lulc area`: class areas by pixel counting and as estimated from a labelled sample.
+
+    Parameters
+    ----------
+    subparsers : argparse._SubParsersAction
+        What `argparse.ArgumentParser.add_subparsers` returned; the command's parser is added to it, with its
+        `handler` set.
+    """
     parser = subparsers.add_parser(
         "area",
         help="class areas in hectares: pixel counting and the error-adjusted estimate with 95%% intervals",

@@ -36,6 +36,16 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The parser of the `lulc` command and every subcommand, as `main` uses it and the CLI reference shows it.
+
+    Every subcommand also takes --debug, and sets `handler` (the function that runs it) and `flags` (option
+    name by parameter name, so that an error naming `clean_radius` is shown as --clean-radius).
+
+    Returns
+    -------
+    argparse.ArgumentParser
+        The parser; its errors are one line on stderr and exit 2.
+    """
     parser = _Parser(prog="lulc", description="Mining-aware land-cover classification (lulc-mining).")
     parser.add_argument("--version", action="version", version=f"lulc-mining {__version__}")
     debug_help = f"show the traceback of an error (or set {DEBUG_ENV}=1)"
@@ -68,7 +78,10 @@ EXIT_CODES: dict[type, int] = {
 
 
 class Interrupted(BaseException):
-    """SIGTERM arrived; raised like KeyboardInterrupt so that every `finally` removes its temp files."""
+    """SIGTERM arrived; raised like KeyboardInterrupt so that every `finally` removes its temp files.
+
+    `main` installs the handler that raises it (in the main thread only) and turns it into exit code 143.
+    """
 
 
 def _raise_interrupted(signum, frame):
@@ -76,6 +89,26 @@ def _raise_interrupted(signum, frame):
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run one `lulc` command with the error policy of the module docstring.
+
+    Parameters
+    ----------
+    argv : list of str, optional
+        The arguments after `lulc` (default: `sys.argv[1:]`).
+
+    Returns
+    -------
+    int
+        The exit code: the command's own when it finishes (0; `lulc fetch` gives 1 when a file FAILED), 1 for
+        a run-time failure or an unexpected error, 2 for bad input (`EXIT_CODES`), 128 + the signal number
+        when interrupted by SIGINT or SIGTERM. An error is one line on stderr (a traceback as well with --debug
+        or LULC_DEBUG=1).
+
+    Raises
+    ------
+    SystemExit
+        From argparse, for --help and --version (code 0) and for arguments it refuses (code 2).
+    """
     args = build_parser().parse_args(argv)
     debug = args.debug or os.environ.get(DEBUG_ENV, "") not in ("", "0")
     in_main_thread = threading.current_thread() is threading.main_thread()  # only it may set signal handlers

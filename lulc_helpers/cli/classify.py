@@ -11,8 +11,15 @@ from .options import at_least_one, block_size, local_workers, one_line, schedule
 
 
 def add_streaming_options(parser) -> None:
-    """Options of the windowed writer (`streaming.classify_raster`), shared by predict and classify."""
+    """Add the options of the windowed writer (`streaming.classify_raster`), shared by predict and classify.
 
+    --block (the block side), --workers or --scheduler (where blocks run) and --cog.
+
+    Parameters
+    ----------
+    parser : argparse.ArgumentParser
+        The command's parser.
+    """
     parser.add_argument(
         "--block", type=block_size, default=streaming.DEFAULT_BLOCK,
         help=f"block side in pixels, a multiple of 256 (default {streaming.DEFAULT_BLOCK}); memory grows with its square",
@@ -44,7 +51,24 @@ def _cluster(args):
 
 def stream(args, classify) -> None:
     """Run `classify(client)` in this process or on the Dask cluster that `args` name, then say what was written.
-    The progress bar goes to a terminal only, so that a failure piped to a log is one line."""
+
+    The progress bar goes to a terminal only, so that a failure piped to a log is one line.
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        The parsed command line; its `workers` and `scheduler` (the options of `add_streaming_options`) say
+        where blocks run.
+    classify : callable
+        Called with the Dask client (None: this process); writes the map and returns what
+        `streaming.classify_raster` returns.
+
+    Raises
+    ------
+    Unavailable
+        Naming --workers or --scheduler, if the cluster cannot be reached or no worker joins it within
+        `WORKER_WAIT_S` seconds.
+    """
     with _cluster(args) as client:
         if client is not None:
             print(f"Dask dashboard: {client.dashboard_link}", flush=True)
@@ -54,6 +78,14 @@ def stream(args, classify) -> None:
 
 
 def add_predict(subparsers) -> None:
+    """Register `lulc predict`: a 10-band image classified with a trained U-Net.
+
+    Parameters
+    ----------
+    subparsers : argparse._SubParsersAction
+        What `argparse.ArgumentParser.add_subparsers` returned; the command's parser is added to it, with its
+        `handler` set.
+    """
     parser = subparsers.add_parser(
         "predict",
         help="classify a 10-band image of any size with a trained U-Net",
@@ -112,6 +144,16 @@ def _predict(args) -> int:
 
 
 def add_classify(subparsers) -> None:
+    """Register `lulc classify`: a 10-band image classified with CART, Random Forest or a linear SVM.
+
+    The classifier is trained with scikit-learn (--backend local) or on Earth Engine (--backend gee).
+
+    Parameters
+    ----------
+    subparsers : argparse._SubParsersAction
+        What `argparse.ArgumentParser.add_subparsers` returned; the command's parser is added to it, with its
+        `handler` set.
+    """
 
     parser = subparsers.add_parser(
         "classify",

@@ -9,6 +9,14 @@ from .. import data, errors, paths
 
 
 def add_fetch(subparsers) -> None:
+    """Register `lulc fetch`: download or copy the paper's data and verify every file.
+
+    Parameters
+    ----------
+    subparsers : argparse._SubParsersAction
+        What `argparse.ArgumentParser.add_subparsers` returned; the command's parser is added to it, with its
+        `handler` set.
+    """
     parser = subparsers.add_parser(
         "fetch",
         help="download and verify the paper's data",

@@ -9,6 +9,14 @@ from .options import non_negative, repaired_note
 
 
 def add_screen(subparsers) -> None:
+    """Register `lulc screen`: quarry polygons of a classified map, flagged outside permitted areas.
+
+    Parameters
+    ----------
+    subparsers : argparse._SubParsersAction
+        What `argparse.ArgumentParser.add_subparsers` returned; the command's parser is added to it, with its
+        `handler` set.
+    """
     parser = subparsers.add_parser(
         "screen",
         help="flag quarry polygons outside permitted extraction areas",

@@ -9,8 +9,47 @@ from pathlib import Path
 
 from .. import outputs, paths, runtime, unet
 
+# What each TrainConfig field does, as its option's help; "paper:" is the value of the paper's Table 3.
+OPTION_HELP = {
+    "epochs": "training epochs (paper: 25)",
+    "batch_size": "patches per training step (paper: 4)",
+    "lr": "Adam learning rate, the peak of the onecycle schedule (paper: 0.001)",
+    "weight_decay": "Adam weight decay (paper: swept over 0.01, 0.001 and 0.0001)",
+    "balance": "weight the focal loss by inverse class frequency (paper: on; its sweep also tried off)",
+    "gamma": "focal loss exponent: how much well-classified pixels are down-weighted (paper: 2)",
+    "patch_size": "side of the training patches, pixels (paper: 100)",
+    "width": "channels of the first U-Net level, doubled at each level below",
+    "depth": "poolings of the U-Net, each halving the patch",
+    "variant": "proposed (the paper's: 3 convolutions per block, BatchNorm, replication padding) or original",
+    "weight_power": "exponent of the class weights: 1 inverse frequency, 0.5 its square root (softer)",
+    "weight_cap": "largest class weight (0: no cap)",
+    "patches_per_epoch": "training patches drawn per epoch",
+    "schedule": "learning-rate schedule: onecycle, cosine or constant",
+    "normalise": "standardise each band by the mean and deviation of the training images",
+    "balanced_sampling": "place each patch over a pixel of a uniformly drawn class, so rare classes are seen as often",
+    "jitter": "per-band random gain and shift of each patch, below 1 (0: none)",
+    "val_scenes": "training dates held out whole for validation (none: the --val-fraction stripe)",
+    "val_fraction": "share of the bottom rows of every training date held out for validation (0: --val-scenes)",
+    "val_every": "validate every n-th epoch and the last; the epoch kept is one of those",
+    "seed": "random seed of weights, patches and jitter",
+    "amp": "mixed precision (CUDA only)",
+    "window": "side of the prediction windows, pixels",
+    "overlap": "pixels by which neighbouring prediction windows overlap",
+}
+
 
 def add_train(subparsers) -> None:
+    """Register `lulc train`: the U-Net trained on the paper's training scenes.
+
+    Every field of `unet.TrainConfig` is an option (--epochs for `epochs`); those left out take the preset's
+    value.
+
+    Parameters
+    ----------
+    subparsers : argparse._SubParsersAction
+        What `argparse.ArgumentParser.add_subparsers` returned; the command's parser is added to it, with its
+        `handler` set.
+    """
     from dataclasses import fields
 
     from ..unet.config import PRESETS, TrainConfig
@@ -30,12 +69,12 @@ def add_train(subparsers) -> None:
     for f in fields(TrainConfig):
         flag = "--" + f.name.replace("_", "-")
         if f.type in ("bool", bool):
-            parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=None)
+            parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=None, help=OPTION_HELP[f.name])
         elif f.name == "val_scenes":
-            parser.add_argument(flag, nargs="*", default=None, metavar="SCENE", help="held-out scene names")
+            parser.add_argument(flag, nargs="*", default=None, metavar="SCENE", help=OPTION_HELP[f.name])
         else:
             kind = {"int": int, "float": float, "str": str}[f.type if isinstance(f.type, str) else f.type.__name__]
-            parser.add_argument(flag, type=kind, default=None)
+            parser.add_argument(flag, type=kind, default=None, help=OPTION_HELP[f.name])
     parser.add_argument("--out", help="run folder (default: runs/unet_<preset>_seed<seed>; runs/ is $LULC_RUNS_DIR if set)")
     parser.add_argument("--no-resume", action="store_true", help="start afresh even if the run folder has last.pt")
     parser.add_argument("--no-evaluate", action="store_true", help="skip the accuracy report on the test scene")
