@@ -29,7 +29,8 @@ import rioxarray  # noqa: F401  (registers the .rio accessor)
 import xarray as xr
 from rasterio.windows import Window
 
-from . import allocator, errors, outputs, rasters, runtime
+from . import allocator, errors, outputs, rasters
+from .progress import progress_bar
 
 
 DEFAULT_BLOCK = 1024  # pixels; 1024 + one window of input per block: about 1 GB resident with the cpu preset
@@ -266,8 +267,8 @@ def classify_raster(
         _results_in_process(classifier, raster, grid) if client is None else _results_on_dask(client, classifier, raster, grid)
     )
     transform = rasterio.Affine(*raster.transform[:6])
-    bar = runtime.progress_bar(total=raster.height * raster.width, unit="px", unit_scale=True, desc=Path(out).name,
-                               disable=not progress)
+    bar = progress_bar(total=raster.height * raster.width, unit="px", unit_scale=True, desc=Path(out).name,
+                       disable=not progress)
     with bar, rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_BYTES), rasters.write_class_map_blocks(
         out, raster.height, raster.width, raster.crs, transform, description, cog, inputs=[source, *inputs]
     ) as written:

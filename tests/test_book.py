@@ -98,11 +98,11 @@ def test_the_class_table_of_the_conventions_page_is_the_scheme():
 
 
 def test_a_finished_progress_bar_reads_as_finished_in_the_saved_notebook(tmp_path):
-    """The bars of `runtime.progress_bar` (training, streaming): the output's text form, which a reader without the
+    """The bars of `progress.progress_bar` (training, streaming): the output's text form, which a reader without the
     widgets sees, is the last state (160 of 160), as is the saved widget state the book draws."""
     notebook = _notebook("QUICK = False\n", {})
     notebook.cells.append(nbformat.v4.new_code_cell(
-        "from lulc_helpers import runtime\nfor _ in runtime.progress_bar(range(160), desc='epochs'):\n    pass"))
+        "from lulc_helpers import progress\nfor _ in progress.progress_bar(range(160), desc='epochs'):\n    pass"))
     notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     nbformat.write(notebook, tmp_path / "00_x.ipynb")
     executed = book.run_notebook(tmp_path / "00_x.ipynb", timeout=120)

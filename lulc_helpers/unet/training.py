@@ -21,6 +21,7 @@ import torch
 
 from .. import errors, labels, rasters, runtime, scheme
 from ..evaluation import accuracy
+from ..progress import progress_bar
 from .checkpoint import contents, load_checkpoint, save_checkpoint
 from .config import TrainConfig, amp_enabled, check_config, config_from_dict
 from .losses import FocalLoss
@@ -170,8 +171,8 @@ def train(
     if resume and last_path.is_file():
         _resume(run, last_path, config)
     label = f"{out_dir.name}: epochs" if progress else ""
-    bar = runtime.progress_bar(range(run.start, config.epochs), initial=run.start, total=config.epochs, desc=label,
-                               disable=not progress)
+    bar = progress_bar(range(run.start, config.epochs), initial=run.start, total=config.epochs, desc=label,
+                       disable=not progress)
     latest_f1 = next((h["val_f1"] for h in reversed(run.history) if not math.isnan(h["val_f1"])), math.nan)
     for epoch in bar:
         runtime.apply_speed_settings()  # again each epoch: a library called in between may have reset them
