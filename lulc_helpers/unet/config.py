@@ -9,16 +9,9 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, fields, replace
-from typing import TYPE_CHECKING
 
 from .. import data, errors, runtime
 from ..paper import PAPER_SWEEP
-
-if TYPE_CHECKING:
-    import torch
-
-    from .split import Split
-
 
 # The architectures a configuration may name: the paper's (3 convolutions per block, BatchNorm, replication
 # padding before each skip) and the original U-Net of Ronneberger et al. (2015) as a baseline.
@@ -161,14 +154,14 @@ def resolve_config(preset: str, overrides: dict | None = None) -> TrainConfig:
     return replace(PRESETS[preset], **overrides)
 
 
-def check_config(config: TrainConfig, split: Split | None = None, flag=lambda name: name) -> None:
+def check_config(config: TrainConfig, split=None, flag=lambda name: name) -> None:
     """Check that a configuration can work before training starts.
 
     Parameters
     ----------
     config : TrainConfig
         The configuration.
-    split : Split, optional
+    split : split.Split, optional
         With it, the patch must also fit in every training scene, and held-out scenes must be present.
     flag : callable, optional
         Turns a field name into what the caller calls it (the CLI passes --patch-size for patch_size).
@@ -246,7 +239,7 @@ def config_from_dict(values: dict) -> TrainConfig:
     return TrainConfig(**{**values, "val_scenes": tuple(values["val_scenes"])})
 
 
-def amp_enabled(config: TrainConfig, device: torch.device) -> bool:
+def amp_enabled(config: TrainConfig, device) -> bool:
     """Whether to use mixed precision: the one rule for training and prediction alike.
 
     Parameters
