@@ -30,24 +30,24 @@ lab: data
 	$(BIN)/jupyter lab notebooks/
 
 # The browser test needs the pages' JavaScript (npm packages, fetched once into build/widget-js/).
-# -n auto: one pytest-xdist worker per core, the notebook runs started first (conftest.py).
+# -n auto: one pytest-xdist worker per core, the notebook runs started first and each executed once (conftest.py,
+# tests/quick_runs.py), the book for the browser tests built once.
 # While developing, `pytest -m "not slow"` leaves out the notebook, exercise and browser runs.
 test: setup
 	@if command -v npm >/dev/null; then $(BIN)/python tools/book.py fetch-js >/dev/null; \
 	else echo "npm not found: tests/test_browser.py will be skipped"; fi
-	$(BIN)/python -m pytest -n auto --nbmake --nbmake-timeout=1200 tests notebooks
+	$(BIN)/python -m pytest -n auto --maxschedchunk 2 tests
 
 widget-js: setup
 	$(BIN)/python tools/book.py fetch-js
 
 # The course book in build/book/html/, from the notebooks `make run` executed (build/executed/).
 # `make book QUICK=1` first executes every notebook in quick mode (minutes, not the full run) into
-# build/quick/, with its models and figures there too, and with notebook 05's slider on.
+# build/quick/, with its models and figures there too.
 QUICK_ENV = LULC_RUNS_DIR=$(CURDIR)/build/quick/runs LULC_FIGURES_DIR=$(CURDIR)/build/quick/figures
 book: widget-js $(if $(QUICK),data)
 ifdef QUICK
-	$(QUICK_ENV) $(BIN)/python tools/book.py execute --quick --set INTERACTIVE=true \
-	  --out build/quick/executed $(NOTEBOOKS)
+	$(QUICK_ENV) $(BIN)/python tools/book.py execute --quick --out build/quick/executed $(NOTEBOOKS)
 	$(BIN)/python tools/book.py build --executed build/quick/executed --out build/book
 else
 	$(BIN)/python tools/book.py build --executed build/executed --out build/book

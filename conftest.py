@@ -1,25 +1,31 @@
-"""Test-session setup shared by unit tests (tests/) and notebook runs (notebooks/, via nbmake).
+"""Test-session setup.
 
 The data are fetched once into the project's data/ folder, exactly as `make data` does (from
 $LULC_DATA_MIRROR when set, as in CI, else from GitHub); quick-mode figures go to a temporary
 folder, and so do quick-mode models and maps (runs/), so that they never overwrite full-mode results.
+The notebooks' shared quick runs go to a fresh temporary folder (tests/quick_runs.py).
 
 With pytest-xdist (`make test` runs `-n auto`), the controller fetches the data and makes the folders before
-any worker starts; each worker then writes into its own subfolder (two workers may run the same notebook, as a
-notebook test and as one of its exercises, and would otherwise share a run folder), and gives PyTorch its share
-of the cores: two workers with two threads each on two cores run slower than with one each.
+any worker starts; each worker then writes into its own subfolder, and gives PyTorch its share of the cores:
+two workers with two threads each on two cores run slower than with one each.
 """
 
 import os
+import shutil
 import tempfile
 from pathlib import Path
 
 import pytest
 
 from lulc_helpers import data, paths
+from tests.quick_runs import FOLDER_ENV as QUICK_RUNS_ENV
 
-# Notebook runs (nbmake) and the exercise and browser runs take minutes; `pytest -m "not slow"` leaves them out.
-SLOW_MODULES = {"test_exercises.py", "test_browser.py"}
+# The notebook, exercise and browser runs take minutes, started in this order (see below);
+# `pytest -m "not slow"` leaves them out.
+SLOW_MODULES = ["test_notebooks.py", "test_exercises.py", "test_browser.py"]
+TEMPORARY_FOLDERS = {paths.FIGURES_DIR_ENV: "lulc-figures-", paths.RUNS_DIR_ENV: "lulc-runs-",
+                     QUICK_RUNS_ENV: "lulc-quick-runs-"}
+MADE_HERE = pytest.StashKey[list]()
 
 
 def pytest_configure(config):
@@ -28,8 +34,10 @@ def pytest_configure(config):
     if worker is None:
         data.ensure_data(verbose=False)
         os.environ.setdefault(paths.DATA_DIR_ENV, str(paths.data_dir()))
-        os.environ.setdefault(paths.FIGURES_DIR_ENV, tempfile.mkdtemp(prefix="lulc-figures-"))
-        os.environ.setdefault(paths.RUNS_DIR_ENV, tempfile.mkdtemp(prefix="lulc-runs-"))
+        for name, prefix in TEMPORARY_FOLDERS.items():
+            if name == QUICK_RUNS_ENV or name not in os.environ:  # quick runs: never a stale earlier session's
+                os.environ[name] = tempfile.mkdtemp(prefix=prefix)
+                config.stash[MADE_HERE] = [*config.stash.get(MADE_HERE, []), os.environ[name]]
         os.environ.setdefault("MPLBACKEND", "Agg")
         return
     for name in (paths.FIGURES_DIR_ENV, paths.RUNS_DIR_ENV):
@@ -40,10 +48,19 @@ def pytest_configure(config):
     os.environ.setdefault("OMP_NUM_THREADS", str(share))
 
 
+def pytest_unconfigure(config):
+    for folder in config.stash.get(MADE_HERE, []):
+        shutil.rmtree(folder, ignore_errors=True)
+
+
 def pytest_collection_modifyitems(items):
     """Mark notebook, exercise and browser runs slow, and start them first: spread over the workers from the
-    beginning, they do not leave one worker running the last long notebook while the others wait."""
+    beginning, they do not leave one worker running the last long notebook while the others wait. The browser
+    tests come last of them: by then the book's notebooks have run (tests/quick_runs.py)."""
     for item in items:
-        if item.path.suffix == ".ipynb" or item.path.name in SLOW_MODULES:
+        if item.path.name in SLOW_MODULES:
             item.add_marker(pytest.mark.slow)
-    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+        if item.path.name in ("test_browser.py", "test_browser_dbg.py"):
+            item.add_marker(pytest.mark.xdist_group("browser"))
+    order = {name: rank for rank, name in enumerate(SLOW_MODULES)}
+    items.sort(key=lambda item: order.get(item.path.name, len(order)))

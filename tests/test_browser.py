@@ -1,11 +1,9 @@
-"""The course book in a real browser, offline: every notebook executed in quick mode (notebook 05's slider on) and
-built with `tools/book.py` exactly as `make book QUICK=1` builds them, served on 127.0.0.1 and opened in headless
-Chromium with every non-local request blocked. What a reader would see is checked on the pages themselves:
+"""The course book in a real browser, offline: every notebook executed in quick mode (the suite's shared runs,
+tests/quick_runs.py) and built with `tools/book.py` as `make book QUICK=1` builds them, served on 127.0.0.1 and
+opened in headless Chromium with every non-local request blocked. What a reader would see is checked on the pages themselves:
 no JavaScript error on any page of the book, every widget of every page drawn, every class overlay decoded and
 drawn in the scheme's colours (no interpolated blends), the legend's ten classes, and the two side-by-side panes
 showing the same place after load, zoom and pan.
-
-LULC_BOOK_EXECUTED=build/quick/executed reuses the notebooks `make book QUICK=1` executed instead of running them.
 """
 
 import base64
@@ -13,29 +11,27 @@ import functools
 import http.server
 import io
 import os
+import re
 import threading
 import time
-from pathlib import Path
 
-import nbformat
 import numpy as np
 import pytest
 from PIL import Image
 
 from lulc_helpers import scheme
 from lulc_helpers.paths import project_root
-from tools import book
+from tests.quick_runs import WIDGET_JS, quick_book, widget_js_fetched
 
 CHROMIUM = "/usr/bin/chromium"
 # Chromium as root in a container, and none of its own calls home (they would be blocked, noisily)
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                  "--disable-sync", "--no-first-run"]
-NOTEBOOKS = sorted((project_root() / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 NOTEBOOK_04 = project_root() / "notebooks" / "04_gee_classifiers.ipynb"
-EXECUTED_ENV = "LULC_BOOK_EXECUTED"
 COLOUR_TOLERANCE = 3  # per RGB channel: PNG colours reach the screen unchanged, so only rounding is allowed
 PANE_TOLERANCE_PX = 2
-CELL_TIMEOUT_S = 300
+VIEWPORT = {"width": 1400, "height": 1000}
+PAGES_AT_ONCE = 6  # tabs loading pages side by side in one browser context
 BACKDROP = (255, 0, 255)  # behind the overlay under test, so transparent (no data) pixels can be told apart
 # Leaflet sets window.L when jupyter-leaflet loads; the setter registers every map as it is created
 TRACK_MAPS = """
@@ -66,33 +62,16 @@ def _require(condition: bool, reason: str) -> None:
 
 
 @pytest.fixture(scope="module")
-def site(tmp_path_factory):
+def site():
     _require(os.path.exists(CHROMIUM), f"{CHROMIUM} is missing (Debian: apt-get install chromium)")
     try:
         import playwright.sync_api  # noqa: F401
     except ImportError:
         _require(False, "playwright is not installed (pip install playwright)")
-    cache = project_root() / "build" / "widget-js"
-    _require(all(book.cached_tarball(p, cache).is_file() for p in book.NPM_PACKAGES),
-             f"the widget JavaScript is not in {cache}: run `make widget-js` (needs npm)")
-    work = tmp_path_factory.mktemp("book")
+    _require(widget_js_fetched(), f"the widget JavaScript is not in {WIDGET_JS}: run `make widget-js` (needs npm)")
     started = time.perf_counter()
-    if os.environ.get(EXECUTED_ENV):
-        pages = [Path(os.environ[EXECUTED_ENV]) / path.name for path in NOTEBOOKS]
-    else:  # as `make book QUICK=1`; a cell that hangs fails the test in minutes
-        pages = [book.execute(path, work / "executed", quick=True, changes={"INTERACTIVE": True}, timeout=CELL_TIMEOUT_S)
-                 for path in NOTEBOOKS]
-        print(f"\n{len(pages)} notebooks executed in {time.perf_counter() - started:.0f} s")
-    # notebook 05's slider is plots.imbalance_widget; a page of its own shows it with a known starting ratio
-    slider = nbformat.v4.new_notebook(cells=[
-        nbformat.v4.new_markdown_cell("# The imbalance slider"),
-        nbformat.v4.new_code_cell("from lulc_helpers import plots\nplots.imbalance_widget([1, 10, 100])"),
-    ])
-    slider.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    nbformat.write(slider, work / "slider.ipynb")
-    pages.append(book.execute(work / "slider.ipynb", work / "executed", timeout=CELL_TIMEOUT_S))
-    html = book.build(pages, work / "out", cache=cache)
-    print(f"book built at {time.perf_counter() - started:.0f} s")
+    html = quick_book()  # both pytest-xdist workers may run tests of this file; the book is built once
+    print(f"\nbook of the notebooks' quick runs ready in {time.perf_counter() - started:.0f} s")
     return html
 
 
@@ -111,29 +90,31 @@ class _QuietHandler(http.server.SimpleHTTPRequestHandler):
 
 
 class Visit:
-    """A page opened offline, with what went wrong on the way recorded."""
+    """A page opened offline, with what went wrong on the way recorded. `opener` is the browser (a page in a
+    context of its own) or a context (pages sharing its cache); `wait_until` as in Playwright's `goto`. `goto`
+    opens another page in the same tab, its records started anew (a new tab costs more than the page itself)."""
 
-    def __init__(self, browser, base: str, page_name: str):
-        self.page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    def __init__(self, opener, base: str, page_name: str, wait_until: str = "load"):
+        self.page = opener.new_page(**({"viewport": VIEWPORT} if hasattr(opener, "new_context") else {}))
         self.base = base
-        self.blocked, self.errors, self.local_failures = [], [], []
         self.page.add_init_script(TRACK_MAPS)
-        self.page.route("**/*", self._route)
+        # only what is not local goes through Python (a pattern Playwright matches in the browser)
+        self.page.route(re.compile(rf"^(?!{re.escape(base)}|data:)"), self._route)
         self.page.on("pageerror", lambda error: self.errors.append(f"uncaught: {error}"))
         # resource failures are reported below with their URLs (blocked ones are expected)
         self.page.on("console", lambda m: m.type == "error" and not m.text.startswith("Failed to load resource")
                      and self.errors.append(f"console: {m.text}"))
         self.page.on("requestfailed", lambda r: r.url.startswith(base) and self.local_failures.append(r.url))
         self.page.on("response", lambda r: r.status >= 400 and self.local_failures.append(f"{r.status} {r.url}"))
-        self.page.goto(base + page_name, wait_until="load")
+        self.goto(page_name, wait_until)
+
+    def goto(self, page_name: str, wait_until: str = "load") -> None:
+        self.blocked, self.errors, self.local_failures = [], [], []
+        self.page.goto(self.base + page_name, wait_until=wait_until)
 
     def _route(self, route):
-        url = route.request.url
-        if url.startswith(self.base) or url.startswith("data:"):
-            route.continue_()
-        else:
-            self.blocked.append(url)
-            route.abort()
+        self.blocked.append(route.request.url)
+        route.abort()
 
 
 @pytest.fixture(scope="module")
@@ -340,9 +321,16 @@ def test_every_page_opens_without_javascript_errors_and_draws_its_widgets(site, 
     from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
     failures, widget_pages = {}, []
-    for name in _book_pages(site):
-        visit = Visit(browser, server, name)
-        try:
+    context = browser.new_context(viewport=VIEWPORT)
+    pages = _book_pages(site)
+    tabs = [Visit(context, server, name, wait_until="commit") for name in pages[:PAGES_AT_ONCE]]
+    for start in range(0, len(pages), PAGES_AT_ONCE):
+        batch = dict(zip(pages[start:start + PAGES_AT_ONCE], tabs))
+        if start:
+            for name, visit in batch.items():
+                visit.goto(name, wait_until="commit")
+        for name, visit in batch.items():
+            visit.page.wait_for_load_state("load")
             if 'type="application/vnd.jupyter.widget-view+json"' in (site / name).read_text():
                 widget_pages.append(name)
                 try:
@@ -350,11 +338,10 @@ def test_every_page_opens_without_javascript_errors_and_draws_its_widgets(site, 
                 except PlaywrightTimeout:
                     drawn = visit.page.evaluate(WIDGET_VIEWS_DRAWN)
                     visit.errors.append(f"{drawn.count(False)} of {len(drawn)} widget views not drawn")
-            visit.page.wait_for_timeout(300)  # errors thrown after load (MathJax, late widget views)
-            if visit.errors or visit.local_failures:
-                failures[name] = visit.errors + visit.local_failures
-        finally:
-            visit.page.close()
+        visit.page.wait_for_timeout(300)  # errors thrown after load (MathJax, late widget views)
+        failures.update({name: visit.errors + visit.local_failures for name, visit in batch.items()
+                         if visit.errors or visit.local_failures})
+    context.close()
     print(f"widget pages: {widget_pages}")
     # the pages known to hold widgets are among them: maps (04, 07), the slider (05), progress bars (03, 08)
     assert {"03_unet_training.html", "04_gee_classifiers.html", "05_accuracy_metrics.html", "07_quarry_area.html",

@@ -2,10 +2,12 @@
 
 A notebook has two kinds of exercise. "Write it yourself" exercises have the learner write the code of a step, in
 nbgrader's format (a solution cell and a graded check cell); tests/test_assignments.py grades them. "Try it
-yourself" exercises change parameters and read what changes; a notebook declares them in its metadata, `{"lulc": {"exercises": [{"name": ..., "change": {PARAMETER:
-value}}]}}`. Each exercise is executed here from a clean kernel in quick mode (the parameters cell's nbmake `mock`
-values) with its change applied on top, one exercise at a time, and fails if any cell raises: Run All must survive
-every change an exercise suggests.
+yourself" exercises change parameters and read what changes; a notebook declares them in its metadata,
+`{"lulc": {"exercises": [{"name": ..., "change": {PARAMETER: value}}]}}`. They are executed here from a clean kernel
+in quick mode (the parameters cell's `mock` values) with their changes applied on top, and fail if any cell raises:
+Run All must survive every change an exercise suggests. To run fewer notebooks, the exercises of a notebook whose
+changes combine share one run (all their changes at once: different parameters, or different keys of one dict
+parameter); those that set the same thing differently run apart.
 """
 
 import ast
@@ -16,11 +18,12 @@ from pathlib import Path
 import nbformat
 import pytest
 
+from lulc_helpers import paths
+from tests.quick_runs import CELL_TIMEOUT_S
 from tools import book
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
-TIMEOUT_S = 1200  # per cell, as the suite's --nbmake-timeout
 
 
 def _exercises(path):
@@ -45,18 +48,55 @@ def run_exercise(path: Path, change: dict):
     parameters = notebook.cells[_parameters_cell(notebook)]
     unknown = set(change) - _assigned_names(parameters.source)
     assert not unknown, f"an exercise may only change parameters; not in the parameters cell: {sorted(unknown)}"
-    return book.run_notebook(path, quick=True, changes=change, timeout=TIMEOUT_S)
+    return book.run_notebook(path, quick=True, changes=change, timeout=CELL_TIMEOUT_S)
 
 
-CASES = [pytest.param(path, exercise, id=f"{path.stem}-{exercise['name']}")
-         for path in NOTEBOOKS for exercise in _exercises(path)]
+def _combined(changes: list[dict]) -> dict | None:
+    """The changes applied together, or None where two set the same parameter to different things (two dicts
+    that set different keys, such as OVERRIDES, combine into one)."""
+    combined = {}
+    for change in changes:
+        for name, value in change.items():
+            if name not in combined:
+                combined[name] = value
+            elif isinstance(value, dict) and isinstance(combined[name], dict) and not value.keys() & combined[name].keys():
+                combined[name] = {**combined[name], **value}
+            else:
+                return None
+    return combined
 
 
-@pytest.mark.parametrize("path, exercise", CASES)
-def test_run_all_survives_the_exercise(path, exercise):
-    notebook = run_exercise(path, exercise["change"])
-    errors = [o for c in notebook.cells if c.cell_type == "code" for o in c.outputs if o.output_type == "error"]
-    assert not errors
+def share_runs(exercises: list[dict]) -> list[list[dict]]:
+    """The exercises in groups whose changes combine, each exercise in the first group it fits."""
+    groups = []
+    for exercise in exercises:
+        group = next((g for g in groups if _combined([e["change"] for e in [*g, exercise]]) is not None), None)
+        if group is None:
+            groups.append(group := [])
+        group.append(exercise)
+    return groups
+
+
+def test_exercises_that_change_the_same_parameter_run_apart():
+    a, b, c, d, e = ({"name": n, "change": change} for n, change in
+                     [("a", {"X": 1}), ("b", {"X": 2, "Y": 1}), ("c", {"Z": {"k": 1}}), ("d", {"Z": {"j": 2}}),
+                      ("e", {"Z": {"k": 3}})])
+    assert share_runs([a, b, c, d, e]) == [[a, c, d], [b, e]]
+    assert _combined([c["change"], d["change"]]) == {"Z": {"k": 1, "j": 2}}
+
+
+CASES = [pytest.param(path, group, id=f"{path.stem}-" + "+".join(e["name"] for e in group))
+         for path in NOTEBOOKS for group in share_runs(_exercises(path))]
+
+
+@pytest.mark.parametrize("path, group", CASES)
+def test_run_all_survives_the_exercises(path, group, tmp_path, monkeypatch):
+    for name in (paths.RUNS_DIR_ENV, paths.FIGURES_DIR_ENV):  # the kernel inherits them
+        monkeypatch.setenv(name, str(tmp_path / name))
+    notebook = run_exercise(path, _combined([exercise["change"] for exercise in group]))
+    code = [c for c in notebook.cells if c.cell_type == "code" and c.source.strip()]
+    assert [c.execution_count for c in code] == list(range(1, len(code) + 1)), "every code cell ran, in order"
+    assert not [o for c in code for o in c.outputs if o.output_type == "error"]
 
 
 def _markdown(path) -> list[str]:

@@ -16,6 +16,7 @@ from rasterio.transform import from_origin
 from rasterio.warp import Resampling, calculate_default_transform, reproject
 
 from lulc_helpers import cli, errors, outputs, sampling, streaming
+from lulc_helpers.cli import classify as cli_classify
 from tests.test_faults import (  # noqa: F401  (files and work are fixtures)
     PIXEL,
     X0,
@@ -300,7 +301,7 @@ def test_a_scheduler_address_that_is_not_an_address_is_bad_input(work, capsys):
 def test_a_scheduler_without_workers_is_not_a_failed_write(work, capsys, monkeypatch):
     from dask.distributed import LocalCluster
 
-    monkeypatch.setattr(cli, "WORKER_WAIT_S", 1, raising=False)
+    monkeypatch.setattr(cli_classify, "WORKER_WAIT_S", 1)
     with LocalCluster(n_workers=0, processes=False, dashboard_address=":0") as cluster:
         code, out, err = run(predict_args(work, work / "out.tif", "--scheduler", cluster.scheduler_address), capsys)
     assert code == 1

@@ -5,6 +5,7 @@ import json
 from dataclasses import fields, replace
 from pathlib import Path
 
+import nbformat
 import numpy as np
 import pandas as pd
 import pytest
@@ -12,7 +13,8 @@ import torch
 
 from lulc_helpers import cli, course, data, labels, paths, rasters, runtime, unet
 from lulc_helpers.unet import training as unet_training
-from tests.test_exercises import run_exercise
+from tests import quick_runs
+from tests.quick_runs import quick_run
 
 # The paper's Section 2.3.1: training and validation dates of Strzegom (the test date 2023-07-09 is not among them).
 PAPER_STRZEGOM_TRAINING = ["strzegom_20210619", "strzegom_20220619", "strzegom_20220719", "strzegom_20221012",
@@ -147,13 +149,13 @@ def _recording_dtypes(build, dtypes):
 NOTEBOOK_03 = Path(__file__).resolve().parents[1] / "notebooks" / "03_unet_training.ipynb"
 
 
-def test_notebook_03_in_quick_mode_writes_no_map(tmp_path, monkeypatch):
+def test_notebook_03_in_quick_mode_writes_no_map():
     """A one-epoch map under runs/predictions/ would stand in for a trained U-Net in notebooks 04-06."""
-    monkeypatch.setenv(paths.RUNS_DIR_ENV, str(tmp_path))  # the kernel inherits it
-    notebook = run_exercise(NOTEBOOK_03, {})  # quick mode, no change
+    notebook = nbformat.read(quick_run(NOTEBOOK_03), as_version=4)  # the suite's shared quick run
     assert any("QUICK = True" in c.source for c in notebook.cells)
-    assert data.prediction_path("unet").parent == tmp_path / "predictions"
-    assert sorted(tmp_path.rglob("*")) == []
+    runs = quick_runs.runs_dir(NOTEBOOK_03)
+    assert (runs.parent / "figures" / "03_training_curves.png").is_file(), "the kernel had the run's own folders"
+    assert sorted(runs.rglob("*")) == []
 
 
 def test_live_curves_redraw_every_few_epochs_and_keep_each_training():

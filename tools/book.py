@@ -132,10 +132,10 @@ def _output_widget_kept_here():
 
 
 def run_notebook(source: str | os.PathLike, quick: bool = False, changes: Mapping | None = None,
-                 timeout: int | None = 1200):
+                 timeout: int | None = 1200, env: Mapping[str, str] | None = None):
     """The notebook executed from a clean kernel in its own folder, widget state kept; `quick` applies its
-    quick-mode values, `changes` (name -> value) go on top; `timeout` is per cell (None: none).
-    A failing cell raises BookError."""
+    quick-mode values, `changes` (name -> value) go on top; `timeout` is per cell (None: none); `env` is added
+    to the kernel's environment. A failing cell raises BookError."""
     import nbformat
     from nbclient import NotebookClient
     from nbclient.exceptions import CellExecutionError
@@ -150,20 +150,20 @@ def run_notebook(source: str | os.PathLike, quick: bool = False, changes: Mappin
                             resources={"metadata": {"path": str(source.parent.resolve())}})
     client.widget_registry["@jupyter-widgets/output"]["OutputModel"] = _output_widget_kept_here()
     # figures inline, as in `make run`, even where MPLBACKEND=Agg is set (the test suite sets it)
-    env = {**os.environ, "MPLBACKEND": "module://matplotlib_inline.backend_inline"}
+    kernel_env = {**os.environ, **(env or {}), "MPLBACKEND": "module://matplotlib_inline.backend_inline"}
     try:
-        client.execute(env=env)
+        client.execute(env=kernel_env)
     except CellExecutionError as err:
         raise BookError(f"{source}: a cell failed:\n{str(err)[-2000:]}") from None
     return notebook
 
 
 def execute(source: str | os.PathLike, out_dir: str | os.PathLike, quick: bool = False,
-            changes: Mapping | None = None, timeout: int | None = 1200) -> Path:
+            changes: Mapping | None = None, timeout: int | None = 1200, env: Mapping[str, str] | None = None) -> Path:
     """`run_notebook`, written to `out_dir` under the same name; returns the written path."""
     import nbformat
 
-    notebook = run_notebook(source, quick, changes, timeout)
+    notebook = run_notebook(source, quick, changes, timeout, env)
     target = Path(out_dir) / Path(source).name
     with atomic_output(target) as tmp:
         nbformat.write(notebook, tmp)
@@ -339,7 +339,7 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--out", type=Path, required=True)
     run.add_argument("--quick", action="store_true", help="the quick-mode values of each parameters cell")
     run.add_argument("--set", action="append", default=[], metavar="NAME=JSON",
-                     help="a parameter on top, e.g. --set INTERACTIVE=true (repeatable)")
+                     help="a parameter on top, e.g. --set SEED=7 (repeatable)")
     run.add_argument("--timeout", type=int, default=1200, help="seconds per cell, 0 for no limit (default 1200)")
     commands.add_parser("fetch-js", help="fetch the npm packages the pages load into build/widget-js/ (needs npm)")
     make = commands.add_parser("build", help="build the book from executed notebooks")
