@@ -31,7 +31,8 @@ lab: data
 
 # The browser test needs the pages' JavaScript (npm packages, fetched once into build/widget-js/).
 # -n auto: one pytest-xdist worker per core, the notebook runs started first and each executed once (conftest.py,
-# tests/quick_runs.py), the book for the browser tests built once.
+# tests/quick_runs.py), the book for the browser tests built once; --maxschedchunk 2 hands tests out two at a time
+# (by default each worker gets a quarter of the suite at once, and one worker got every slow run).
 # While developing, `pytest -m "not slow"` leaves out the notebook, exercise and browser runs.
 test: setup
 	@if command -v npm >/dev/null; then $(BIN)/python tools/book.py fetch-js >/dev/null; \
