@@ -10,8 +10,8 @@ lock file per result), and a failure is not repeated: its error is raised again.
 
 import fcntl
 import os
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import nbformat
 
@@ -24,9 +24,13 @@ NOTEBOOKS = sorted((book.ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 WIDGET_JS = book.ROOT / "build" / "widget-js"  # where `make widget-js` leaves the pages' JavaScript
 
 
+def _folder(name: str) -> Path:
+    return Path(os.environ[FOLDER_ENV]) / name
+
+
 def made_once(name: str, make: Callable[[Path], None]) -> Path:
     """The folder `name` of this session, filled by `make(folder)` the first time it is asked for."""
-    folder = Path(os.environ[FOLDER_ENV]) / name
+    folder = _folder(name)
     folder.mkdir(parents=True, exist_ok=True)
     done, failure = folder / "done", folder / "failure.txt"
     with open(folder / "lock", "w") as lock:
@@ -54,7 +58,14 @@ def quick_run(source: Path) -> Path:
 
 def runs_dir(source: Path) -> Path:
     """The models folder of `source`'s quick run (absent if the run wrote none)."""
-    return Path(os.environ[FOLDER_ENV]) / source.stem / "runs"
+    return _folder(source.stem) / "runs"
+
+
+def assert_ran_clean(notebook) -> None:
+    """Every non-empty code cell of the executed `notebook` ran, in order, and none holds an error output."""
+    code = [c for c in notebook.cells if c.cell_type == "code" and c.source.strip()]
+    assert [c.execution_count for c in code] == list(range(1, len(code) + 1)), "every code cell ran, in order"
+    assert not [o for c in code for o in c.outputs if o.output_type == "error"]
 
 
 def widget_js_fetched() -> bool:

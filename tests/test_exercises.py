@@ -19,7 +19,7 @@ import nbformat
 import pytest
 
 from lulc_helpers import paths
-from tests.quick_runs import CELL_TIMEOUT_S
+from tests.quick_runs import CELL_TIMEOUT_S, assert_ran_clean
 from tools import book
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -94,9 +94,7 @@ def test_run_all_survives_the_exercises(path, group, tmp_path, monkeypatch):
     for name in (paths.RUNS_DIR_ENV, paths.FIGURES_DIR_ENV):  # the kernel inherits them
         monkeypatch.setenv(name, str(tmp_path / name))
     notebook = run_exercise(path, _combined([exercise["change"] for exercise in group]))
-    code = [c for c in notebook.cells if c.cell_type == "code" and c.source.strip()]
-    assert [c.execution_count for c in code] == list(range(1, len(code) + 1)), "every code cell ran, in order"
-    assert not [o for c in code for o in c.outputs if o.output_type == "error"]
+    assert_ran_clean(notebook)
 
 
 def _markdown(path) -> list[str]:
