@@ -71,7 +71,7 @@ def deviations(config: TrainConfig, split: Split, tta: bool = True, weight_decay
     Returns
     -------
     pandas.DataFrame
-        Indexed by aspect: what the paper says (Table 3 and Section 2.3.1), what the `paper` preset makes of it
+        Indexed by aspect: what the paper says (its training-settings table and Section 2.3.1), what the `paper` preset makes of it
         (the paper leaves some choices open), this run's value, and whether the run differs from the preset.
     """
     paper = PRESETS["paper"]
@@ -88,16 +88,16 @@ def deviations(config: TrainConfig, split: Split, tta: bool = True, weight_decay
 
     rows = [
         ("regions", "Strzegom, Kolbuszowa, Kraków (Section 2.3.1)", ", ".join(PAPER_REGIONS), ", ".join(regions)),
-        ("classes", "Table 3: 1-9; Table 6 scores quarries (10) too", "1-10", "1-10"),
-        ("width / depth", "not stated (Table 2: blocks only)", f"{paper.width} / {paper.depth}", f"{config.width} / {config.depth}"),
-        ("epochs", "25 (Table 3)", paper.epochs, config.epochs),
+        ("classes", "settings table: 1-9; Strzegom accuracy table: quarries (10) too", "1-10", "1-10"),
+        ("width / depth", "not stated (model table: blocks only)", f"{paper.width} / {paper.depth}", f"{config.width} / {config.depth}"),
+        ("epochs", "25 (settings table)", paper.epochs, config.epochs),
         ("patches per epoch", "not stated", paper.patches_per_epoch, config.patches_per_epoch),
-        ("loss", "Table 3: FocalLoss(), gamma 2; Section 2.3.1 text: CrossEntropyLoss",
+        ("loss", "settings table: FocalLoss(), gamma 2; Section 2.3.1 text: CrossEntropyLoss",
          f"focal, gamma {paper.gamma:g}", f"focal, gamma {config.gamma:g}" if config.gamma else "cross-entropy"),
         ("class weights", "balance 1 (formula not stated)", weights(paper), weights(config)),
-        ("learning rate", "Table 3: 0.001; Section 2.3.1 text: swept (values not given)", paper.lr, config.lr),
+        ("learning rate", "settings table: 0.001; Section 2.3.1 text: swept (values not given)", paper.lr, config.lr),
         ("schedule", "not stated", paper.schedule, config.schedule),
-        ("sweep", "Table 3: weight decay {0.01, 0.001, 0.0001}; balance on and off", sweep_text(*PAPER_SWEEP.values()),
+        ("sweep", "settings table: weight decay {0.01, 0.001, 0.0001}; balance on and off", sweep_text(*PAPER_SWEEP.values()),
          sweep_text(weight_decays or [config.weight_decay], balances or [config.balance])),
         ("radiometric jitter", "not stated", paper.jitter, config.jitter),
         ("validation", "not stated (training and validation dates listed together)",

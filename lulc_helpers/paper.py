@@ -3,8 +3,9 @@
 Hejmanowska et al. (2025), Appl. Sci. 15, 9785: the benchmark datasets it reviews (Section 2.1, with figures
 from the datasets' own publications: EuroSAT [32], LandCoverNet [56,57], BigEarthNet/reBEN [58,59],
 MultiSenNA [60,61], SeasoNet [62,63]; CORINE Land Cover 2018 from the Copernicus Land Monitoring Service),
-the U-Net tables (Tables 5-6), the worked metric examples, the training sweep (Table 3), the GEE classifiers'
-tables and overall accuracies (Section 3.2). Also Olofsson et al. (2014), the worked example of stratified
+the U-Net tables (Section 3.1), the worked metric examples (Section 2.5), the training sweep (the training-settings
+table, Section 2.3.1), the GEE classifiers' tables and overall accuracies (Section 3.2). The text we work from
+numbers no table, so tables are named here by what they hold. Also Olofsson et al. (2014), the worked example of stratified
 area estimation that `metrics.stratified_estimates` reproduces. Nothing here is computed.
 """
 
@@ -155,11 +156,11 @@ OLOFSSON_PUBLISHED = {"UA class 1": (0.88, 0.07), "PA class 1": (0.75, 0.21), "O
                       "area class 1 (pixels)": (235086, 68418)}
 
 
-# The paper's sweep (Table 3): one training per weight decay, with and without class weights ("balance").
+# The paper's sweep (its training-settings table): one training per weight decay, with and without class weights ("balance").
 PAPER_SWEEP = {"weight_decays": (0.01, 0.001, 0.0001), "balances": (True, False)}
 
 
-# Strzegom 2023-07-09, reference polygons (the paper's Table 6 / PAPER_UNET_TABLES).
+# Strzegom 2023-07-09, reference polygons (the paper's Strzegom U-Net table, PAPER_UNET_TABLES).
 PAPER_STRZEGOM = {
     "OA": PAPER_UNET_TABLES["strzegom"]["Overall"][0],
     "macro F1": PAPER_UNET_TABLES["strzegom"]["Mean"][4],

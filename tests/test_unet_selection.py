@@ -24,7 +24,7 @@ TINY = replace(unet.PRESETS["quick"], patches_per_epoch=4, patch_size=32, window
 
 def test_paper_preset_is_table_3():
     paper = unet.resolve_config("paper")
-    # Table 3: epochs 25, patch size 100, batch size 4, Adam lr 0.001, weight decay swept (0.001 the middle), gamma 2
+    # the paper's training-settings table: epochs 25, patch size 100, batch size 4, Adam lr 0.001, weight decay swept (0.001 the middle), gamma 2
     assert (paper.epochs, paper.patch_size, paper.batch_size, paper.lr, paper.gamma) == (25, 100, 4, 0.001, 2.0)
     assert paper.balance and paper.weight_power == 1.0 and paper.jitter == 0.0
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from .. import outputs, paths, runtime, unet
 
-# What each TrainConfig field does, as its option's help; "paper:" is the value of the paper's Table 3.
+# What each TrainConfig field does, as its option's help; "paper:" is the value in the paper's training-settings table.
 OPTION_HELP = {
     "epochs": "training epochs (paper: 25)",
     "batch_size": "patches per training step (paper: 4)",

@@ -1,6 +1,6 @@
 """The U-Net's training configuration: `TrainConfig`, its presets, and the checks of its options.
 
-The paper's settings (Table 3) are the defaults of `TrainConfig`. What the paper does not state (network
+The paper's settings (its training-settings table, Section 2.3.1) are the defaults of `TrainConfig`. What the paper does not state (network
 width and depth, patches per epoch, learning-rate schedule, normalisation, patch placement) is chosen here
 so that training is stable; `PRESETS["naive"]` switches those choices off to show why they matter.
 """
@@ -23,13 +23,13 @@ VARIANTS: dict[str, dict] = {
 
 @dataclass(frozen=True)
 class TrainConfig:
-    # The paper's Table 3.
     """Every setting of a U-Net training; each is a flag of `lulc train` (`--epochs`, `--weight-power`, ...).
 
-    The first group is the paper's Table 3; the rest the paper does not state, and the `paper` preset fills them
-    in. PRESETS holds the named configurations (`paper`, `cpu`, ...); `resolve_config` applies changes to one.
+    The first group is the paper's training-settings table; the rest the paper does not state, and the `paper`
+    preset fills them in. PRESETS holds the named configurations (`paper`, `cpu`, ...); `resolve_config` applies changes to one.
     """
 
+    # The paper's training-settings table.
     epochs: int = 25
     batch_size: int = 4
     lr: float = 1e-3

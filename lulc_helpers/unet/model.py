@@ -1,4 +1,4 @@
-"""The paper's U-Net (Section 2.3.1, Table 2) and the original U-Net as a baseline.
+"""The paper's U-Net (Section 2.3.1 and its table of the two networks) and the original U-Net as a baseline.
 
 "proposed": every encoder, bottleneck and decoder block is 3 x (Conv3x3 padding same, BatchNorm, ReLU);
 the decoder upsamples with ConvTranspose2d 2x2 and pads the result with ReplicationPad2d to the size of
@@ -130,7 +130,7 @@ def block_summary(model: UNet) -> list[str]:
 
 
 def architecture_table(width: int = 64, depth: int = 4) -> pd.DataFrame:
-    """The paper's Table 2 (original vs proposed U-Net), read from the models built here.
+    """The paper's table of the original and proposed U-Net (Section 2.3.1), read from the models built here.
 
     Parameters
     ----------
