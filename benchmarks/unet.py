@@ -6,6 +6,9 @@
                                               # notebook 03's full mode before and after, estimated from them
     python benchmarks/unet.py --no-paper --denormal runs/x/last.pt   # also: training steps of that checkpoint with
                                               # subnormal numbers computed as such and flushed to zero
+    python benchmarks/unet.py --no-paper --layout  # also: the cpu preset's training step and forward pass on
+                                              # the CPU in PyTorch's default layout and as training and
+                                              # prediction run them (channels last; BatchNorm folded to predict)
 
 Rows: configuration x device; GPU rows use mixed precision (float16 autocast), as training does on CUDA.
 Random inputs for throughput: it does not depend on the pixel values. Timings are only as good as the machine is
@@ -135,6 +138,56 @@ def denormal_cost(checkpoint: str, steps: int = 6) -> pd.DataFrame:
     print(f"{checkpoint}: weight decay {saved['config']['weight_decay']:g}, {subnormal} subnormal weights of {weights.numel()}")
     return pd.DataFrame({"ms per step (two repeats)": {k: " / ".join(f"{v:.0f}" for v in vs) for k, vs in rows.items()}})
 
+def layout_cost(steps: int = 20, repeats: int = 3) -> pd.DataFrame:
+    """Milliseconds per training step (batch 4 of 100 x 100) and per forward pass (4 windows of 256 x 256) of the
+    cpu preset on the CPU: PyTorch's default layout against `unet.memory_format` (training) and
+    `unet.inference_copy` (prediction), alternating, `repeats` times; the maximum difference of the logits too."""
+    from lulc_helpers.unet.losses import FocalLoss
+    from lulc_helpers.unet.training import _step
+
+    config, cpu = unet.PRESETS["cpu"], torch.device("cpu")
+    generator = torch.Generator().manual_seed(0)
+    patches, codes = torch.randn(4, 10, 100, 100, generator=generator), torch.randint(0, 11, (4, 100, 100), generator=generator)
+    windows = torch.randn(4, 10, 256, 256, generator=generator)
+    trained = unet.build_model(config).eval()
+    for layer in trained.modules():  # statistics as training leaves them, so that folding has something to fold
+        if isinstance(layer, torch.nn.BatchNorm2d):
+            layer.running_mean.uniform_(-0.5, 0.5, generator=generator)
+            layer.running_var.uniform_(0.5, 2.0, generator=generator)
+
+    def per_call_ms(call) -> float:
+        for _ in range(2):
+            call()
+        began = time.perf_counter()
+        for _ in range(steps):
+            call()
+        return (time.perf_counter() - began) / steps * 1000
+
+    def training_step(layout):
+        model = unet.build_model(config).to(memory_format=layout).train()
+        optimizer, scaler = torch.optim.Adam(model.parameters(), lr=config.lr), torch.amp.GradScaler("cpu", enabled=False)
+        x = patches.contiguous(memory_format=layout)
+        return lambda: _step(model, FocalLoss(config.gamma), optimizer, scaler, x, codes, False)
+
+    fast, fast_input = unet.inference_copy(trained, cpu), windows.contiguous(memory_format=unet.memory_format(cpu))
+    runs = {
+        "training step, default layout": training_step(torch.contiguous_format),
+        "training step, channels last": training_step(unet.memory_format(cpu)),
+        "forward pass, default layout": lambda: trained(windows),
+        "forward pass, folded and channels last": lambda: fast(fast_input),
+    }
+    rows: dict[str, list[float]] = {}
+    with torch.no_grad():
+        difference = float((fast(fast_input) - trained(windows)).abs().max())
+    for _ in range(repeats):
+        for name, call in runs.items():
+            with torch.no_grad() if name.startswith("forward") else torch.enable_grad():
+                rows.setdefault(name, []).append(per_call_ms(call))
+    print(f"{torch.get_num_threads()} thread(s); largest logit difference, folded against default: {difference:.1e}")
+    return pd.DataFrame({"ms per call (repeats)": {k: " / ".join(f"{v:.0f}" for v in vs) for k, vs in rows.items()},
+                         "median ms": {k: float(np.median(vs)) for k, vs in rows.items()}})
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--steps", type=int, default=3, help="timed training steps per row")
@@ -143,8 +196,11 @@ def main() -> None:
     parser.add_argument("--phases", type=int, default=0, metavar="EPOCHS", help="also time EPOCHS real epochs by phase")
     parser.add_argument("--no-paper", action="store_true", help="skip the paper-size rows (slow on a CPU)")
     parser.add_argument("--denormal", metavar="CHECKPOINT", help="also time training steps of CHECKPOINT with and without flushing subnormals")
+    parser.add_argument("--layout", action="store_true", help="also time the cpu preset in the default layout and as run here")
     args = parser.parse_args()
     print(throughput_table(args.steps, args.scene, args.large_batch, not args.no_paper).round(2).to_string(index=False))
+    if args.layout:
+        print(layout_cost().round(1).to_string())
     if args.denormal:
         print(denormal_cost(args.denormal).to_string())
     if args.phases:

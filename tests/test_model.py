@@ -2,7 +2,7 @@ import pytest
 import torch
 
 from lulc_helpers import scheme
-from lulc_helpers.unet.model import UNet, architecture_table, block_summary
+from lulc_helpers.unet.model import UNet, architecture_table, block_summary, inference_copy
 
 
 @pytest.mark.parametrize("size", [101, 401])
@@ -54,3 +54,28 @@ def test_architecture_table_reads_the_models():
     assert "ReplicationPad2d" in table.loc["Decoder blocks", "Proposed model"]
     assert "ReplicationPad2d" not in table.loc["Decoder blocks", "Original U-Net"]
     assert table.loc["Encoder blocks", "Original U-Net"].startswith("2 x (Conv2d + ReLU)")
+
+
+@pytest.mark.parametrize("variant", ["proposed", "original"])
+def test_the_inference_copy_predicts_what_the_network_predicts(variant):
+    """The copy that prediction runs (BatchNorm folded into the convolutions, channels last) against the network
+    itself in evaluation mode, with BatchNorm statistics far from their initial 0 and 1."""
+    torch.manual_seed(0)
+    model = UNet(width=8, depth=2, variant=variant)
+    for layer in model.modules():
+        if isinstance(layer, torch.nn.BatchNorm2d):
+            layer.running_mean.uniform_(-2, 2)
+            layer.running_var.uniform_(0.1, 4)
+            layer.weight.data.uniform_(0.5, 2)
+            layer.bias.data.uniform_(-1, 1)
+    model.train()
+    x = torch.randn(2, 10, 32, 32)
+    copy = inference_copy(model, torch.device("cpu"))
+    assert model.training and any(isinstance(m, torch.nn.BatchNorm2d) for m in model.modules()) == (variant == "proposed")
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in copy.modules())
+    assert next(copy.parameters()).dim() == 4 and next(copy.parameters()).is_contiguous(memory_format=torch.channels_last)
+    with torch.no_grad():
+        expected = model.eval()(x)
+        got = copy(x.contiguous(memory_format=torch.channels_last))
+    torch.testing.assert_close(got, expected, rtol=1e-5, atol=1e-5)
+    assert torch.equal(got.argmax(1), expected.argmax(1))

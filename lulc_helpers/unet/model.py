@@ -12,9 +12,12 @@ Output channel k holds the logit of scheme class k + 1 (code 0, unlabelled, is n
 
 from __future__ import annotations
 
+import copy
+
 import pandas as pd
 import torch
 from torch import nn
+from torch.nn.utils.fusion import fuse_conv_bn_eval
 
 from .. import scheme
 from ..rasters import BANDS
@@ -174,6 +177,64 @@ def build_model(config: TrainConfig) -> UNet:
         A new, untrained network.
     """
     return UNet(width=config.width, depth=config.depth, variant=config.variant)
+
+
+def memory_format(device: torch.device) -> torch.memory_format:
+    """The layout of the network's weights and inputs on a device.
+
+    On a CPU, channels last (height, width, channel) lets oneDNN run the convolutions faster: a training step of
+    the `cpu` preset took 102 ms instead of 117 ms on two threads (`benchmarks/unet.py --layout`). Elsewhere
+    PyTorch's default layout; GPUs were not measured.
+
+    Parameters
+    ----------
+    device : torch.device
+        Where the network runs.
+
+    Returns
+    -------
+    torch.memory_format
+        torch.channels_last on a CPU, else torch.contiguous_format.
+    """
+    return torch.channels_last if device.type == "cpu" else torch.contiguous_format
+
+
+def inference_copy(model: UNet, device: torch.device) -> nn.Module:
+    """A copy of a trained network that predicts faster: each BatchNorm folded into the convolution before it, in
+    `memory_format(device)`.
+
+    Folding turns BatchNorm's fixed evaluation-mode scale and shift into the convolution's weights and bias, one
+    pass over the activations fewer per convolution; with channels last, a forward pass of the `cpu` preset over
+    four 256-pixel windows took 135 ms instead of 200 ms on two threads (`benchmarks/unet.py --layout`). The
+    logits change only in their last bits (2e-7 there), as with another thread count.
+
+    Parameters
+    ----------
+    model : UNet
+        The trained network; left unchanged.
+    device : torch.device
+        Where the copy runs.
+
+    Returns
+    -------
+    torch.nn.Module
+        The copy, in evaluation mode, on `device`.
+    """
+    folded = copy.deepcopy(model).eval()
+    for block in folded.modules():
+        if not isinstance(block, nn.Sequential):
+            continue
+        layers, kept = list(block), []
+        for layer in layers:
+            if isinstance(layer, nn.BatchNorm2d) and kept and isinstance(kept[-1], nn.Conv2d):
+                kept[-1] = fuse_conv_bn_eval(kept[-1], layer)
+            else:
+                kept.append(layer)
+        if len(kept) < len(layers):
+            block._modules.clear()
+            for i, layer in enumerate(kept):
+                block.add_module(str(i), layer)
+    return folded.to(device).to(memory_format=memory_format(device))
 
 
 def mixed_precision(enabled: bool, device: torch.device):

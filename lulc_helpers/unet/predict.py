@@ -23,7 +23,7 @@ from .. import rasters, runtime, scheme
 from ..streaming import DEFAULT_BLOCK, Source, Written, classify_raster
 from .checkpoint import load_checkpoint
 from .config import TrainConfig, amp_enabled, config_from_dict
-from .model import UNet, mixed_precision
+from .model import UNet, inference_copy, memory_format, mixed_precision
 from .patches import SYMMETRIES, Normalisation, network_input, turn, unturn
 
 
@@ -108,12 +108,13 @@ def _window_probabilities(
     weight = np.minimum.outer(np.minimum(ramp, config.overlap + 1), np.minimum(ramp, config.overlap + 1)).astype(np.float32)
     total = np.zeros((model.head.out_channels, *padded.shape[1:]), dtype=np.float32)
     norm = np.zeros(padded.shape[1:], dtype=np.float32)
-    model.eval()
+    network, layout = inference_copy(model, device), memory_format(device)
     with torch.no_grad(), mixed_precision(amp_enabled(config, device), device):
         for first in range(0, len(corners), batch_size):
             batch = corners[first : first + batch_size]
-            x = torch.from_numpy(np.stack([padded[:, r : r + window, c : c + window] for r, c in batch])).to(device)
-            probs = torch.softmax(model(x).float(), dim=1).cpu().numpy()
+            x = torch.from_numpy(np.stack([padded[:, r : r + window, c : c + window] for r, c in batch]))
+            x = x.to(device).contiguous(memory_format=layout)
+            probs = torch.softmax(network(x).float(), dim=1).contiguous().cpu().numpy()
             for (r, c), p in zip(batch, probs):
                 p *= weight  # in place: no temporary the size of a window's probabilities
                 total[:, r : r + window, c : c + window] += p

@@ -25,7 +25,7 @@ from ..progress import progress_bar
 from .checkpoint import contents, load_checkpoint, save_checkpoint
 from .config import TrainConfig, amp_enabled, check_config, config_from_dict
 from .losses import FocalLoss
-from .model import UNet, build_model, mixed_precision
+from .model import UNet, build_model, memory_format, mixed_precision
 from .patches import Normalisation, PatchSampler
 from .predict import classify
 from .split import Split
@@ -197,7 +197,7 @@ def train(
 
 def _new_run(config: TrainConfig, device: torch.device, weights: np.ndarray | None, steps_per_epoch: int) -> _Run:
     use_amp = amp_enabled(config, device)
-    model = build_model(config).to(device)
+    model = build_model(config).to(device).to(memory_format=memory_format(device))
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     return _Run(model, FocalLoss(config.gamma, weights).to(device), optimizer, _scheduler(optimizer, config, steps_per_epoch),
                 torch.amp.GradScaler(device.type, enabled=use_amp), use_amp, [])
@@ -230,7 +230,7 @@ def _epoch(run: _Run, sampler: PatchSampler, config: TrainConfig, epoch: int, st
     total_loss = 0.0
     for step in range(steps):
         batch = slice(step * config.batch_size, (step + 1) * config.batch_size)
-        x = torch.from_numpy(x_all[batch]).to(device)
+        x = torch.from_numpy(x_all[batch]).to(device).contiguous(memory_format=memory_format(device))
         y = torch.from_numpy(y_all[batch]).to(device)
         total_loss += _step(run.model, run.loss_fn, run.optimizer, run.scaler, x, y, run.use_amp).item()
         run.scheduler.step()
@@ -288,11 +288,12 @@ def train_throughput(config: TrainConfig, device, steps: int = 3) -> float:
     """
     device = torch.device(device)
     use_amp = amp_enabled(config, device)
-    model = build_model(config).to(device).train()
+    model = build_model(config).to(device).to(memory_format=memory_format(device)).train()
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     scaler = torch.amp.GradScaler(device.type, enabled=use_amp)
     loss_fn = FocalLoss(config.gamma)
     x = torch.randn(config.batch_size, len(rasters.BANDS), config.patch_size, config.patch_size, device=device)
+    x = x.contiguous(memory_format=memory_format(device))
     y = torch.randint(0, len(scheme.CLASSES) + 1, (config.batch_size, config.patch_size, config.patch_size), device=device)
     for step in range(steps + 1):
         if step == 1:  # the first step pays for allocations and cuDNN autotuning
