@@ -2,19 +2,22 @@
 PYTHON ?= python3
 VENV   ?= .venv
 BIN     = $(VENV)/bin
-# TORCH: what pip installs for PyTorch, e.g. TORCH='torch --index-url https://download.pytorch.org/whl/cpu'.
+# TORCH: what is installed for PyTorch, e.g. TORCH='torch --index-url https://download.pytorch.org/whl/cpu'.
 TORCH  ?= torch
+# uv installs what pip would, about five times faster (a fresh setup took 15 s against 71 s). It does not read
+# pip's configuration files; the folders of PIP_FIND_LINKS (local wheels) are passed on.
+UV_INSTALL = $(BIN)/uv pip install --quiet --python $(BIN)/python $(foreach folder,$(PIP_FIND_LINKS),--find-links $(folder))
 NOTEBOOKS := $(sort $(wildcard notebooks/[0-9][0-9]_*.ipynb))
 
 .PHONY: setup data run lab test book assignments widget-js clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet uv
 
 setup: $(BIN)/python
-	$(BIN)/python -m pip install --quiet $(TORCH)
-	$(BIN)/python -m pip install --quiet -e ".[test,lab]"
+	$(UV_INSTALL) $(TORCH)
+	$(UV_INSTALL) -e ".[test,lab]"
 
 data: setup
 	$(BIN)/lulc fetch
