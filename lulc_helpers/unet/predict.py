@@ -295,7 +295,11 @@ def predict_raster(
     unet = UNetClassifier.load(checkpoint, offset=offset, tta=tta, device=None if device is None else str(device),
                                batch_size=batch_size)
     unet.window = window_size(unet.config, raster.height, raster.width)
+    if client is not None:
+        client.run(_imported)  # each worker imports PyTorch before the clock starts, as this process did
     return classify_raster(unet, source, out, block, client, progress, cog, "U-Net class code (lulc_helpers.scheme)",
                            inputs=(checkpoint,))
 
 
+def _imported() -> None:
+    """Nothing: a Dask worker that unpickles this function has imported this module, PyTorch with it."""
