@@ -47,10 +47,10 @@ print(f"{classes.size / 1e6 / (time.perf_counter() - began):.3f} Mpx/s")
 """
 
 
-def peak_memory_run(command: list[str], env: dict | None = None) -> tuple[str, float, float]:
+def peak_memory_run(command: list[str], env: dict | None = None, cwd: Path | None = None) -> tuple[str, float, float]:
     """(output, wall seconds, peak resident GB of the process tree) of a command."""
     began = time.perf_counter()
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, cwd=cwd)
     watched, peak = psutil.Process(process.pid), 0
     while process.poll() is None:
         try:
@@ -75,6 +75,12 @@ def side_by_side(mosaic: Path, checkpoint: Path, folder: Path, baseline: str | N
     codes = {"this code": str(Path(__file__).resolve().parents[1])} | ({"baseline": str(Path(baseline).resolve())} if baseline else {})
     placements = {"in process, 1 thread": (["--device", "cpu"], "1"), "in process, 2 threads": (["--device", "cpu"], "2"),
                   "Dask, 2 workers": (["--workers", "2"], "")}
+    # `python -m` puts its working folder before PYTHONPATH: run where no lulc_helpers is, and check
+    for code, root in codes.items():
+        imported = subprocess.run([sys.executable, "-c", "import lulc_helpers; print(lulc_helpers.__file__)"], cwd=folder,
+                                  env={**os.environ, "PYTHONPATH": root}, capture_output=True, text=True, check=True)
+        if Path(imported.stdout.strip()).parents[1] != Path(root):
+            raise RuntimeError(f"{code}: imports {imported.stdout.strip()}, not the checkout {root}")
     rows, reference = [], None
     for repeat in range(repeats):
         for placement, (extra, threads) in placements.items():
@@ -84,7 +90,7 @@ def side_by_side(mosaic: Path, checkpoint: Path, folder: Path, baseline: str | N
                 command = [sys.executable, "-m", "lulc_helpers.cli", "predict", str(checkpoint), str(mosaic), str(out),
                            "--no-tta", "--block", str(block), *extra]
                 load = os.getloadavg()[0]
-                output, wall, peak = peak_memory_run(command, env)
+                output, wall, peak = peak_memory_run(command, env, cwd=folder)
                 with rasterio.open(out) as src:
                     classes = src.read(1)
                 reference = classes if reference is None else reference
