@@ -105,7 +105,7 @@ def deviations(config: TrainConfig, split: Split, tta: bool = True, weight_decay
         ("test-time augmentation", "not stated", "8 flips and rotations", "8 flips and rotations" if tta else "none"),
     ]
     table = pd.DataFrame(rows, columns=["aspect", "paper says", "paper preset", "this run"]).set_index("aspect")
-    table["differs"] = [str(a) != str(b) for a, b in zip(table["paper preset"], table["this run"])]
+    table["this run differs from the paper preset"] = [str(a) != str(b) for a, b in zip(table["paper preset"], table["this run"])]
     return table
 
 

@@ -27,7 +27,8 @@ def progress_bar(iterable=None, **options):
     from tqdm.auto import tqdm
     from tqdm.notebook import tqdm as notebook_tqdm
 
-    return (_notebook_bar() if issubclass(tqdm, notebook_tqdm) else tqdm)(iterable, **options)
+    # smoothing 0: the rate shown is the mean over the whole run, the figure a notebook prints beside the bar
+    return (_notebook_bar() if issubclass(tqdm, notebook_tqdm) else tqdm)(iterable, **{"smoothing": 0, **options})
 
 
 @functools.cache
