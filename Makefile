@@ -4,9 +4,11 @@ VENV   ?= .venv
 BIN     = $(VENV)/bin
 # TORCH: what is installed for PyTorch, e.g. TORCH='torch --index-url https://download.pytorch.org/whl/cpu'.
 TORCH  ?= torch
-# uv installs what pip would, about five times faster (a fresh setup took 15 s against 71 s). It does not read
-# pip's configuration files; the folders of PIP_FIND_LINKS (local wheels) are passed on.
-UV_INSTALL = $(BIN)/uv pip install --quiet --python $(BIN)/python $(foreach folder,$(PIP_FIND_LINKS),--find-links $(folder))
+# uv installs what pip would, faster (a fresh setup: 42 s against 71-92 s with pip). --compile-bytecode, as pip
+# does: where PYTHONDONTWRITEBYTECODE is set, every process would otherwise compile the packages' sources again
+# (the test suite took 393 s instead of 268 s). uv does not read pip's configuration files; the folders of
+# PIP_FIND_LINKS (local wheels) are passed on.
+UV_INSTALL = $(BIN)/uv pip install --quiet --compile-bytecode --python $(BIN)/python $(foreach folder,$(PIP_FIND_LINKS),--find-links $(folder))
 NOTEBOOKS := $(sort $(wildcard notebooks/[0-9][0-9]_*.ipynb))
 
 .PHONY: setup data run lab test book assignments widget-js clean
