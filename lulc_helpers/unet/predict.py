@@ -86,19 +86,20 @@ def probabilities(
         Probabilities (class, y, x); channel k is class k + 1.
     """
     window = window or window_size(config, *image.shape[-2:])
+    device = torch.device(device or next(model.parameters()).device)
+    network = inference_copy(model, device)  # once for all 8 views
     if not tta:
-        return _window_probabilities(model, image, config, device, batch_size, window)
+        return _window_probabilities(network, image, config, device, batch_size, window)
     total = 0.0
     for turns, flip in SYMMETRIES:
         view = np.ascontiguousarray(turn(image, turns, flip))
-        total = total + unturn(_window_probabilities(model, view, config, device, batch_size, window), turns, flip)
+        total = total + unturn(_window_probabilities(network, view, config, device, batch_size, window), turns, flip)
     return np.ascontiguousarray(total / len(SYMMETRIES))
 
 
 def _window_probabilities(
-    model: UNet, image: np.ndarray, config: TrainConfig, device, batch_size: int, window: int
+    network: torch.nn.Module, image: np.ndarray, config: TrainConfig, device: torch.device, batch_size: int, window: int
 ) -> np.ndarray:
-    device = torch.device(device or next(model.parameters()).device)
     height, width = image.shape[-2:]
     padding = ((0, 0), (0, max(window - height, 0)), (0, max(window - width, 0)))
     padded = np.pad(image, padding, mode="edge") if window > min(height, width) else image
@@ -106,9 +107,9 @@ def _window_probabilities(
     corners = [(r, c) for r in _starts(padded.shape[1], window, stride) for c in _starts(padded.shape[2], window, stride)]
     ramp = np.minimum(np.arange(window) + 1, np.arange(window)[::-1] + 1)
     weight = np.minimum.outer(np.minimum(ramp, config.overlap + 1), np.minimum(ramp, config.overlap + 1)).astype(np.float32)
-    total = np.zeros((model.head.out_channels, *padded.shape[1:]), dtype=np.float32)
+    total = np.zeros((network.head.out_channels, *padded.shape[1:]), dtype=np.float32)
     norm = np.zeros(padded.shape[1:], dtype=np.float32)
-    network, layout = inference_copy(model, device), memory_format(device)
+    layout = memory_format(device)
     with torch.no_grad(), mixed_precision(amp_enabled(config, device), device):
         for first in range(0, len(corners), batch_size):
             batch = corners[first : first + batch_size]
