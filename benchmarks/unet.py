@@ -8,7 +8,8 @@
                                               # subnormal numbers computed as such and flushed to zero
     python benchmarks/unet.py --no-paper --layout  # also: the cpu preset's training step and forward pass on
                                               # the CPU in PyTorch's default layout and as training and
-                                              # prediction run them (channels last; BatchNorm folded to predict)
+                                              # prediction run them (channels last; BatchNorm folded to predict;
+                                              # bfloat16 autocast on a CPU with AMX)
 
 Rows: configuration x device; GPU rows use mixed precision (float16 autocast), as training does on CUDA.
 Random inputs for throughput: it does not depend on the pixel values. Timings are only as good as the machine is
@@ -27,7 +28,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from lulc_helpers import data, evaluation, unet
+from lulc_helpers import data, evaluation, runtime, unet
 
 
 def _sync(device: torch.device) -> None:
@@ -141,7 +142,8 @@ def denormal_cost(checkpoint: str, steps: int = 6) -> pd.DataFrame:
 def layout_cost(steps: int = 20, repeats: int = 3) -> pd.DataFrame:
     """Milliseconds per training step (batch 4 of 100 x 100) and per forward pass (4 windows of 256 x 256) of the
     cpu preset on the CPU: PyTorch's default layout against `unet.memory_format` (training) and
-    `unet.inference_copy` (prediction), alternating, `repeats` times; the maximum difference of the logits too."""
+    `unet.inference_copy` (prediction), each also in bfloat16 autocast (`unet.mixed_precision`, what a CPU with AMX
+    runs), alternating, `repeats` times; the maximum difference of the logits too."""
     from lulc_helpers.unet.losses import FocalLoss
     from lulc_helpers.unet.training import _step
 
@@ -163,27 +165,41 @@ def layout_cost(steps: int = 20, repeats: int = 3) -> pd.DataFrame:
             call()
         return (time.perf_counter() - began) / steps * 1000
 
-    def training_step(layout):
+    def training_step(layout, bfloat16=False):
         model = unet.build_model(config).to(memory_format=layout).train()
         optimizer, scaler = torch.optim.Adam(model.parameters(), lr=config.lr), torch.amp.GradScaler("cpu", enabled=False)
         x = patches.contiguous(memory_format=layout)
-        return lambda: _step(model, FocalLoss(config.gamma), optimizer, scaler, x, codes, False)
+        return lambda: _step(model, FocalLoss(config.gamma), optimizer, scaler, x, codes, bfloat16)
+
+    def forward(model, x, bfloat16=False):
+        def call():
+            with unet.mixed_precision(bfloat16, cpu):
+                return model(x).float()
+        return call
 
     fast, fast_input = unet.inference_copy(trained, cpu), windows.contiguous(memory_format=unet.memory_format(cpu))
     runs = {
         "training step, default layout": training_step(torch.contiguous_format),
         "training step, channels last": training_step(unet.memory_format(cpu)),
-        "forward pass, default layout": lambda: trained(windows),
-        "forward pass, folded and channels last": lambda: fast(fast_input),
+        "training step, channels last, bfloat16": training_step(unet.memory_format(cpu), bfloat16=True),
+        "forward pass, default layout": forward(trained, windows),
+        "forward pass, folded and channels last": forward(fast, fast_input),
+        "forward pass, folded and channels last, bfloat16": forward(fast, fast_input, bfloat16=True),
     }
     rows: dict[str, list[float]] = {}
     with torch.no_grad():
-        difference = float((fast(fast_input) - trained(windows)).abs().max())
+        reference = trained(windows)
+        difference = float((fast(fast_input) - reference).abs().max())
+        in_bfloat16 = forward(fast, fast_input, bfloat16=True)()
+        rounded = float((in_bfloat16 - reference).abs().max())
+        flipped = float((in_bfloat16.argmax(1) != reference.argmax(1)).float().mean())
     for _ in range(repeats):
         for name, call in runs.items():
             with torch.no_grad() if name.startswith("forward") else torch.enable_grad():
                 rows.setdefault(name, []).append(per_call_ms(call))
-    print(f"{torch.get_num_threads()} thread(s); largest logit difference, folded against default: {difference:.1e}")
+    print(f"{torch.get_num_threads()} thread(s), AMX: {runtime.cpu_has_amx()}; largest logit difference against the "
+          f"default: folded {difference:.1e}, folded in bfloat16 {rounded:.1e} (untrained weights; {flipped:.2%} of "
+          "pixels change class)")
     return pd.DataFrame({"ms per call (repeats)": {k: " / ".join(f"{v:.0f}" for v in vs) for k, vs in rows.items()},
                          "median ms": {k: float(np.median(vs)) for k, vs in rows.items()}})
 

@@ -9,7 +9,7 @@ import rasterio
 import torch
 import xarray as xr
 
-from lulc_helpers import allocator, classical, cli, data, errors, outputs, rasters, scheme, streaming, unet
+from lulc_helpers import allocator, classical, cli, data, errors, outputs, rasters, runtime, scheme, streaming, unet
 
 from .ee_offline import calls_named, ee_offline  # noqa: F401  (fixture)
 from .test_allocator import BUFFER_BYTES, DASK_NANNY_ENVIRONMENT, freshly_mapped_bytes, mapped_in_fresh_process, needs_glibc
@@ -174,7 +174,7 @@ def test_an_interrupted_run_leaves_the_previous_file_and_the_next_starts_cleanly
     np.testing.assert_array_equal(_read(out), _read(reference.path))
 
 
-def test_cuda_batches_use_float16_autocast_and_cpu_full_precision(checkpoint, monkeypatch):
+def test_cuda_batches_use_float16_autocast_and_cpus_bfloat16_with_amx_only(checkpoint, monkeypatch):
     calls = []
     real = torch.autocast
 
@@ -187,12 +187,24 @@ def test_cuda_batches_use_float16_autocast_and_cpu_full_precision(checkpoint, mo
     unet.mixed_precision(unet.amp_enabled(CONFIG, cuda), cuda)
     unet.mixed_precision(unet.amp_enabled(replace(CONFIG, amp=False), cuda), cuda)
     assert calls == [("cuda", torch.float16, True), ("cuda", torch.float16, False)]
-    # device None: each process picks its own (runtime.pick_device), here the CPU, in full precision
-    calls.clear()
-    classifier = unet.UNetClassifier.load(checkpoint, offset=0, tta=False)
+    # device None: each process picks its own (runtime.pick_device), here the CPU: bfloat16 where it has AMX
     image, _ = synthetic_scene(seed=2, size=64)
-    classifier.classify(xr.DataArray(image, dims=("band", "y", "x")).rio.write_crs("EPSG:32633"))
-    assert calls == [("cpu", torch.float16, False)] and next(classifier.model.parameters()).device.type == "cpu"
+    for amx in (False, True):
+        monkeypatch.setattr(runtime, "cpu_has_amx", lambda: amx)
+        calls.clear()
+        classifier = unet.UNetClassifier.load(checkpoint, offset=0, tta=False)
+        classifier.classify(xr.DataArray(image, dims=("band", "y", "x")).rio.write_crs("EPSG:32633"))
+        assert calls == [("cpu", torch.bfloat16, amx)] and next(classifier.model.parameters()).device.type == "cpu"
+
+
+def test_bfloat16_prediction_agrees_with_float32(checkpoint, data_root, strzegom_test, monkeypatch):
+    image = rasters.open_image(data_root / strzegom_test.image)
+    maps = {}
+    for amx in (False, True):
+        monkeypatch.setattr(runtime, "cpu_has_amx", lambda: amx)
+        maps[amx] = unet.predict_scene(checkpoint, image, "cpu", tta=False).values
+    # bfloat16 keeps 8 bits of mantissa: only near-ties between two classes may flip
+    assert (maps[True] == maps[False]).mean() >= 0.99
 
 
 def test_lulc_predict_streams_and_reports_blocks(checkpoint, mosaic, tmp_path, capsys):

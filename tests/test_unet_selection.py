@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from lulc_helpers import cli, course, data, labels, paths, rasters, runtime, unet
-from lulc_helpers.unet import training as unet_training
+from lulc_helpers.unet import model as unet_model, training as unet_training
 from tests import quick_runs
 from tests.quick_runs import quick_run
 
@@ -125,6 +125,8 @@ def test_mixed_precision_path_and_grad_scaler_in_the_checkpoint(monkeypatch, tmp
     assert unet.load_checkpoint(tmp_path / "a" / "last.pt")[1]["scaler"] == {}
     # What CUDA gets: float16 autocast and an enabled GradScaler, here on the CPU.
     monkeypatch.setattr(unet_training, "amp_enabled", lambda config, device: True)
+    monkeypatch.setattr(unet_model, "half_precision", lambda device: torch.float16)
+    monkeypatch.setattr(unet_training, "half_precision", lambda device: torch.float16)
     dtypes = []
     monkeypatch.setattr(unet_training, "build_model", _recording_dtypes(unet.build_model, dtypes))
     unet.train(config, split, tmp_path / "b", device="cpu", progress=False)
@@ -136,6 +138,24 @@ def test_mixed_precision_path_and_grad_scaler_in_the_checkpoint(monkeypatch, tmp
     resumed = unet.train(config, split, tmp_path / "a", device="cpu", progress=False)  # resumed with a scaler
     assert resumed.history["epoch"].tolist() == [1, 2]
     assert "scale" in unet.load_checkpoint(tmp_path / "a" / "last.pt")[1]["scaler"]
+
+
+def test_a_cpu_with_amx_trains_in_bfloat16_without_loss_scaling(monkeypatch, tmp_path):
+    split = _synthetic_split()
+    config = replace(TINY, val_fraction=0, epochs=3, lr=0.01)
+    histories, dtypes = {}, []
+    monkeypatch.setattr(unet_training, "build_model", _recording_dtypes(unet.build_model, dtypes))
+    for amx in (False, True):  # bfloat16 runs on any CPU, emulated where it has no AMX
+        monkeypatch.setattr(runtime, "cpu_has_amx", lambda: amx)
+        dtypes.clear()
+        histories[amx] = unet.train(config, split, tmp_path / str(amx), device="cpu", progress=False).history
+        assert set(dtypes) == {torch.bfloat16 if amx else torch.float32}
+        assert unet.load_checkpoint(tmp_path / str(amx) / "last.pt")[1]["scaler"] == {}  # bfloat16 has float32's range
+    # the same patches and initial weights: bfloat16's 8-bit mantissa barely moves the first epoch's loss; after it
+    # the two runs part as two seeds would, and both learn
+    assert histories[True]["loss"].iloc[0] == pytest.approx(histories[False]["loss"].iloc[0], rel=0.01)
+    for history in histories.values():
+        assert history["loss"].iloc[-1] < 0.9 * history["loss"].iloc[0]
 
 
 def _recording_dtypes(build, dtypes):

@@ -32,7 +32,7 @@ OPTION_HELP = {
     "val_fraction": "share of the bottom rows of every training date held out for validation (0: --val-scenes)",
     "val_every": "validate every n-th epoch and the last; the epoch kept is one of those",
     "seed": "random seed of weights, patches and jitter",
-    "amp": "mixed precision (CUDA only)",
+    "amp": "mixed precision: float16 on CUDA, bfloat16 on a CPU with AMX; float32 elsewhere",
     "window": "side of the prediction windows, pixels",
     "overlap": "pixels by which neighbouring prediction windows overlap",
 }

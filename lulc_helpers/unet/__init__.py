@@ -12,7 +12,7 @@ from __future__ import annotations
 import importlib
 
 _HOMES: dict[str, tuple[str, ...]] = {
-    "model": ('architecture_table', 'block_summary', 'build_model', 'conv_block', 'count_parameters', 'inference_copy', 'memory_format', 'mixed_precision', 'UNet',),
+    "model": ('architecture_table', 'block_summary', 'build_model', 'conv_block', 'count_parameters', 'half_precision', 'inference_copy', 'memory_format', 'mixed_precision', 'UNet',),
     "losses": ('FocalLoss',),
     "patches": ('augment', 'jitter', 'network_input', 'Normalisation', 'PatchSampler', 'SYMMETRIES', 'turn', 'unturn',),
     "config": ('amp_enabled', 'check_config', 'config_from_dict', 'default_preset', 'default_sweep', 'PRESETS', 'resolve_config', 'TrainConfig', 'VARIANTS',),

@@ -52,7 +52,7 @@ class TrainConfig:
     val_fraction: float = 0.0  # > 0: the bottom rows of every training scene held out instead
     val_every: int = 1  # validate every n-th epoch and the last; the kept epoch is one of those
     seed: int = 0
-    amp: bool = True  # mixed precision, CUDA only
+    amp: bool = True  # mixed precision where it pays: CUDA, and CPUs with AMX
     window: int = 256  # prediction window; neighbouring windows overlap by `overlap` pixels
     overlap: int = 64
 
@@ -252,7 +252,7 @@ def amp_enabled(config: TrainConfig, device) -> bool:
     Returns
     -------
     bool
-        True (float16 autocast, with a GradScaler in training) on CUDA only, when `config.amp`; CPU and MPS work
-        in float32.
+        True when `config.amp` on CUDA (float16 autocast, with a GradScaler in training) and on a CPU with AMX
+        (bfloat16 autocast, `runtime.cpu_has_amx`); other CPUs and MPS work in float32.
     """
-    return config.amp and device.type == "cuda"
+    return config.amp and (device.type == "cuda" or (device.type == "cpu" and runtime.cpu_has_amx()))

@@ -237,13 +237,30 @@ def inference_copy(model: UNet, device: torch.device) -> nn.Module:
     return folded.to(device).to(memory_format=memory_format(device))
 
 
+def half_precision(device: torch.device) -> torch.dtype:
+    """The type mixed precision computes in on a device.
+
+    Parameters
+    ----------
+    device : torch.device
+        The device.
+
+    Returns
+    -------
+    torch.dtype
+        bfloat16 on a CPU: it has float32's range, so training needs no loss scaling. float16 elsewhere (CUDA),
+        whose small range needs a GradScaler in training.
+    """
+    return torch.bfloat16 if device.type == "cpu" else torch.float16
+
+
 def mixed_precision(enabled: bool, device: torch.device):
     """The autocast context of a training step or a prediction batch.
 
     Parameters
     ----------
     enabled : bool
-        Whether to run in float16 (`amp_enabled` says whether).
+        Whether to run in `half_precision(device)` (`amp_enabled` says whether).
     device : torch.device
         The device the step runs on.
 
@@ -252,4 +269,4 @@ def mixed_precision(enabled: bool, device: torch.device):
     torch.autocast
         The context manager.
     """
-    return torch.autocast(device.type, dtype=torch.float16, enabled=enabled)
+    return torch.autocast(device.type, dtype=half_precision(device), enabled=enabled)

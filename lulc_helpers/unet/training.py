@@ -25,7 +25,7 @@ from ..progress import progress_bar
 from .checkpoint import contents, load_checkpoint, save_checkpoint
 from .config import TrainConfig, amp_enabled, check_config, config_from_dict
 from .losses import FocalLoss
-from .model import UNet, build_model, memory_format, mixed_precision
+from .model import UNet, build_model, half_precision, memory_format, mixed_precision
 from .patches import Normalisation, PatchSampler
 from .predict import classify
 from .split import Split
@@ -200,7 +200,7 @@ def _new_run(config: TrainConfig, device: torch.device, weights: np.ndarray | No
     model = build_model(config).to(device).to(memory_format=memory_format(device))
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     return _Run(model, FocalLoss(config.gamma, weights).to(device), optimizer, _scheduler(optimizer, config, steps_per_epoch),
-                torch.amp.GradScaler(device.type, enabled=use_amp), use_amp, [])
+                _grad_scaler(device, use_amp), use_amp, [])
 
 
 def _resume(run: _Run, last_path: Path, config: TrainConfig) -> None:
@@ -290,7 +290,7 @@ def train_throughput(config: TrainConfig, device, steps: int = 3) -> float:
     use_amp = amp_enabled(config, device)
     model = build_model(config).to(device).to(memory_format=memory_format(device)).train()
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
-    scaler = torch.amp.GradScaler(device.type, enabled=use_amp)
+    scaler = _grad_scaler(device, use_amp)
     loss_fn = FocalLoss(config.gamma)
     x = torch.randn(config.batch_size, len(rasters.BANDS), config.patch_size, config.patch_size, device=device)
     x = x.contiguous(memory_format=memory_format(device))
@@ -313,6 +313,11 @@ def _step(model, loss_fn, optimizer, scaler, x, y, use_amp: bool) -> torch.Tenso
     scaler.step(optimizer)
     scaler.update()
     return loss
+
+
+def _grad_scaler(device: torch.device, use_amp: bool) -> torch.amp.GradScaler:
+    """Loss scaling keeps float16's small gradients from rounding to zero; bfloat16 needs none."""
+    return torch.amp.GradScaler(device.type, enabled=use_amp and half_precision(device) == torch.float16)
 
 
 def _synchronise(device: torch.device) -> None:
