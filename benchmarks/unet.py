@@ -8,7 +8,7 @@
                                               # subnormal numbers computed as such and flushed to zero
     python benchmarks/unet.py --no-paper --layout  # also: the cpu preset's training step and forward pass on
                                               # the CPU in PyTorch's default layout and as training and
-                                              # prediction run them (channels last; BatchNorm folded to predict;
+                                              # prediction run them (channels last; BatchNorm folded and ReLU fused to predict;
                                               # bfloat16 autocast on a CPU with AMX)
 
 Rows: configuration x device; GPU rows use mixed precision (float16 autocast), as training does on CUDA.
@@ -183,8 +183,8 @@ def layout_cost(steps: int = 20, repeats: int = 3) -> pd.DataFrame:
         "training step, channels last": training_step(unet.memory_format(cpu)),
         "training step, channels last, bfloat16": training_step(unet.memory_format(cpu), bfloat16=True),
         "forward pass, default layout": forward(trained, windows),
-        "forward pass, folded and channels last": forward(fast, fast_input),
-        "forward pass, folded and channels last, bfloat16": forward(fast, fast_input, bfloat16=True),
+        "forward pass, as predicted (folded, fused ReLU, channels last)": forward(fast, fast_input),
+        "forward pass, as predicted, bfloat16": forward(fast, fast_input, bfloat16=True),
     }
     rows: dict[str, list[float]] = {}
     with torch.no_grad():

@@ -56,9 +56,9 @@ def apply_speed_settings() -> None:
 def cpu_has_amx() -> bool:
     """Whether this CPU multiplies bfloat16 matrices in hardware (Intel AMX), where mixed precision pays off.
 
-    There, in bfloat16 autocast, a training step of the `cpu` preset took 73 ms instead of 111 ms and a forward pass
-    over four 256-pixel windows 72 ms instead of 189 ms, on two threads (`benchmarks/unet.py --layout`). CPUs
-    without AMX keep float32: bfloat16 on vector instructions alone was not measured.
+    There, in bfloat16 autocast, a training step of the `cpu` preset took 79 ms instead of 121 ms and a forward pass
+    of prediction over four 256-pixel windows 48 ms instead of 167 ms, on two threads (`benchmarks/unet.py
+    --layout`). CPUs without AMX keep float32: bfloat16 on vector instructions alone was not measured.
 
     Returns
     -------

@@ -2,7 +2,7 @@ import pytest
 import torch
 
 from lulc_helpers import scheme
-from lulc_helpers.unet.model import UNet, architecture_table, block_summary, inference_copy
+from lulc_helpers.unet.model import ConvReLU, UNet, architecture_table, block_summary, inference_copy
 
 
 @pytest.mark.parametrize("size", [101, 401])
@@ -73,9 +73,22 @@ def test_the_inference_copy_predicts_what_the_network_predicts(variant):
     copy = inference_copy(model, torch.device("cpu"))
     assert model.training and any(isinstance(m, torch.nn.BatchNorm2d) for m in model.modules()) == (variant == "proposed")
     assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in copy.modules())
+    if torch.backends.mkldnn.is_available():  # x86 builds: every convolution + ReLU pair runs as one oneDNN call
+        assert not any(isinstance(m, torch.nn.ReLU) for m in copy.modules())
+        assert sum(isinstance(m, ConvReLU) for m in copy.modules()) == 5 * (3 if variant == "proposed" else 2)  # 5 blocks
     assert next(copy.parameters()).dim() == 4 and next(copy.parameters()).is_contiguous(memory_format=torch.channels_last)
     with torch.no_grad():
         expected = model.eval()(x)
         got = copy(x.contiguous(memory_format=torch.channels_last))
     torch.testing.assert_close(got, expected, rtol=1e-5, atol=1e-5)
     assert torch.equal(got.argmax(1), expected.argmax(1))
+
+
+def test_the_fused_convolution_follows_autocast_as_the_two_layers_do():
+    torch.manual_seed(0)
+    conv = torch.nn.Conv2d(6, 8, 3, padding="same").eval()
+    x = torch.randn(2, 6, 19, 23)
+    with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
+        fused, apart = ConvReLU(conv)(x), torch.relu(conv(x))
+    assert fused.dtype == apart.dtype == torch.bfloat16
+    torch.testing.assert_close(fused.float(), apart.float(), rtol=2e-2, atol=2e-2)

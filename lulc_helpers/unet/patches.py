@@ -50,7 +50,9 @@ class Normalisation:
             raise ValueError(f"image has {image.shape[0]} bands, the normalisation {len(self.mean)}")
         mean = np.asarray(self.mean, dtype=np.float32)[:, None, None]
         std = np.asarray(self.std, dtype=np.float32)[:, None, None]
-        return np.nan_to_num((image - mean) / std, nan=0.0)
+        scaled = image - mean
+        scaled /= std  # in place: one array the size of the image, not two
+        return np.nan_to_num(scaled, copy=False, nan=0.0)
 
     def to_dict(self) -> dict:
         return asdict(self)
