@@ -240,8 +240,8 @@ def inference_copy(model: UNet, device: torch.device) -> nn.Module:
     Folding turns BatchNorm's fixed evaluation-mode scale and shift into the convolution's weights and bias, one
     pass over the activations fewer per convolution; with channels last, a forward pass of the `cpu` preset over
     four 256-pixel windows took 135 ms instead of 200 ms on two threads (`benchmarks/unet.py --layout`). The
-    logits change only in their last bits (2e-7 there), as with another thread count. Fusing the ReLUs took it
-    from 189 to 167 ms, and from 79 to 48 ms in bfloat16.
+    logits change only in their last bits (2e-7 there), as with another thread count. With the ReLUs fused it
+    took 167 ms, 48 ms in bfloat16; in an earlier run without the fusion, 189 and 79 ms.
 
     Parameters
     ----------
