@@ -56,6 +56,7 @@ def child(argv, fsize=None, **popen):
 
     def prepare():
         signal.signal(signal.SIGINT, signal.SIG_DFL)  # a shell running tests in the background ignores SIGINT
+        signal.pthread_sigmask(signal.SIG_SETMASK, [])  # as from a shell: no signal blocked by the test process
         if fsize:
             signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
             resource.setrlimit(resource.RLIMIT_FSIZE, (fsize, fsize))
