@@ -11,7 +11,7 @@
                                               # prediction run them (channels last; BatchNorm folded and ReLU fused to predict;
                                               # bfloat16 autocast on a CPU with AMX)
 
-Rows: configuration x device; GPU rows use mixed precision (float16 autocast), as training does on CUDA.
+Rows: configuration x device, in mixed precision where training uses it (float16 on CUDA, bfloat16 on a CPU with AMX).
 Random inputs for throughput: it does not depend on the pixel values. Timings are only as good as the machine is
 idle: run it alone, and say how many threads and what else was running.
 """
@@ -66,7 +66,7 @@ def throughput_table(steps: int, scene: int, large_batch: int, paper_rows: bool 
         for label, config in configs.items():
             torch.manual_seed(0)
             rows.append({
-                "device": name + (", AMP" if device.type == "cuda" else ""),
+                "device": name + (", AMP" if unet.amp_enabled(config, device) else ""),
                 "configuration": label,
                 "train patches/s": unet.train_throughput(config, device, steps),
                 "inference Mpx/s": inference_throughput(config, device, scene, repeats=1 if device.type == "cpu" else 5),
