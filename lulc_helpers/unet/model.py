@@ -13,6 +13,7 @@ Output channel k holds the logit of scheme class k + 1 (code 0, unlabelled, is n
 from __future__ import annotations
 
 import copy
+import functools
 
 import pandas as pd
 import torch
@@ -221,6 +222,7 @@ class ConvReLU(nn.Module):
         )
 
 
+@functools.cache  # the same for the whole process; inference_copy runs once per image or block
 def _fused_conv_relu_works() -> bool:
     """Whether this torch runs `ConvReLU` (oneDNN's fused convolution, an internal operator) and matches
     the two layers it replaces; else prediction keeps them apart."""
