@@ -71,7 +71,7 @@ class Source:
         if reason is not None:  # raised outside the except: GDAL's chained errors do not pickle back from a Dask worker
             raise errors.DataError(f"{self.path}: could not read rows {rows[0]}-{rows[1]}, columns {cols[0]}-{cols[1]} ({reason})")
         image = xr.DataArray(values, dims=("band", "y", "x"), coords={"band": list(rasters.BANDS)}, attrs=dict(self.attrs))
-        return image.rio.write_crs(self.crs)
+        return image.rio.write_crs(self.crs, inplace=True)  # not a copy of the block
 
 
 def blocks(height: int, width: int, size: int) -> list[tuple[tuple[int, int], tuple[int, int]]]:
@@ -167,9 +167,11 @@ def dask_client(workers: int | None = None, scheduler: str | None = None) -> Ite
         raise ValueError(f"--workers {workers}: need at least 1")
     # Dask's nanny starts its workers with MALLOC_TRIM_THRESHOLD_=65536 (distributed.nanny.pre-spawn-environ), under
     # which a one-thread worker predicted at about half the speed of one thread here; these workers start with
-    # `allocator.MALLOC_ENVIRONMENT` instead (prediction sets the same on any worker: `allocator.keep_large_buffers`).
+    # `allocator.MALLOC_ENVIRONMENT` instead. Each worker's profiler would interrupt the block's thread every 10 ms
+    # for the dashboard's profile page: about 4 % of the speed of 2 workers.
     environment = {**dask.config.get("distributed.nanny.pre-spawn-environ"), **allocator.MALLOC_ENVIRONMENT}
-    with dask.config.set({"distributed.nanny.pre-spawn-environ": environment}):
+    settings = {"distributed.nanny.pre-spawn-environ": environment, "distributed.worker.profile.enabled": False}
+    with dask.config.set(settings):
         cluster = LocalCluster(
             n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=":0", silence_logs=logging.CRITICAL
         )

@@ -13,7 +13,8 @@ import xarray as xr
 from lulc_helpers import allocator, classical, cli, data, errors, outputs, rasters, runtime, scheme, streaming, unet
 
 from .ee_offline import calls_named, ee_offline  # noqa: F401  (fixture)
-from .test_allocator import BUFFER_BYTES, DASK_NANNY_ENVIRONMENT, freshly_mapped_bytes, mapped_in_fresh_process, needs_glibc
+from .test_allocator import (BUFFER_BYTES, DASK_NANNY_ENVIRONMENT, freshly_mapped_bytes, mapped_in_fresh_process, needs_glibc,
+                             pages_faulted_again)
 from .test_training import CONFIG, as_reflectance, synthetic_scene
 
 BLOCK = 256  # the smallest block: several blocks even on the 401 x 401 test scene
@@ -128,10 +129,18 @@ def _predict_on_a_worker(classifier, source, block):
     return freshly_mapped_bytes(), int((torch.full((1 << 16,), 1e-39) * 1.0).count_nonzero())
 
 
+def _worker_profiles() -> bool:
+    import dask
+
+    return dask.config.get("distributed.worker.profile.enabled")
+
+
 @needs_glibc
-def test_dask_client_workers_start_keeping_large_buffers():
+def test_dask_client_workers_start_keeping_large_buffers_without_a_profiler():
     with streaming.dask_client(workers=1) as client:
         assert list(client.run(freshly_mapped_bytes).values()) == [0]
+        assert client.submit(pages_faulted_again, pure=False).result() < 20  # in the task's thread
+        assert list(client.run(_worker_profiles).values()) == [False]
 
 
 @needs_glibc
