@@ -130,7 +130,7 @@ def main() -> None:
     rows = []
     with tempfile.TemporaryDirectory(prefix="lulc-inference-bench-") as folder:
         folder = Path(folder)
-        checkpoint = args.checkpoint or checkpoint_for_benchmark(folder / "checkpoint")
+        checkpoint = Path(args.checkpoint).resolve() if args.checkpoint else checkpoint_for_benchmark(folder / "checkpoint")
         if args.side_by_side:
             size = args.side_by_side
             mosaic = streaming.tile_mosaic(image, folder / f"mosaic_20230709_{size}.tif", size)

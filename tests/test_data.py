@@ -2,9 +2,11 @@ import os
 import shutil
 import subprocess
 
+import dask.array
 import numpy as np
 import pytest
 import rasterio
+import xarray as xr
 from rasterio.transform import from_origin
 
 from lulc_helpers import cli, data, errors, labels, paths, rasters, scheme
@@ -132,6 +134,15 @@ def test_reflectance_removes_the_offset_by_date(data_root):
     assert rasters.reflectance(image_2021).sel(band="B04").values[200, 200] == pytest.approx(raw / 10000)
     stored_zero = image_2021.values == 0  # the no-data border
     assert stored_zero.any() and np.isnan(rasters.reflectance(image_2021).values[stored_zero]).all()
+
+
+def test_reflectance_of_a_dask_backed_image_stays_lazy_and_equal(data_root):
+    image = rasters.open_image(data_root / "img_train/strzegom_20230709_33u.tif")
+    stored = image.copy()
+    lazy = rasters.reflectance(image.chunk({"y": 100}))
+    assert isinstance(lazy.data, dask.array.Array)
+    xr.testing.assert_identical(lazy.compute(), rasters.reflectance(image))
+    xr.testing.assert_identical(image, stored)  # the stored numbers are left as they were
 
 
 def test_open_mask_is_uint8_with_scheme_codes(data_root, strzegom_test):

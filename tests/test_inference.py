@@ -40,6 +40,15 @@ def _read(path):
         return src.read(1)
 
 
+def test_the_most_probable_class_is_numpys_argmax_plus_one_with_ties_to_the_first():
+    from lulc_helpers.unet.predict import _most_probable
+
+    probabilities = np.random.default_rng(0).integers(0, 4, (10, 50, 60)).astype(np.float32) / 4  # many ties
+    codes = _most_probable(probabilities)
+    assert codes.dtype == np.uint8
+    np.testing.assert_array_equal(codes, probabilities.argmax(axis=0) + 1)
+
+
 def test_blocks_tile_the_raster_once():
     grid = streaming.blocks(401, 600, 256)
     covered = np.zeros((401, 600), dtype=int)

@@ -33,6 +33,19 @@ def test_normalisation_skips_nan_reflectance_and_fills_it_with_zero():
     assert (scaled[:, 0, :] == 0).all() and np.isfinite(scaled).all()
 
 
+def test_normalisation_in_place_gives_the_same_values_in_the_image_it_was_given():
+    a, _ = _images()
+    reflectance = (a / 10000.0).astype(np.float32)
+    reflectance[:, 0, :] = np.nan
+    norm = Normalisation.fit([reflectance])
+    by_hand = (reflectance - np.float32(norm.mean)[:, None, None]) / np.float32(norm.std)[:, None, None]
+    copied = norm.apply(reflectance)
+    assert np.isnan(reflectance[:, 0, :]).all()  # left as it was
+    overwritten = norm.apply(reflectance, overwrite=True)
+    assert overwritten is reflectance and np.array_equal(overwritten, copied)
+    np.testing.assert_allclose(copied[:, 1:, :], by_hand[:, 1:, :], rtol=1e-6)
+
+
 def test_normalisation_round_trip_and_band_check():
     norm = Normalisation.fit(_images())
     assert Normalisation.from_dict(norm.to_dict()) == norm

@@ -43,16 +43,21 @@ class Normalisation:
         """No normalisation: raw reflectance goes into the network (the naive baseline)."""
         return cls((0.0,) * bands, (1.0,) * bands)
 
-    def apply(self, image: np.ndarray) -> np.ndarray:
-        """(image - mean) / std; no-data pixels (NaN) become 0, the training mean, after the scaling."""
+    def apply(self, image: np.ndarray, overwrite: bool = False) -> np.ndarray:
+        """(image - mean) / std; no-data pixels (NaN) become 0, the training mean, after the scaling.
+
+        `overwrite`: scale a float32 `image` in place, for a caller that no longer needs it (a streamed block:
+        no second array of the block's size).
+        """
         image = np.asarray(image, dtype=np.float32)
         if image.shape[0] != len(self.mean):
             raise ValueError(f"image has {image.shape[0]} bands, the normalisation {len(self.mean)}")
         mean = np.asarray(self.mean, dtype=np.float32)[:, None, None]
         std = np.asarray(self.std, dtype=np.float32)[:, None, None]
-        scaled = image - mean
-        scaled /= std  # in place: one array the size of the image, not two
-        return np.nan_to_num(scaled, copy=False, nan=0.0)
+        scaled = np.subtract(image, mean, out=image if overwrite else None)
+        scaled /= std
+        scaled[np.isnan(scaled)] = 0.0  # std > 0 (`fit`), so reflectance's NaN is the only value not finite
+        return scaled
 
     def to_dict(self) -> dict:
         return asdict(self)

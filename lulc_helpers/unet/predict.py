@@ -152,7 +152,21 @@ def classify(
     numpy.ndarray
         uint8 class codes (y, x), 1..10.
     """
-    return (probabilities(model, image, config, device, batch_size, tta, window).argmax(axis=0) + 1).astype(np.uint8)
+    return _most_probable(probabilities(model, image, config, device, batch_size, tta, window))
+
+
+
+def _most_probable(probabilities: np.ndarray) -> np.ndarray:
+    """uint8 argmax + 1 over the class axis (the first class on a tie), one class plane at a time: argmax over the
+    first axis would first copy the whole array with that axis last."""
+    best = probabilities[0].copy()
+    codes = np.ones(best.shape, dtype=np.uint8)
+    better = np.empty(best.shape, dtype=bool)
+    for k, plane in enumerate(probabilities[1:], start=2):
+        np.greater(plane, best, out=better)
+        codes[better] = k
+        np.maximum(best, plane, out=best)
+    return codes
 
 
 @dataclass
@@ -190,8 +204,7 @@ class UNetClassifier:
         device = torch.device(self.device) if self.device else runtime.pick_device(verbose=False)
         values = network_input(image, self.offset)
         valid = rasters.valid_pixels(values)
-        normalised = self.normalisation.apply(values)
-        del values
+        normalised = self.normalisation.apply(values, overwrite=True)
         codes = classify(self.model.to(device), normalised, self.config, device, self.tta, self.window, self.batch_size)
         codes[~valid] = scheme.NODATA
         return codes
