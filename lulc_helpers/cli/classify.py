@@ -27,7 +27,8 @@ def add_streaming_options(parser) -> None:
     scale = parser.add_mutually_exclusive_group()
     scale.add_argument("--workers", type=local_workers, help="classify blocks on a local Dask cluster of N worker processes")
     scale.add_argument("--scheduler", metavar="ADDRESS", type=scheduler_address,
-                       help="classify blocks on an existing Dask cluster (tcp://host:8786)")
+                       help="classify blocks on an existing Dask cluster (tcp://host:8786); on Linux, start its workers "
+                            "with MALLOC_ARENA_MAX=1 for full speed")
     parser.add_argument("--cog", action="store_true", help="write a cloud-optimised GeoTIFF (with overviews)")
 
 
