@@ -12,9 +12,10 @@ import sys
 # (benchmarks/inference.py --side-by-side). Up to 256 MiB, freed buffers now stay in the process for the next use.
 LARGE_BUFFER_BYTES = 256 * 2**20
 # The same as environment variables, read when a process starts (a Dask worker: `streaming.dask_client`), and one
-# that only the environment can set: a worker classifies in a thread other than its main one, and glibc gives such
-# a thread its own arena of 64 MiB heaps, which it maps and unmaps again around each block's large arrays (1,300 page
-# faults or more a block, 8 % of its time); with one arena, every thread reuses the main heap's freed buffers.
+# more: a worker classifies in a thread other than its main one, and glibc gives such a thread its own arena of
+# 64 MiB heaps, which it maps and unmaps again around each block's large arrays (1,300-6,400 page faults a block, 8 %
+# of its time); with one arena, every thread reuses the main heap's freed buffers. Set at the worker's start: its
+# task thread has taken an arena before any code of this package runs in it.
 MALLOC_ENVIRONMENT = {"MALLOC_MMAP_THRESHOLD_": str(LARGE_BUFFER_BYTES), "MALLOC_TRIM_THRESHOLD_": str(LARGE_BUFFER_BYTES),
                       "MALLOC_ARENA_MAX": "1"}
 _M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3  # glibc's malloc.h

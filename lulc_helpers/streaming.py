@@ -168,13 +168,21 @@ def dask_client(workers: int | None = None, scheduler: str | None = None) -> Ite
     # Dask's nanny starts its workers with MALLOC_TRIM_THRESHOLD_=65536 (distributed.nanny.pre-spawn-environ), under
     # which a one-thread worker predicted at about half the speed of one thread here; these workers start with
     # `allocator.MALLOC_ENVIRONMENT` instead. Each worker's profiler would interrupt the block's thread every 10 ms
-    # for the dashboard's profile page: about 4 % of the speed of 2 workers.
+    # for the dashboard's profile page: about 5 % of the speed of 2 workers.
     environment = {**dask.config.get("distributed.nanny.pre-spawn-environ"), **allocator.MALLOC_ENVIRONMENT}
     settings = {"distributed.nanny.pre-spawn-environ": environment, "distributed.worker.profile.enabled": False}
-    with dask.config.set(settings):
-        cluster = LocalCluster(
-            n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=":0", silence_logs=logging.CRITICAL
-        )
+    before = {name: os.environ.get(name) for name in environment}
+    try:
+        with dask.config.set(settings):
+            cluster = LocalCluster(
+                n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=":0", silence_logs=logging.CRITICAL
+            )
+    finally:  # a nanny sets its worker's variables in this process's environment, where they would reach any child
+        for name, value in before.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
     with cluster, Client(cluster) as client:
         yield client
 

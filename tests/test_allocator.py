@@ -59,7 +59,8 @@ def counted_in_fresh_process(statement: str, env: dict, count: str = "freshly_ma
     """What a function of this module returns in a new Python process with `env`, after `statement`."""
     code = f"from tests import test_allocator\n{statement}\nprint(test_allocator.{count}())"
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    result = subprocess.run([sys.executable, "-c", code], env={**os.environ, "PYTHONPATH": root, **env},
+    inherited = {name: value for name, value in os.environ.items() if not name.startswith("MALLOC_")}
+    result = subprocess.run([sys.executable, "-c", code], env={**inherited, "PYTHONPATH": root, **env},
                             capture_output=True, text=True, check=True)
     return int(result.stdout.split()[-1])
 

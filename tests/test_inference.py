@@ -2,6 +2,7 @@
 
 import gc
 import json
+import os
 from dataclasses import replace
 
 import numpy as np
@@ -47,6 +48,9 @@ def test_the_most_probable_class_is_numpys_argmax_plus_one_with_ties_to_the_firs
     codes = _most_probable(probabilities)
     assert codes.dtype == np.uint8
     np.testing.assert_array_equal(codes, probabilities.argmax(axis=0) + 1)
+    probabilities[[2, 5], 3, 4] = np.nan  # a broken network's output: argmax takes the first NaN
+    probabilities[7, 10, 11] = np.nan
+    np.testing.assert_array_equal(_most_probable(probabilities), probabilities.argmax(axis=0) + 1)
 
 
 def test_blocks_tile_the_raster_once():
@@ -138,18 +142,19 @@ def _predict_on_a_worker(classifier, source, block):
     return freshly_mapped_bytes(), int((torch.full((1 << 16,), 1e-39) * 1.0).count_nonzero())
 
 
-def _worker_profiles() -> bool:
-    import dask
-
-    return dask.config.get("distributed.worker.profile.enabled")
+def _worker_profiles(dask_worker) -> bool:
+    return "profile" in dask_worker.periodic_callbacks
 
 
 @needs_glibc
-def test_dask_client_workers_start_keeping_large_buffers_without_a_profiler():
+def test_dask_client_workers_start_keeping_large_buffers_without_a_profiler(monkeypatch):
+    for name in allocator.MALLOC_ENVIRONMENT:
+        monkeypatch.delenv(name, raising=False)
     with streaming.dask_client(workers=1) as client:
         assert list(client.run(freshly_mapped_bytes).values()) == [0]
         assert client.submit(pages_faulted_again, pure=False).result() < 20  # in the task's thread
         assert list(client.run(_worker_profiles).values()) == [False]
+        assert not set(allocator.MALLOC_ENVIRONMENT) & set(os.environ)  # the workers' settings stay theirs
 
 
 @needs_glibc

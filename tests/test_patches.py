@@ -44,6 +44,9 @@ def test_normalisation_in_place_gives_the_same_values_in_the_image_it_was_given(
     overwritten = norm.apply(reflectance, overwrite=True)
     assert overwritten is reflectance and np.array_equal(overwritten, copied)
     np.testing.assert_allclose(copied[:, 1:, :], by_hand[:, 1:, :], rtol=1e-6)
+    infinite = np.full((10, 1, 2), np.inf, dtype=np.float32)
+    infinite[:, 0, 1] = -np.inf
+    np.testing.assert_array_equal(norm.apply(infinite), np.nan_to_num(infinite))  # +-inf to the largest float32, as nan_to_num
 
 
 def test_normalisation_round_trip_and_band_check():

@@ -56,7 +56,8 @@ class Normalisation:
         std = np.asarray(self.std, dtype=np.float32)[:, None, None]
         scaled = np.subtract(image, mean, out=image if overwrite else None)
         scaled /= std
-        scaled[np.isnan(scaled)] = 0.0  # std > 0 (`fit`), so reflectance's NaN is the only value not finite
+        not_finite = ~np.isfinite(scaled)  # one mask: nan_to_num on the whole array would make three
+        scaled[not_finite] = np.nan_to_num(scaled[not_finite], nan=0.0)
         return scaled
 
     def to_dict(self) -> dict:

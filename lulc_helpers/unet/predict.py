@@ -155,7 +155,6 @@ def classify(
     return _most_probable(probabilities(model, image, config, device, batch_size, tta, window))
 
 
-
 def _most_probable(probabilities: np.ndarray) -> np.ndarray:
     """uint8 argmax + 1 over the class axis (the first class on a tie), one class plane at a time: argmax over the
     first axis would first copy the whole array with that axis last."""
@@ -165,7 +164,10 @@ def _most_probable(probabilities: np.ndarray) -> np.ndarray:
     for k, plane in enumerate(probabilities[1:], start=2):
         np.greater(plane, best, out=better)
         codes[better] = k
-        np.maximum(best, plane, out=best)
+        np.maximum(best, plane, out=best)  # NaN stays: `best` is NaN where any class was
+    undefined = np.isnan(best)
+    if undefined.any():  # argmax's answer there: the first NaN
+        codes[undefined] = np.isnan(probabilities[:, undefined]).argmax(axis=0) + 1
     return codes
 
 
