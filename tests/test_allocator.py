@@ -65,20 +65,16 @@ def counted_in_fresh_process(statement: str, env: dict, count: str = "freshly_ma
     return int(result.stdout.split()[-1])
 
 
-def mapped_in_fresh_process(statement: str, env: dict) -> int:
-    return counted_in_fresh_process(statement, env)
-
-
 @needs_glibc
 def test_keep_large_buffers_overrides_the_environment_dask_gives_its_workers():
-    assert mapped_in_fresh_process("pass", DASK_NANNY_ENVIRONMENT) >= BUFFER_BYTES
-    assert mapped_in_fresh_process("from lulc_helpers import allocator; assert allocator.keep_large_buffers()",
+    assert counted_in_fresh_process("pass", DASK_NANNY_ENVIRONMENT) >= BUFFER_BYTES
+    assert counted_in_fresh_process("from lulc_helpers import allocator; assert allocator.keep_large_buffers()",
                                     DASK_NANNY_ENVIRONMENT) == 0
 
 
 @needs_glibc
 def test_the_malloc_environment_does_the_same_from_a_process_start():
-    assert mapped_in_fresh_process("pass", allocator.MALLOC_ENVIRONMENT) == 0
+    assert counted_in_fresh_process("pass", allocator.MALLOC_ENVIRONMENT) == 0
 
 
 @needs_glibc
@@ -92,4 +88,4 @@ def test_a_thread_reuses_large_buffers_only_with_the_malloc_environment():
 
 @needs_glibc
 def test_importing_the_package_changes_nothing():
-    assert mapped_in_fresh_process("import lulc_helpers.runtime, lulc_helpers.streaming", {}) >= BUFFER_BYTES
+    assert counted_in_fresh_process("import lulc_helpers.runtime, lulc_helpers.streaming", {}) >= BUFFER_BYTES

@@ -14,7 +14,7 @@ import xarray as xr
 from lulc_helpers import allocator, classical, cli, data, errors, outputs, rasters, runtime, scheme, streaming, unet
 
 from .ee_offline import calls_named, ee_offline  # noqa: F401  (fixture)
-from .test_allocator import (BUFFER_BYTES, DASK_NANNY_ENVIRONMENT, freshly_mapped_bytes, mapped_in_fresh_process, needs_glibc,
+from .test_allocator import (BUFFER_BYTES, DASK_NANNY_ENVIRONMENT, counted_in_fresh_process, freshly_mapped_bytes, needs_glibc,
                              pages_faulted_again)
 from .test_training import CONFIG, as_reflectance, synthetic_scene
 
@@ -176,7 +176,7 @@ def test_prediction_sets_what_it_needs_on_any_dask_worker(checkpoint, mosaic, mo
 def test_prediction_in_a_process_started_like_a_dask_worker_keeps_large_buffers(checkpoint, mosaic):
     predict = (f"from lulc_helpers import unet; unet.predict_raster({str(checkpoint)!r}, {str(mosaic)!r}, "
                f"{str(mosaic.with_name('fresh.tif'))!r}, 'cpu', tta=False, progress=False)")
-    assert mapped_in_fresh_process(predict, DASK_NANNY_ENVIRONMENT) == 0
+    assert counted_in_fresh_process(predict, DASK_NANNY_ENVIRONMENT) == 0
 
 
 def test_the_output_is_a_tiled_coloured_class_map_and_a_cog_when_asked(checkpoint, mosaic, tmp_path):
